@@ -1,0 +1,3 @@
+"""ctxsafe: contextual-safety evaluation of multimodal LLMs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ctxsafe.cli import app
+
+app()

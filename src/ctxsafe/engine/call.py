@@ -1,0 +1,110 @@
+"""The one path by which any request reaches a provider: cache lookup, bounded concurrency, retries.
+
+A request is keyed by its exact content (provider identity, decoding parameters, messages with
+image hashes), so an identical request is never paid for twice, across runs and across roles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ctxsafe.engine.retry import RetryPolicy, with_retries
+from ctxsafe.engine.store import CachedResponse, RunStore
+from ctxsafe.images import ImageStore
+from ctxsafe.providers.base import Completion, GenParams, Provider
+from ctxsafe.schema import ImagePart, Message, Outcome, TurnRecord, Usage
+
+
+def canonical_request(identity: str, namespace: str, params: GenParams, messages: list[Message]) -> str:
+    """A stable JSON text of the request: images by sha256, never by bytes (and never a key)."""
+    msgs: list[Any] = []
+    for m in messages:
+        parts: list[Any] = []
+        for p in m.parts:
+            if isinstance(p, ImagePart):
+                parts.append({"image": p.sha256, "media_type": p.media_type})
+            else:
+                parts.append(p.text)
+        msgs.append([m.role, parts])
+    return json.dumps({"provider": identity, "ns": namespace, "params": params.as_dict(), "messages": msgs},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def outcome_of(finish_reason: str | None) -> Outcome:
+    return "content_filter" if finish_reason == "content_filter" else "ok"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    key: str
+    body: str
+    completion: Completion | None
+    error: str | None
+    cached: bool
+    attempts: int
+    latency_s: float
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.completion is None:
+            return "error"
+        return outcome_of(self.completion.finish_reason)
+
+
+class Caller:
+    """Binds a provider to its parameters, the store (cache) and a retry policy."""
+
+    def __init__(self, provider: Provider, params: GenParams, store: RunStore, images: ImageStore,
+                 retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "") -> None:
+        self.provider = provider
+        self.params = params
+        self.store = store
+        self.images = images
+        self.retry = retry or RetryPolicy()
+        self.namespace = namespace
+        self.concurrency = concurrency or provider.max_concurrency
+        self._sem = asyncio.Semaphore(self.concurrency)
+        self._rng = random.Random()
+        self.calls_made = 0
+        self.cache_hits = 0
+
+    async def complete(self, messages: list[Message]) -> CallResult:
+        """Answer from the cache when this exact request was answered before; else call with retries."""
+        body = canonical_request(self.provider.identity, self.namespace, self.params, messages)
+        key = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        hit = self.store.cache_get(key)
+        if hit is not None:
+            self.cache_hits += 1
+            return CallResult(key, body, Completion(hit.response, hit.finish_reason, hit.usage), None, True, 0, 0.0)
+        async with self._sem:
+            start = time.perf_counter()
+            self.calls_made += 1
+            value, error, attempts = await with_retries(
+                lambda: self.provider.complete(messages, self.params, self.images), self.retry, self._rng)
+            latency = time.perf_counter() - start
+        return CallResult(key, body, value, error, False, attempts, latency)
+
+    def remember(self, result: CallResult) -> None:
+        """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""
+        if not result.cached and result.outcome == "ok" and result.completion is not None:
+            c = result.completion
+            self.store.cache_put(result.key, CachedResponse(c.text, c.finish_reason, c.usage))
+
+    async def turn(self, run_id: str, case_id: str, step: str, index: int, messages: list[Message]) -> TurnRecord:
+        """Make (or reuse) one call and commit it as a turn record before returning."""
+        res = await self.complete(messages)
+        c = res.completion
+        rec = TurnRecord(
+            run_id=run_id, case_id=case_id, step=step, index=index, request_hash=res.key,
+            response=None if c is None else (c.text or ""), finish_reason=None if c is None else c.finish_reason,
+            outcome=res.outcome, error=res.error, usage=c.usage if c is not None else Usage(),
+            latency_s=res.latency_s, cached=res.cached, attempts=res.attempts)
+        fresh_ok = not res.cached and res.outcome == "ok"
+        self.store.record_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
+        return rec

@@ -1,0 +1,94 @@
+"""The turn loop: plays a case's user turns against a model, keeping the model's own replies.
+
+Every step's messages are derived from the case and the replies so far, so the judging phase
+can rebuild exactly what the model saw at any step without storing images twice.
+"""
+
+from __future__ import annotations
+
+from ctxsafe.engine.call import Caller
+from ctxsafe.schema import Case, Message, Probe, TurnRecord
+
+FINAL_OUTCOMES = ("ok", "content_filter")
+
+
+def turn_step(i: int) -> str:
+    return f"t{i + 1}"
+
+
+def probe_step(probe: Probe) -> str:
+    return f"probe:{probe.id}"
+
+
+def case_steps(case: Case) -> list[str]:
+    return [turn_step(i) for i in range(len(case.turns))] + [probe_step(p) for p in case.probes]
+
+
+def _with_images(msg: Message, case: Case) -> Message:
+    return Message(role=msg.role, parts=(*case.context_images, *msg.parts))
+
+
+def dialogue_messages(case: Case, replies: list[str], upto: int) -> list[Message]:
+    """Messages sent for user turn `upto` (0-based), with `replies` to the earlier turns."""
+    msgs: list[Message] = []
+    if case.system:
+        msgs.append(Message.text("system", case.system))
+    msgs.extend(case.history)
+    for i in range(upto + 1):
+        user = case.turns[i]
+        attach = (case.image_placement == "first_user" and i == 0) or (
+            case.image_placement == "latest_user" and i == upto)
+        msgs.append(_with_images(user, case) if attach and case.context_images else user)
+        if i < upto:
+            msgs.append(Message.text("assistant", replies[i]))
+    return msgs
+
+
+def render_transcript(case: Case, replies: list[str]) -> str:
+    lines = []
+    for user, reply in zip(case.turns, replies, strict=False):
+        lines.append(f"User: {user.text_content()}")
+        lines.append(f"Assistant: {reply}")
+    return "\n".join(lines)
+
+
+def probe_messages(case: Case, probe: Probe, replies: list[str]) -> list[Message]:
+    """A fresh single prompt carrying the dialogue's transcript (and its images, if asked)."""
+    text = probe.template.replace("{transcript}", render_transcript(case, replies))
+    msg = Message.user(text)
+    return [_with_images(msg, case) if probe.attach_images and case.context_images else msg]
+
+
+def step_messages(case: Case, step: str, replies: list[str]) -> list[Message]:
+    """What the model saw at `step`; used by judges that must see the same input."""
+    if step.startswith("probe:"):
+        probe = next(p for p in case.probes if probe_step(p) == step)
+        return probe_messages(case, probe, replies)
+    return dialogue_messages(case, replies, int(step[1:]) - 1)
+
+
+async def rollout(case: Case, caller: Caller, run_id: str,
+                  done: dict[tuple[str, str], TurnRecord]) -> list[TurnRecord]:
+    """Play the steps of `case` that are not yet final; return the records it newly committed.
+
+    A turn that ends in an error or a content filter ends the dialogue: later turns would be
+    built on a reply that does not exist. Errored steps are retried when the run is resumed.
+    """
+    new: list[TurnRecord] = []
+    replies: list[str] = []
+    for i in range(len(case.turns)):
+        step = turn_step(i)
+        rec = done.get((case.id, step))
+        if rec is None or rec.outcome not in FINAL_OUTCOMES:
+            rec = await caller.turn(run_id, case.id, step, i, dialogue_messages(case, replies, i))
+            new.append(rec)
+        if rec.outcome != "ok":
+            return new
+        replies.append(rec.response or "")
+    for k, probe in enumerate(case.probes):
+        step = probe_step(probe)
+        rec = done.get((case.id, step))
+        if rec is None or rec.outcome not in FINAL_OUTCOMES:
+            new.append(await caller.turn(run_id, case.id, step, len(case.turns) + k,
+                                         probe_messages(case, probe, replies)))
+    return new

@@ -1,0 +1,141 @@
+"""Loading, verification, preprocessing and hashing of images.
+
+Every image is read once, checked (format, size, decompression bombs), turned into the exact
+bytes every provider will receive, and identified by the sha256 of those bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ctxsafe.errors import DataError
+from ctxsafe.schema import ImagePart
+
+SENDABLE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+MAX_PIXELS = 40_000_000  # anything larger is refused as a likely decompression bomb
+DEFAULT_MAX_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """How an image's bytes are prepared before sending; recorded in every ImagePart."""
+
+    max_side: int = DEFAULT_MAX_SIDE
+
+    def describe(self, reencoded: bool) -> str:
+        return f"png:max{self.max_side}" if reencoded else "original"
+
+
+def resolve_inside(root: Path, relative: str, *, file: str, record: str) -> Path:
+    """Resolve `relative` under `root`, refusing absolute paths, `..` escapes and outward symlinks."""
+    if not relative or not isinstance(relative, str):
+        raise DataError("image path is empty or not a string", file=file, record=record)
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise DataError(f"image path {relative!r} is absolute; it must stay inside {root}", file=file,
+                        record=record)
+    root_resolved = root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root_resolved):
+        raise DataError(f"image path {relative!r} leaves the data folder {root}", file=file, record=record)
+    return target
+
+
+def _prepare(data: bytes, source: str, policy: ImagePolicy, record: str) -> tuple[bytes, str, int, int, str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format or ""
+                width, height = probe.size
+                if width * height > MAX_PIXELS:
+                    raise DataError(f"image {source} is {width}x{height} pixels, over the {MAX_PIXELS} limit "
+                                    "(possible decompression bomb)", file=source, record=record)
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                if fmt in SENDABLE_FORMATS and max(width, height) <= policy.max_side:
+                    return data, SENDABLE_FORMATS[fmt], width, height, policy.describe(False)
+                small = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
+                small.thumbnail((policy.max_side, policy.max_side))
+                out = io.BytesIO()
+                small.save(out, format="PNG", optimize=False)
+                return out.getvalue(), "image/png", small.width, small.height, policy.describe(True)
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"image {source} refused as a decompression bomb: {exc}", file=source,
+                        record=record) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"image {source} is corrupt or of an unsupported format: {exc}", file=source,
+                        record=record) from exc
+
+
+class ImageStore:
+    """Holds prepared image bytes by sha256; data URLs are built lazily and kept in a small LRU."""
+
+    def __init__(self, policy: ImagePolicy | None = None, lru_size: int = 64) -> None:
+        self.policy = policy or ImagePolicy()
+        self._paths: dict[str, Path | bytes] = {}
+        self._urls: OrderedDict[str, str] = OrderedDict()
+        self._lru_size = lru_size
+        self._by_source: dict[str, ImagePart] = {}
+
+    def add_file(self, path: Path, *, record: str, source: str | None = None) -> ImagePart:
+        """Load, verify and register an image file; errors name the file and record."""
+        src = source or str(path)
+        if src in self._by_source:
+            return self._by_source[src]
+        if not path.is_file():
+            raise DataError(f"image file {path} does not exist", file=str(path), record=record)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read image file {path}: {exc}", file=str(path), record=record) from exc
+        part = self._register(data, src, record, keep=path)
+        self._by_source[src] = part
+        return part
+
+    def add_bytes(self, data: bytes, *, source: str, record: str) -> ImagePart:
+        """Register in-memory image bytes (e.g. from a parquet row)."""
+        if source in self._by_source:
+            return self._by_source[source]
+        part = self._register(data, source, record, keep=None)
+        self._by_source[source] = part
+        return part
+
+    def _register(self, data: bytes, source: str, record: str, keep: Path | None) -> ImagePart:
+        sent, media_type, width, height, policy = _prepare(data, source, self.policy, record)
+        sha = hashlib.sha256(sent).hexdigest()
+        # Keep only the path when the original bytes are sent unchanged, to hold memory flat.
+        self._paths[sha] = keep if (keep is not None and sent is data) else sent
+        return ImagePart(source=source, sha256=sha, media_type=media_type, width=width, height=height,
+                         policy=policy)
+
+    def bytes_of(self, part: ImagePart) -> bytes:
+        held = self._paths.get(part.sha256)
+        if held is None:
+            raise DataError(f"image {part.source} was not loaded in this session", file=part.source)
+        data = held.read_bytes() if isinstance(held, Path) else held
+        if isinstance(held, Path) and hashlib.sha256(data).hexdigest() != part.sha256:
+            raise DataError(f"image {held} changed on disk since it was loaded", file=str(held))
+        return data
+
+    def data_url(self, part: ImagePart) -> str:
+        url = self._urls.get(part.sha256)
+        if url is None:
+            url = f"data:{part.media_type};base64,{base64.b64encode(self.bytes_of(part)).decode('ascii')}"
+            self._urls[part.sha256] = url
+            if len(self._urls) > self._lru_size:
+                self._urls.popitem(last=False)
+        else:
+            self._urls.move_to_end(part.sha256)
+        return url

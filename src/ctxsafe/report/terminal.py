@@ -1,0 +1,66 @@
+"""Terminal tables: accuracy with its CI, and failure counts right beside it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def ci(bounds: list[float | None]) -> str:
+    lo, hi = bounds
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "-"
+    return f"{pct(lo)}-{pct(hi)}"
+
+
+def pct_ci(value: float | None, bounds: list[float | None]) -> str:
+    return f"{pct(value)} [{ci(bounds)}]"
+
+
+def failure_text(failures: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in failures.items()) or "-"
+
+
+def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """One row per model and task, then the overall rows; baselines are marked as such."""
+    t = Table(title=title, title_justify="left", caption="acc in %; cases not scored count as wrong",
+              caption_justify="left")
+    t.add_column("model", no_wrap=True)
+    t.add_column("kind")
+    t.add_column("task", no_wrap=True)
+    for col in ("pairs", "safe", "unsafe", "avg", "95% CI"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("not scored")
+    for row in rows:
+        m = row["metrics"]
+        name = row["model"]
+        kind = "baseline" if row.get("baseline") else "model"
+        for task, g in m["tasks"].items():
+            fails: dict[str, int] = {}
+            for side in ("safe", "unsafe"):
+                for k, v in g[side]["failures"].items():
+                    fails[k] = fails.get(k, 0) + v
+            t.add_row(name, kind, task, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
+                      pct(g["avg"]["value"]), ci(g["avg"]["ci95"]), failure_text(fails))
+        o = m["overall"]
+        t.add_row(name, kind, "overall, pair-weighted", str(o["pairs"]), "", "", pct(o["weighted"]["value"]),
+                  ci(o["weighted"]["ci95"]), "")
+        t.add_row(name, kind, "overall, simple mean", "", "", "", pct(o["simple"]["value"]),
+                  ci(o["simple"]["ci95"]), "", end_section=True)
+    return t
+
+
+def category_table(row: dict[str, Any]) -> Table:
+    t = Table(title=f"{row['model']}: per category", title_justify="left")
+    for col in ("category", "pairs", "safe acc", "unsafe acc", "avg [95% CI]"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for cat, g in row["metrics"]["categories"].items():
+        t.add_row(cat, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
+                  pct_ci(g["avg"]["value"], g["avg"]["ci95"]))
+    return t
