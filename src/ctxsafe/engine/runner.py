@@ -81,13 +81,13 @@ async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: 
     return PhaseSummary(total, already, new_steps, errors, caller.calls_made, caller.cache_hits)
 
 
-def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str] | None:
-    """The model's replies to every user turn, or None if the dialogue did not complete."""
+def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str]:
+    """The model's replies to the user turns, up to the first turn that has no answer."""
     out: list[str] = []
     for i in range(len(case.turns)):
         rec = turns.get((case.id, turn_step(i)))
         if rec is None or rec.outcome != "ok":
-            return None
+            break
         out.append(rec.response or "")
     return out
 
@@ -110,12 +110,7 @@ async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: 
             if prior is not None and prior.outcome == "ok":
                 already += 1
                 continue
-            if step.startswith("t"):
-                seen = step_messages(case, step, (replies or [])[: int(step[1:]) - 1])
-            else:
-                if replies is None:
-                    continue
-                seen = step_messages(case, step, replies)
+            seen = step_messages(case, step, replies[: int(step[1:]) - 1] if step.startswith("t") else replies)
             items.append(JudgeInput(run_id, case, step, seen, rec.response or ""))
     progress.start(f"judge {judge.judge_id}", already + len(items), already)
     errors = 0
