@@ -45,7 +45,7 @@ def parse_yes_no(raw: str) -> bool | None:
     """Read the final `Answer: Yes/No` (or a bare Yes/No reply); None when absent or contradictory."""
     found = _YESNO.findall(raw or "")
     if found:
-        return found[-1].lower() == "yes"
+        return str(found[-1]).lower() == "yes"
     bare = _BARE.match(raw or "")
     return None if bare is None else bool(bare.group(1).lower() == "yes")
 
