@@ -40,13 +40,13 @@ def make_mss_dir(root: Path, n_chat: int = 3, n_embodied: int = 2, file_name: st
     (root / "embodied").mkdir(parents=True, exist_ok=True)
     chat = chat if chat is not None else [chat_record(i) for i in range(n_chat)]
     embodied = embodied if embodied is not None else [embodied_record(i) for i in range(n_embodied)]
-    for task, recs, keys in (("chat", chat, ("safe_image_path", "unsafe_image_path")),
-                             ("embodied", embodied, ("safe", "unsafe"))):
+    for t, (task, recs, keys) in enumerate((("chat", chat, ("safe_image_path", "unsafe_image_path")),
+                                            ("embodied", embodied, ("safe", "unsafe")))):
         for n, rec in enumerate(recs):
             for j, key in enumerate(keys):
                 name = rec.get(key)
                 if isinstance(name, str) and "/" not in name and not (root / task / name).exists():
-                    (root / task / name).write_bytes(png((40 * n % 256, 120 * j, 7 + n)))
+                    (root / task / name).write_bytes(png((40 * n % 256, 120 * j, 7 + n + 100 * t)))
     (root / file_name).write_text(json.dumps({"chat": chat, "embodied": embodied}), encoding="utf-8")
     return root
 

@@ -72,7 +72,7 @@ def test_unknown_setting_and_task(tmp_path: Path) -> None:
 
 
 def test_missing_data_file_and_bad_json(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no combined.json"):
+    with pytest.raises(DataError, match=r"no combined\.json"):
         load(tmp_path)
     (tmp_path / "combined.json").write_text('{"chat": [', encoding="utf-8")
     with pytest.raises(DataError, match=r"combined\.json.*invalid JSON at line 1"):
