@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,14 +19,17 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
-from ctxsafe.providers.base import GenParams
+from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.redact import redact
 from ctxsafe.report.results import write_results
 from ctxsafe.report.terminal import category_table, mssbench_table
+from ctxsafe.schema import Case
 from ctxsafe.suites.mssbench import evaluate as mss
 from ctxsafe.suites.mssbench.judge import INPUT_MODES, MssLLMJudge, MssOfflineJudge
 from ctxsafe.suites.mssbench.loader import SETTINGS, TASKS
+from ctxsafe.suites.mtmcs.command import is_mtmcs_run, report_mtmcs, run_mtmcs, show_run
+from ctxsafe.suites.native import evaluate as native
 
 app = typer.Typer(help="Contextual-safety evaluation of multimodal LLMs.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -124,33 +128,113 @@ def run_mssbench(
         console.print(f"results: {row['results_file']}")
 
 
+@run_app.command("native")
+def run_native(
+    data: Annotated[Path, typer.Option(help="A native suite JSONL file (see docs/native-suite.md); image paths "
+                                       "are relative to its folder.")],
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="provider:model, repeatable (openai:gpt-4o, vllm:NAME, ref:always-refuse). "
+        "Default: the three offline reference baselines.")] = None,
+    judge: Annotated[str, typer.Option(help="'offline' (rules, no API) or provider:model for the LLM judge.")] =
+    "offline",
+    limit: Annotated[int | None, typer.Option(help="Only the first N records of the file.")] = None,
+    judge_input: Annotated[str, typer.Option(help="What the LLM judge sees: response, query, or "
+                                             "query+image.")] = "response",
+    base_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Env var holding the model's API key.")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="Base URL for the judge's server.")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(help="Env var holding the judge's API key.")] = None,
+    temperature: Annotated[float, typer.Option(help="Model decoding temperature.")] = 0.0,
+    max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Decoding seed, where the server supports one.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Concurrent requests per provider.")] = 16,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request times out (then retried).")] = 120.0,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per request before recording an error.")] = 6,
+    retry_base: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    run_id: Annotated[str | None, typer.Option(help="Name the run instead of deriving it from the options.")]
+    = None,
+    store: StoreOpt = DEFAULT_STORE,
+    out: OutOpt = DEFAULT_OUT,
+    by_category: Annotated[bool, typer.Option(help="Also print per-category tables.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar on a terminal.")] = True,
+) -> None:
+    """Run your own paired multi-turn cases (JSONL) for one or more models; the final turn is judged."""
+    models = model or REFERENCE_DEFAULTS
+    if run_id and len(models) > 1:
+        _fail(ConfigError("--run-id names one run; give a single --model with it"))
+    opts = native.NativeOptions(data=data, limit=limit,
+                                params=GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed),
+                                retry=RetryPolicy(max_attempts=max_attempts, base_s=retry_base),
+                                concurrency=concurrency)
+
+    async def one(st: RunStore, provider: Provider, jd: Judge, images: ImageStore, cases: list[Case],
+                  digest: str, sink: ProgressSink) -> dict[str, Any]:
+        return await native.evaluate_model(st, opts, provider, jd, images, cases, digest, sink, run_id)
+
+    try:
+        rows = asyncio.run(_run_suite(
+            lambda images: native.load_cases(opts, images), one, models, judge, judge_input, store, out, progress,
+            Endpoint(base_url, api_key_env, timeout, concurrency),
+            Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency), opts.retry))
+    except CtxsafeError as exc:
+        _fail(exc)
+    console.print(mssbench_table(rows, f"Native suite {data.name}, judge {rows[0]['judge']['id']} (final turn)"))
+    if by_category:
+        for row in rows:
+            console.print(category_table(row))
+    for row in rows:
+        console.print(f"results: {row['results_file']}")
+
+
 async def _run_mss(opts: mss.MssOptions, models: list[str], judge_spec: str, judge_input: str, store_path: Path,
                    out: Path, run_id: str | None, show_progress: bool, endpoint: Endpoint,
                    judge_endpoint: Endpoint) -> list[dict[str, Any]]:
-    store = RunStore(store_path)
+    async def one(store: RunStore, provider: Provider, judge: Judge, images: ImageStore, cases: list[Case],
+                  digest: str, sink: ProgressSink) -> dict[str, Any]:
+        return await mss.evaluate_model(store, opts, provider, judge, images, cases, digest, sink, run_id)
+
+    return await _run_suite(lambda images: mss.load_cases(opts, images), one, models, judge_spec, judge_input,
+                            store_path, out, show_progress, endpoint, judge_endpoint, opts.retry)
+
+
+SuiteLoader = Callable[[ImageStore], tuple[list[Case], str]]
+ModelEvaluator = Callable[[RunStore, Provider, Judge, ImageStore, list[Case], str, ProgressSink],
+                          Awaitable[dict[str, Any]]]
+
+
+async def _run_suite(load: SuiteLoader, evaluate: ModelEvaluator, models: list[str], judge_spec: str,
+                     judge_input: str, store_path: Path, out: Path, show_progress: bool, endpoint: Endpoint,
+                     judge_endpoint: Endpoint, retry: RetryPolicy) -> list[dict[str, Any]]:
+    """Load and check all data first (bad input never touches the store), then run each model."""
     images = ImageStore()
-    cases, digest = mss.load_cases(opts, images)
-    judge = make_judge(judge_spec, judge_endpoint, store, images, judge_input, opts.retry)
+    cases, digest = load(images)
+    store = RunStore(store_path)
     rows = []
     try:
-        for spec in models:
-            provider = make_provider(spec, endpoint)
-            sink = _progress(show_progress)
-            try:
-                if isinstance(sink, RichProgress):
-                    with sink:
-                        row = await mss.evaluate_model(store, opts, provider, judge, images, cases, digest, sink,
-                                                       run_id)
-                else:
-                    row = await mss.evaluate_model(store, opts, provider, judge, images, cases, digest, sink, run_id)
-            finally:
-                await provider.aclose()
-            row["results_file"] = str(write_results(out / f"{row['run_id']}.json", row))
-            rows.append(row)
+        judge = make_judge(judge_spec, judge_endpoint, store, images, judge_input, retry)
+        try:
+            for spec in models:
+                provider = make_provider(spec, endpoint)
+                sink = _progress(show_progress)
+                try:
+                    if isinstance(sink, RichProgress):
+                        with sink:
+                            row = await evaluate(store, provider, judge, images, cases, digest, sink)
+                    else:
+                        row = await evaluate(store, provider, judge, images, cases, digest, sink)
+                finally:
+                    await provider.aclose()
+                row["results_file"] = str(write_results(out / f"{row['run_id']}.json", row))
+                rows.append(row)
+        finally:
+            await judge.aclose()
     finally:
-        await judge.aclose()
         store.close()
     return rows
+
+
+run_app.command("mtmcs")(run_mtmcs)
+app.command("show")(show_run)
 
 
 @app.command("report")
@@ -162,6 +246,9 @@ def report(
     by_category: Annotated[bool, typer.Option(help="Also print the per-category table.")] = False,
 ) -> None:
     """Recompute a run's metrics from the store alone (no model is called) and rewrite its results file."""
+    if is_mtmcs_run(store, run_id):  # MTMCS: --judge is 'offline' or the judge's provider:model
+        report_mtmcs(run_id, judge, store, out)
+        return
     try:
         st = RunStore(store)
         row = mss.results_document(st, run_id, judge)

@@ -106,5 +106,5 @@ class Caller:
             outcome=res.outcome, error=res.error, usage=c.usage if c is not None else Usage(),
             latency_s=res.latency_s, cached=res.cached, attempts=res.attempts)
         fresh_ok = not res.cached and res.outcome == "ok"
-        self.store.record_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
+        await self.store.commit_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
         return rec

@@ -118,7 +118,7 @@ async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: 
     async def work(item: JudgeInput) -> None:
         nonlocal errors
         j = await judge.judge(item)
-        store.record_judgement(j)
+        await store.commit_judgement(j)
         bad = j.outcome != "ok" or j.parse_status != "ok"
         errors += int(bad)
         progress.advance(error=bad)

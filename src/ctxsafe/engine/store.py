@@ -1,17 +1,20 @@
 """The embedded run store: one SQLite file (WAL) holding runs, cases, turns, judgements and the cache.
 
-Each write is its own committed transaction, so a process killed at any moment loses at most
-the call that was in flight. Metrics and reports are recomputed from this file alone.
+Each write is committed before the caller goes on, so a process killed at any moment loses at most
+the calls that were in flight. During a run, the turns and judgements that finish together share
+one commit (a group commit; each caller still waits for its own). Metrics and reports are
+recomputed from this file alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,90 @@ CREATE TABLE IF NOT EXISTS cache (
 """
 
 
+_Write = Callable[[sqlite3.Connection], None]
+MAX_BATCH = 256
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+class _GroupCommitter:
+    """Commits the turns and judgements that finish in the same event-loop pass in one transaction.
+
+    Why: a commit per turn costs ~0.1 ms of the loop's time (SQLite page writes, checkpoint fsyncs);
+    a burst of finished steps shares one. Each submitter resumes only after its own write is
+    committed, so a killed process still loses nothing that any caller saw as recorded.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
+        self._scheduled = False
+
+    def submit(self, write: _Write) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._pending.append((write, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
+        return fut
+
+    def flush(self) -> None:
+        """Commit everything pending now (also called on close, so nothing queued is dropped)."""
+        self._scheduled = False
+        while self._pending:  # bounded: each pass takes at most MAX_BATCH of a finite list
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            error: BaseException | None = None
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for write, _ in batch:
+                        write(self._db)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except Exception as exc:
+                error = exc
+            for _, fut in batch:
+                if fut.done() or fut.get_loop().is_closed():  # nobody waits: the write stands (or not)
+                    continue
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+
+def _put_cache(db: sqlite3.Connection, key: str, value: CachedResponse) -> None:
+    db.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?)",
+               (key, value.response, value.finish_reason, value.usage.input_tokens, value.usage.output_tokens,
+                time.time()))
+
+
+def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None) -> None:
+    if cache_key is not None:
+        _put_cache(db, cache_key, CachedResponse(rec.response, rec.finish_reason, rec.usage))
+    if request_body is not None:
+        db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?)", (rec.request_hash, request_body))
+    db.execute(
+        "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (rec.run_id, rec.case_id, rec.step, rec.index, rec.request_hash, rec.response, rec.finish_reason,
+         rec.outcome, rec.error, rec.usage.input_tokens, rec.usage.output_tokens, rec.latency_s,
+         int(rec.cached), rec.attempts, time.time()))
+
+
+def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.label, j.score, j.explanation, j.raw,
+         j.parse_status, j.outcome, j.error, j.input_mode, time.time()))
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     response: str | None
@@ -72,15 +159,15 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = _connect(self.path)
             self._db.executescript(_DDL)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise CtxsafeError(f"run store {self.path} cannot be opened: {exc}") from exc
+        self._writer = _GroupCommitter(self._db)
 
     def close(self) -> None:
+        self._writer.flush()
         self._db.close()
 
     # -- locking ---------------------------------------------------------------------------
@@ -152,15 +239,11 @@ class RunStore:
     def record_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None) -> None:
         """Commit one step, its request (deduplicated by hash) and its cache entry in one transaction."""
         with self.transaction():
-            if cache_key is not None:
-                self.cache_put(cache_key, CachedResponse(rec.response, rec.finish_reason, rec.usage))
-            if request_body is not None:
-                self._db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?)", (rec.request_hash, request_body))
-            self._db.execute(
-                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (rec.run_id, rec.case_id, rec.step, rec.index, rec.request_hash, rec.response, rec.finish_reason,
-                 rec.outcome, rec.error, rec.usage.input_tokens, rec.usage.output_tokens, rec.latency_s,
-                 int(rec.cached), rec.attempts, time.time()))
+            _write_turn(self._db, rec, request_body, cache_key)
+
+    async def commit_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None) -> None:
+        """`record_turn` as a group commit: returns once this step is committed."""
+        await self._writer.submit(lambda db: _write_turn(db, rec, request_body, cache_key))
 
     def turns(self, run_id: str) -> dict[tuple[str, str], TurnRecord]:
         rows = self._db.execute(
@@ -184,10 +267,11 @@ class RunStore:
 
     # -- judgements ------------------------------------------------------------------------
     def record_judgement(self, j: Judgement) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.label, j.score, j.explanation, j.raw,
-             j.parse_status, j.outcome, j.error, j.input_mode, time.time()))
+        _write_judgement(self._db, j)
+
+    async def commit_judgement(self, j: Judgement) -> None:
+        """`record_judgement` as a group commit: returns once it is committed."""
+        await self._writer.submit(lambda db: _write_judgement(db, j))
 
     def judgements(self, run_id: str, judge_id: str, prompt_version: str) -> dict[tuple[str, str], Judgement]:
         rows = self._db.execute(
@@ -215,6 +299,4 @@ class RunStore:
         return CachedResponse(row[0], row[1], Usage(input_tokens=row[2], output_tokens=row[3]))
 
     def cache_put(self, key: str, value: CachedResponse) -> None:
-        self._db.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?)",
-                         (key, value.response, value.finish_reason, value.usage.input_tokens,
-                          value.usage.output_tokens, time.time()))
+        _put_cache(self._db, key, value)

@@ -17,6 +17,9 @@ class GenParams:
     max_tokens: int | None = None
     seed: int | None = None
     top_p: float | None = None
+    response_format: dict[str, Any] | None = field(default=None, hash=False)
+    """Provider structured output, e.g. {"type": "json_object"}; None (the default) leaves it out of
+    the request and of the cache key, so keys made before this field existed stay valid."""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -94,7 +94,7 @@ def results_document(store: RunStore, run_id: str, judge_id: str | None = None,
     turns = store.turns(run_id)
     judgements = store.judgements(run_id, judge_id, prompt_version)
     return {
-        "suite": SUITE, "run_id": run_id, "model": info.config.get("model_name"),
+        "suite": info.config.get("suite", SUITE), "run_id": run_id, "model": info.config.get("model_name"),
         "baseline": bool(info.config.get("baseline")), "status": info.status, "config": info.config,
         "judge": {"id": judge_id, "prompt_version": prompt_version},
         "metrics": metrics.compute(cases, turns, judgements),

@@ -1,0 +1,1 @@
+"""MTMCS-Bench: multi-turn multimodal contextual safety (escalation and context switch)."""

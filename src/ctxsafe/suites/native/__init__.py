@@ -1,0 +1,1 @@
+"""The native JSONL suite: users' own paired, multi-turn, image-bearing test cases."""
