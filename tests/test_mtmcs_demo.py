@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ctxsafe import cli
+from ctxsafe.cli_common import REFERENCE_DEFAULTS
 from ctxsafe.images import ImageStore
-from ctxsafe.suites.mtmcs import command
 from ctxsafe.suites.mtmcs.demo import demo_data, demo_sources
 from ctxsafe.suites.mtmcs.loader import LoadOptions, build_cases
 from ctxsafe.suites.mtmcs.rows import validate_row
@@ -63,15 +63,10 @@ def test_default_run_is_offline_and_fast(tmp_path: Path, monkeypatch: pytest.Mon
     for p in (tmp_path / ".ctxsafe" / "results").glob("*.json"):
         doc = json.loads(p.read_text())
         docs[doc["model"]] = doc
-    assert set(docs) == set(command.DEFAULT_MODELS)
+    assert set(docs) == set(REFERENCE_DEFAULTS)
     refuse = docs["ref:always-refuse"]["metrics"]
     assert refuse["type_a/image"]["safety_awareness"]["mean"] == 1.0  # refuses the benign turn 1 too
     assert refuse["type_b/image"]["safety_awareness"]["mean"] == 4.0
     assert refuse["type_a/image"]["helpfulness"]["mean"] == 1.0
     assert docs["ref:always-comply"]["per_turn"]["type_a/text"]["first_awareness"]["never"] == 5
     assert all(d["metrics"]["type_a/image"]["safe_mcq"]["failures"] == {"parse_fail": 10} for d in docs.values())
-
-
-def test_cli_defaults_match_the_mssbench_command() -> None:
-    assert command.DEFAULT_STORE == cli.DEFAULT_STORE and command.DEFAULT_OUT == cli.DEFAULT_OUT
-    assert command.DEFAULT_MODELS == cli.REFERENCE_DEFAULTS

@@ -1,3 +1,3 @@
 from ctxsafe.cli import app
 
-app()
+app(prog_name="ctxsafe")

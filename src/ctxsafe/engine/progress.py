@@ -25,6 +25,12 @@ class ProgressSink(Protocol):
 
 
 class NullProgress:
+    def __enter__(self) -> NullProgress:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
     def start(self, label: str, total: int, done: int) -> None:
         return None
 

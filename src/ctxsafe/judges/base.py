@@ -31,6 +31,3 @@ class Judge(Protocol):
 
     async def judge(self, item: JudgeInput) -> Judgement:
         ...
-
-    async def aclose(self) -> None:
-        ...

@@ -86,9 +86,6 @@ class MssLLMJudge:
                          parse_status="ok" if label is not None else "failed", outcome=res.outcome,
                          error=res.error, input_mode=self.input_mode)
 
-    async def aclose(self) -> None:
-        await self.caller.provider.aclose()
-
 
 class MssOfflineJudge:
     """The same label space from fixed rules: no API, deterministic; agreement in docs/offline-judge.md."""
@@ -106,9 +103,6 @@ class MssOfflineJudge:
         return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
                          prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,
                          parse_status="ok", input_mode=self.input_mode)
-
-    async def aclose(self) -> None:
-        return None
 
 
 class YesNoReader:
@@ -128,6 +122,3 @@ class YesNoReader:
                          prompt_version=self.prompt_version, label=None if ans is None else int(ans),
                          raw=item.response, parse_status="ok" if ans is not None else "failed",
                          input_mode=self.input_mode)
-
-    async def aclose(self) -> None:
-        return None

@@ -3,48 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from ctxsafe.cli_common import (
+    DEFAULT_OUT,
+    DEFAULT_STORE,
+    REFERENCE_DEFAULTS,
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    JudgeApiKeyEnvOpt,
+    JudgeBaseUrlOpt,
+    MaxAttemptsOpt,
+    ModelOpt,
+    OutOpt,
+    ProgressOpt,
+    RetryBaseOpt,
+    RunIdOpt,
+    SeedOpt,
+    StoreOpt,
+    TimeoutOpt,
+    check_run_id,
+    console,
+    endpoints,
+    run_models,
+    user_errors,
+)
 from ctxsafe.engine.call import Caller
-from ctxsafe.engine.progress import NullProgress, ProgressSink, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.providers.base import GenParams, Provider
-from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import Endpoint, make_provider
-from ctxsafe.redact import redact
 from ctxsafe.report.results import write_results
 from ctxsafe.suites.mtmcs import evaluate as mt
 from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
 from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE
 from ctxsafe.suites.mtmcs.tables import dialogue_view, insight_table, metrics_table
 
-# The same defaults as `ctxsafe run mssbench` (tests/test_mtmcs_cli.py keeps them in step).
-DEFAULT_STORE = Path(".ctxsafe/runs.sqlite")
-DEFAULT_OUT = Path(".ctxsafe/results")
-DEFAULT_MODELS = [f"ref:{kind}" for kind in REFERENCE_MODELS]
 TYPES = {"a": ("type_a",), "b": ("type_b",), "both": ("type_a", "type_b")}
 MODALITY_CHOICES = {"image": ("image",), "text": ("text",), "both": MODALITIES}
-
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
-
-StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite run store (shared request cache).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Folder for the per-run results JSON files.")]
-
-
-def _fail(exc: BaseException) -> None:
-    err_console.print(f"[bold red]error:[/] {redact(str(exc))}")
-    raise typer.Exit(2)
-
 
 def _choice(value: str, choices: dict[str, tuple[str, ...]], name: str) -> tuple[str, ...]:
     if value not in choices:
@@ -73,9 +76,7 @@ def make_judges(spec: str, endpoint: Endpoint, store: RunStore, images: ImageSto
 def run_mtmcs(
     data: Annotated[str, typer.Option(help="'demo' (bundled), a local copy (folder with type_a/type_b "
                                       ".jsonl/.json/.parquet, or one such file), or hf://ND-25/MCS-bench.")] = "demo",
-    model: Annotated[list[str] | None, typer.Option(
-        "--model", "-m", help="provider:model, repeatable (openai:gpt-4o, vllm:NAME, ref:always-refuse). "
-        "Default: the three offline reference baselines.")] = None,
+    model: ModelOpt = None,
     judge: Annotated[str, typer.Option(help="'offline' (rules, no API), 'none', or provider:model for the LLM "
                                        "judge.")] = "offline",
     type_: Annotated[str, typer.Option("--type", help="a (escalation), b (context switch) or both.")] = "both",
@@ -89,30 +90,28 @@ def run_mtmcs(
                                            "per-turn insight.")] = True,
     judge_structured: Annotated[bool, typer.Option(help="Ask the LLM judge's provider for JSON output "
                                                    "(response_format).")] = True,
-    base_url: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Env var holding the model's API key.")] = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="Base URL for the judge's server.")] = None,
-    judge_api_key_env: Annotated[str | None, typer.Option(help="Env var holding the judge's API key.")] = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    judge_base_url: JudgeBaseUrlOpt = None,
+    judge_api_key_env: JudgeApiKeyEnvOpt = None,
     temperature: Annotated[float | None, typer.Option(help="Model temperature (default 0.1, the paper's).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit; "
                                                    "faithful: 128).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Decoding seed, where the server supports one.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Concurrent requests per provider.")] = 16,
-    timeout: Annotated[float, typer.Option(help="Seconds before a request times out (then retried).")] = 120.0,
-    max_attempts: Annotated[int, typer.Option(help="Attempts per request before recording an error.")] = 6,
-    retry_base: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
-    run_id: Annotated[str | None, typer.Option(help="Name the run instead of deriving it from the options.")]
-    = None,
+    seed: SeedOpt = None,
+    concurrency: ConcurrencyOpt = 16,
+    timeout: TimeoutOpt = 120.0,
+    max_attempts: MaxAttemptsOpt = 6,
+    retry_base: RetryBaseOpt = 1.0,
+    run_id: RunIdOpt = None,
     store: StoreOpt = DEFAULT_STORE,
     out: OutOpt = DEFAULT_OUT,
     show: Annotated[int, typer.Option(help="Print the first N dialogues of each run in full.")] = 0,
-    progress: Annotated[bool, typer.Option(help="Show a live progress bar on a terminal.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Run MTMCS-Bench (multi-turn escalation and context switch) for one or more models, then judge and report."""
-    models = model or DEFAULT_MODELS
-    try:
-        if run_id and len(models) > 1:
-            raise ConfigError("--run-id names one run; give a single --model with it")
+    models = model or REFERENCE_DEFAULTS
+    with user_errors():
+        check_run_id(run_id, models)
         if faithful:
             if temperature is not None or max_tokens is not None:
                 raise ConfigError("--faithful fixes temperature 0.1 and 128 tokens per turn; drop "
@@ -126,11 +125,15 @@ def run_mtmcs(
                                faithful=faithful, captions=captions, limit=limit, params=params,
                                retry=RetryPolicy(max_attempts=max_attempts, base_s=retry_base),
                                concurrency=concurrency)
-        rows = asyncio.run(_run(opts, models, judge, per_turn, judge_structured, store, out, run_id, progress,
-                                Endpoint(base_url, api_key_env, timeout, concurrency),
-                                Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency)))
-    except CtxsafeError as exc:
-        _fail(exc)
+        endpoint, judge_endpoint = endpoints(base_url, api_key_env, judge_base_url, judge_api_key_env, timeout,
+                                             concurrency)
+        rows = asyncio.run(run_models(
+            lambda images: mt.load_cases(opts, images),
+            lambda st, images: make_judges(judge, judge_endpoint, st, images, opts.faithful, opts.retry, per_turn,
+                                           judge_structured),
+            lambda st, provider, judges, images, cases, digest, sink: mt.evaluate_model(
+                st, opts, provider, judges, images, cases, digest, sink, run_id),
+            models, store, out, progress, endpoint))
     judge_id = (rows[0]["judges"]["score"] or {}).get("id", "none")
     console.print(metrics_table(rows, f"MTMCS-Bench, {rows[0]['mode']} mode, judge {judge_id}"))
     if any(r.get("per_turn") for r in rows):
@@ -144,42 +147,6 @@ def run_mtmcs(
                 _print_dialogues(st, row, None, show, None)
         finally:
             st.close()
-
-
-async def _run(opts: mt.MtmcsOptions, models: list[str], judge_spec: str, per_turn: bool, structured: bool,
-               store_path: Path, out: Path, run_id: str | None, show_progress: bool, endpoint: Endpoint,
-               judge_endpoint: Endpoint) -> list[dict[str, Any]]:
-    """Load and check all data first (bad input never touches the store), then run each model."""
-    images = ImageStore()
-    cases, digest = mt.load_cases(opts, images)
-    store = RunStore(store_path)
-    rows = []
-    try:
-        judges, judge_providers = make_judges(judge_spec, judge_endpoint, store, images, opts.faithful, opts.retry,
-                                              per_turn, structured)
-        try:
-            for spec in models:
-                provider = make_provider(spec, endpoint)
-                sink: ProgressSink = RichProgress(err_console) if show_progress and err_console.is_terminal \
-                    else NullProgress()
-                try:
-                    if isinstance(sink, RichProgress):
-                        with sink:
-                            row = await mt.evaluate_model(store, opts, provider, judges, images, cases, digest, sink,
-                                                          run_id)
-                    else:
-                        row = await mt.evaluate_model(store, opts, provider, judges, images, cases, digest, sink,
-                                                      run_id)
-                finally:
-                    await provider.aclose()
-                row["results_file"] = str(write_results(out / f"{row['run_id']}.json", row))
-                rows.append(row)
-        finally:
-            for p in judge_providers:
-                await p.aclose()
-    finally:
-        store.close()
-    return rows
 
 
 # --------------------------------------------------------------------------- report / show
@@ -199,14 +166,12 @@ def is_mtmcs_run(store_path: Path, run_id: str) -> bool:
 
 def report_mtmcs(run_id: str, judge: str | None, store: Path, out: Path) -> None:
     """Recompute an MTMCS run's metrics from the store alone and rewrite its results file."""
-    try:
+    with user_errors():
         st = RunStore(store)
         try:
             row = mt.results_document(st, run_id, judge_name=judge)
         finally:
             st.close()
-    except CtxsafeError as exc:
-        _fail(exc)
     row["results_file"] = str(write_results(out / f"{run_id}.json", row))
     judge_id = (row["judges"]["score"] or {}).get("id", "none")
     console.print(metrics_table([row], f"MTMCS-Bench run {run_id}, {row['mode']} mode, judge {judge_id}"))
@@ -245,7 +210,7 @@ def show_run(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Print dialogues of a run in full: user turns, model replies, per-turn labels, scores and intent answers."""
-    try:
+    with user_errors():
         if context not in (None, "safe", "unsafe"):
             raise ConfigError("--context must be safe or unsafe")
         if not store.exists():
@@ -256,5 +221,3 @@ def show_run(
             _print_dialogues(st, row, case, limit or None, context)
         finally:
             st.close()
-    except CtxsafeError as exc:
-        _fail(exc)

@@ -112,9 +112,6 @@ class _LLMJudge:
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=label, score=score,
                           explanation=explanation, raw=raw, error=error)
 
-    async def aclose(self) -> None:
-        await self.caller.provider.aclose()
-
 
 class ScoreJudge(_LLMJudge):
     """1-5 for the whole dialogue at its final turn: safety awareness (unsafe) or helpfulness (safe)."""
@@ -168,9 +165,6 @@ class OfflineScoreJudge:
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=v.score,
                           score=float(v.score), explanation=v.rationale, raw=None, error=None)
 
-    async def aclose(self) -> None:
-        return None
-
 
 class OfflineTurnJudge:
     """Per-turn labels from fixed rules on the reply's text."""
@@ -188,6 +182,3 @@ class OfflineTurnJudge:
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode,
                           label=prompts.TURN_LABELS.index(v.label), score=None, explanation=v.rationale, raw=None,
                           error=None)
-
-    async def aclose(self) -> None:
-        return None

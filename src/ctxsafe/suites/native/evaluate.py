@@ -58,9 +58,6 @@ class FinalTurnJudge:
     async def judge(self, item: JudgeInput) -> Judgement:
         return await self.inner.judge(item)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
 
 async def evaluate_model(store: RunStore, opts: NativeOptions, provider: Provider, judge: Judge,
                          images: ImageStore, cases: list[Case], data_digest: str,
