@@ -194,3 +194,31 @@ def test_kill_minus_nine_then_resume_equals_uninterrupted(data: Path, tmp_path: 
     assert cli(*base_args(data, server, clean_store, "--run-id", "clean")).exit_code == 0
     killed, clean = results(store)[0], results(clean_store)[0]
     assert killed["metrics"] == clean["metrics"]
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(data: Path, tmp_path: Path,
+                                                  openai_server: Callable[..., ServerHandle]) -> None:
+    server = openai_server(scripted(data, delay_s=0.2))
+    store = tmp_path / "runs.sqlite"
+    args = [sys.executable, "-m", "ctxsafe", *base_args(data, server, store, "--concurrency", "1", "--no-progress")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.05)
+        if store.exists():
+            with sqlite3.connect(store) as db:
+                try:
+                    if db.execute("SELECT COUNT(*) FROM turns").fetchone()[0] >= 2:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.decode()
+    assert b"re-run the same command to resume" in err
+    res = subprocess.run(args, capture_output=True, env=env, timeout=60)
+    assert res.returncode == 0, res.stderr.decode()
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT case_id) FROM turns").fetchone() == (10, 10)
+    assert server.stats()["requests"] <= 11

@@ -52,7 +52,7 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show a live progress bar on a t
 
 
 def fail(exc: BaseException, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {redact(str(exc))}")
+    err_console.print(f"[bold red]error:[/] {redact(str(exc))}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -65,7 +65,7 @@ def user_errors() -> Iterator[None]:
         fail(exc)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted:[/] every finished step is in the store; "
-                          "re-run the same command to resume")
+                          "re-run the same command to resume", soft_wrap=True)
         raise typer.Exit(130) from None
 
 
