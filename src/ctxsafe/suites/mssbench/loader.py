@@ -6,7 +6,6 @@ Layout: `combined.json` (the released code looked for `combine.json`; both are a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ctxsafe.errors import ConfigError, CtxsafeError, DataError
 from ctxsafe.images import ImageStore, resolve_inside
+from ctxsafe.jsonfile import read_json
 from ctxsafe.schema import Case, Context, ImagePart, Message
 from ctxsafe.suites.mssbench import prompts
 
@@ -77,12 +77,7 @@ def find_combined(root: Path) -> Path:
 
 
 def read_combined(path: Path) -> dict[str, list[Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", file=str(path)) from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError('top level must be an object {"chat": [...], "embodied": [...]}', file=str(path))
     for task in TASKS:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.errors import ConfigError, CtxsafeError, DataError
+from ctxsafe.jsonfile import read_json
 from ctxsafe.suites.mtmcs.rows import SPLITS
 
 HF_PREFIX = "hf://"
@@ -67,12 +68,7 @@ def _read_jsonl(path: Path) -> Iterator[Any]:
 
 
 def _read_json(path: Path) -> list[Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", file=str(path)) from exc
+    data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
     if not isinstance(data, list):
@@ -119,12 +115,7 @@ def _split_files(root: Path) -> dict[str, list[Path]]:
 
 def read_captions(path: Path) -> dict[str, str]:
     """`{"<row id>": "<caption>", ...}`; keys are compared as strings."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read caption file: {exc}", file=str(path)) from exc
+    data = read_json(path)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise DataError("the caption file must be a JSON object mapping row id to caption text", file=str(path))
     return {str(k): v for k, v in data.items()}
