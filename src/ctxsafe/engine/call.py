@@ -11,7 +11,7 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ctxsafe.engine.retry import RetryPolicy, with_retries
@@ -71,6 +71,7 @@ class Caller:
         self.concurrency = concurrency or provider.max_concurrency
         self._sem = asyncio.Semaphore(self.concurrency)
         self._rng = random.Random()
+        self._inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.calls_made = 0
         self.cache_hits = 0
 
@@ -82,13 +83,26 @@ class Caller:
         if hit is not None:
             self.cache_hits += 1
             return CallResult(key, body, Completion(hit.response, hit.finish_reason, hit.usage), None, True, 0, 0.0)
-        async with self._sem:
-            start = time.perf_counter()
-            self.calls_made += 1
-            value, error, attempts = await with_retries(
-                lambda: self.provider.complete(messages, self.params, self.images), self.retry, self._rng)
-            latency = time.perf_counter() - start
-        return CallResult(key, body, value, error, False, attempts, latency)
+        shared = self._inflight.get(key)
+        if shared is not None:  # an identical request is on its way (e.g. twins sharing turns 1-2)
+            self.cache_hits += 1
+            return replace(await asyncio.shield(shared), cached=True, attempts=0, latency_s=0.0)
+        pending: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = pending
+        try:
+            async with self._sem:
+                start = time.perf_counter()
+                self.calls_made += 1
+                value, error, attempts = await with_retries(
+                    lambda: self.provider.complete(messages, self.params, self.images), self.retry, self._rng)
+                latency = time.perf_counter() - start
+            result = CallResult(key, body, value, error, False, attempts, latency)
+            pending.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+            if not pending.done():
+                pending.cancel()
 
     def remember(self, result: CallResult) -> None:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""
@@ -106,5 +120,5 @@ class Caller:
             outcome=res.outcome, error=res.error, usage=c.usage if c is not None else Usage(),
             latency_s=res.latency_s, cached=res.cached, attempts=res.attempts)
         fresh_ok = not res.cached and res.outcome == "ok"
-        await self.store.commit_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
+        self.store.record_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
         return rec
