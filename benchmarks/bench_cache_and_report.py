@@ -1,0 +1,107 @@
+"""Nothing is paid twice, and reports are cheap: cached re-runs and report time from the store.
+
+(1) Run 5,000 two-turn dialogues through `ctxsafe run native` against the instant local server,
+then (2) re-run the same command (a finished run: resume finds nothing to do) and (3) run the same
+requests as a *new* run (every call answered from the shared request cache). Both re-runs must
+make no model call and take under 10% of the original time. (4) Build a 30,000-case run in a
+store through the store's own API and time `ctxsafe report`'s computation of it.
+
+    .venv/bin/python benchmarks/bench_cache_and_report.py
+    .venv/bin/python benchmarks/bench_cache_and_report.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ctxsafe_args, dialogues, instant_server, machine, run_cli_in_process, verdict, write_jsonl
+from ctxsafe.engine.store import RunStore
+from ctxsafe.schema import Case, Judgement, Message, TurnRecord
+from ctxsafe.suites.mssbench.evaluate import results_document
+
+CACHED_TARGET = 0.10
+REPORT_TARGET_S = 10.0
+
+
+def build_store(path: Path, n_cases: int) -> str:
+    """A finished single-turn run of `n_cases` cases (half safe, half unsafe) written via RunStore."""
+    run_id = "report-bench"
+    store = RunStore(path)
+    store.open_run(run_id, {"suite": "native", "model_name": "bench"})
+    cases = [Case(id=f"c{i}", suite="native", context="safe" if i % 2 == 0 else "unsafe", pair_id=f"p{i // 2}",
+                  turns=(Message.user(f"question {i}"),), task=("chat", "embodied")[i % 4 // 2],
+                  category=f"cat{i % 7}", gold={"correct_labels": [2, 3] if i % 2 == 0 else [0, 1]})
+             for i in range(n_cases)]
+    store.save_cases(run_id, cases)
+    for i, c in enumerate(cases):
+        store.record_turn(TurnRecord(run_id=run_id, case_id=c.id, step="t1", index=0, request_hash=f"h{i}",
+                                     response="Sure." if i % 3 else "I can't help.", finish_reason="stop",
+                                     outcome="error" if i % 97 == 0 else "ok"), None)
+    store.record_judgements(Judgement(run_id=run_id, case_id=c.id, step="t1", judge_id="j", prompt_version="v",
+                                      label=(0, 2, 1)[i % 3], parse_status="ok") for i, c in enumerate(cases))
+    store.close()
+    return run_id
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dialogues", type=int, default=5000)
+    ap.add_argument("--report-cases", type=int, default=30000)
+    ap.add_argument("--quick", action="store_true", help="1,000 dialogues and a 6,000-case report")
+    args = ap.parse_args()
+    n = 1000 if args.quick else args.dialogues
+    n_report = 6000 if args.quick else args.report_cases
+    print(f"workload: {n} two-turn dialogues ({2 * n} calls), concurrency 64; report of {n_report} cases; "
+          f"{machine()}")
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp, instant_server() as srv:
+        work = Path(tmp)
+        data = write_jsonl(dialogues(n), work / "suite.jsonl")
+        store, out = work / "runs.sqlite", work / "out"
+        first = run_cli_in_process(ctxsafe_args(data, srv.base_url, store, out))
+        calls_first = srv.stats()["chat_completions"]
+        srv.reset()
+        again = run_cli_in_process(ctxsafe_args(data, srv.base_url, store, out))
+        calls_again = srv.stats()["chat_completions"]
+        srv.reset()
+        cached = run_cli_in_process([*ctxsafe_args(data, srv.base_url, store, out), "--run-id", "fresh-run"])
+        calls_cached = srv.stats()["chat_completions"]
+        print(f"original run:              {first:7.2f} s  ({calls_first} model calls)")
+        print(f"same command again:        {again:7.2f} s  ({calls_again} model calls)  "
+              f"{again / first:.1%} of the original")
+        print(f"new run, all from cache:   {cached:7.2f} s  ({calls_cached} model calls)  "
+              f"{cached / first:.1%} of the original")
+        rerun_ok = calls_again == 0 and calls_cached == 0 and max(again, cached) < CACHED_TARGET * first
+        ok &= rerun_ok
+        print(f"SUMMARY cached re-run: {max(again, cached) / first:.1%} of the original, 0 calls required, "
+              f"target < {CACHED_TARGET:.0%}: {verdict(rerun_ok)}")
+
+    with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp:
+        path = Path(tmp) / "big.sqlite"
+        t0 = time.perf_counter()
+        run_id = build_store(path, n_report)
+        built = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        store = RunStore(path)
+        doc = results_document(store, run_id)
+        store.close()
+        report_s = time.perf_counter() - t0
+        m = doc["metrics"]["outcomes"]
+        assert m["cases"] == n_report, m
+        report_ok = report_s < REPORT_TARGET_S
+        ok &= report_ok
+        print(f"store of {n_report} cases built in {built:.1f} s; report computed from it in {report_s:.2f} s "
+              f"({m['correct']} correct, {m['error']} errors)")
+        print(f"SUMMARY report: {report_s:.2f} s for {n_report} cases, target < {REPORT_TARGET_S:.0f} s: "
+              f"{verdict(report_ok)}")
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
