@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Protocol
 
@@ -42,7 +43,13 @@ class NullProgress:
 
 
 class RichProgress:
-    """A rich progress bar; the error count lives in the description so it is always visible."""
+    """A rich progress bar; the error count lives in the description so it is always visible.
+
+    Steps are counted locally and pushed to rich at most every `UPDATE_S` seconds: a rich update
+    costs ~60 us, a noticeable share of a ~2 ms call when every step paid it (docs/performance.md).
+    """
+
+    UPDATE_S = 0.1
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
@@ -54,28 +61,43 @@ class RichProgress:
         self._task: TaskID | None = None
         self._errors = 0
         self._n = 0
+        self._unshown = 0
+        self._next_update = 0.0
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self._push()
         self._progress.stop()
 
     def start(self, label: str, total: int, done: int) -> None:
         self._errors = 0
         self._n = 0
+        self._unshown = 0
+        self._next_update = 0.0
         self._task = self._progress.add_task(label, total=total, completed=done, rate="", errors=0)
 
     def advance(self, error: bool = False) -> None:
         if self._task is None:
             return
         self._n += 1
+        self._unshown += 1
         self._errors += int(error)
-        task = self._progress.tasks[-1]
-        speed = task.speed
-        rate = f"{speed:.1f}/s" if speed else ""
-        self._progress.update(self._task, advance=1, errors=self._errors, rate=rate)
+        now = time.monotonic()
+        if now >= self._next_update:
+            self._next_update = now + self.UPDATE_S
+            self._push()
+
+    def _push(self) -> None:
+        if self._task is None or not self._unshown:
+            return
+        self._progress.update(self._task, advance=self._unshown, errors=self._errors)
+        self._unshown = 0
+        speed = self._progress.tasks[-1].speed
+        self._progress.update(self._task, rate=f"{speed:.1f}/s" if speed else "")
 
     def finish(self) -> None:
+        self._push()
         self._task = None

@@ -7,6 +7,7 @@ exactly where a killed run stopped, and a new judge re-scores without calling th
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,9 +17,11 @@ from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.rollout import FINAL_OUTCOMES, case_steps, rollout, step_messages, turn_step
 from ctxsafe.engine.store import RunStore
 from ctxsafe.judges.base import Judge, JudgeInput
-from ctxsafe.schema import Case, TurnRecord
+from ctxsafe.schema import Case, Judgement, TurnRecord
 
 T = TypeVar("T")
+JUDGE_BATCH = 64
+JUDGE_FLUSH_S = 0.5
 
 
 async def run_pool(items: Sequence[T], worker: Callable[[T], Awaitable[None]], concurrency: int) -> None:
@@ -114,15 +117,32 @@ async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: 
             items.append(JudgeInput(run_id, case, step, seen, rec.response or ""))
     progress.start(f"judge {judge.judge_id}", already + len(items), already)
     errors = 0
+    # Judgements are committed in batches (every JUDGE_BATCH, at least every JUDGE_FLUSH_S, and at
+    # the end, even on error). A kill loses at most an unflushed batch, which costs no model call:
+    # an LLM judge's answer is already in the request cache, so re-judging it is a cache hit.
+    pending: list[Judgement] = []
+    next_flush = time.monotonic() + JUDGE_FLUSH_S
+
+    def flush() -> None:
+        nonlocal next_flush
+        next_flush = time.monotonic() + JUDGE_FLUSH_S
+        if pending:
+            store.record_judgements(pending)
+            pending.clear()
 
     async def work(item: JudgeInput) -> None:
         nonlocal errors
         j = await judge.judge(item)
-        await store.commit_judgement(j)
+        pending.append(j)
+        if len(pending) >= JUDGE_BATCH or time.monotonic() >= next_flush:
+            flush()
         bad = j.outcome != "ok" or j.parse_status != "ok"
         errors += int(bad)
         progress.advance(error=bad)
 
-    await run_pool(items, work, judge.concurrency)
+    try:
+        await run_pool(items, work, judge.concurrency)
+    finally:
+        flush()
     progress.finish()
     return PhaseSummary(already + len(items), already, len(items), errors, 0, 0)

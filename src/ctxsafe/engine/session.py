@@ -54,7 +54,8 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: S
         if known and known != {c.id for c in cases}:
             raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
                             "Use a new --store or --run-id")
-        store.save_cases(run_id, cases)
+        if not known:  # a resumed run already holds exactly these cases
+            store.save_cases(run_id, cases)
         store.set_status(run_id, "running")
         gen = await generate(store, run_id, cases, caller, progress, label=f"{caller.provider.name}")
         judged = [await judge_run(store, run_id, cases, j, progress) for j in judges]

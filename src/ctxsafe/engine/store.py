@@ -1,25 +1,27 @@
 """The embedded run store: one SQLite file (WAL) holding runs, cases, turns, judgements and the cache.
 
-Each write is committed before the caller goes on, so a process killed at any moment loses at most
-the calls that were in flight. During a run, the turns and judgements that finish together share
-one commit (a group commit; each caller still waits for its own). Metrics and reports are
-recomputed from this file alone.
+Each write is its own committed transaction, so a process killed at any moment loses at most
+the call that was in flight. Metrics and reports are recomputed from this file alone.
+
+Commits stay synchronous on purpose: awaiting a deferred (group) commit between two turns leaves
+that dialogue's HTTP connection idle, and the `openai` SDK's pool (httpcore) checks every idle
+connection on every request, which cost far more than the commits saved (docs/performance.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.errors import CtxsafeError, RunLockedError
 from ctxsafe.schema import Case, Judgement, TurnRecord, Usage
 
@@ -52,63 +54,19 @@ CREATE TABLE IF NOT EXISTS cache (
 """
 
 
-_Write = Callable[[sqlite3.Connection], None]
-MAX_BATCH = 256
-
-
 def _connect(path: Path) -> sqlite3.Connection:
+    """WAL, and durable against a killed process (not a power cut) without an fsync per commit.
+
+    The request and cache tables are keyed by random hashes, so every insert touches a random page:
+    a 32 MB page cache keeps a run of tens of thousands of turns in memory, and checkpointing every
+    4,000 pages (16 MB of WAL) instead of 1,000 fsyncs a quarter as often (docs/performance.md).
+    """
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA cache_size=-32768")
+    db.execute("PRAGMA wal_autocheckpoint=4000")
     return db
-
-
-class _GroupCommitter:
-    """Commits the turns and judgements that finish in the same event-loop pass in one transaction.
-
-    Why: a commit per turn costs ~0.1 ms of the loop's time (SQLite page writes, checkpoint fsyncs);
-    a burst of finished steps shares one. Each submitter resumes only after its own write is
-    committed, so a killed process still loses nothing that any caller saw as recorded.
-    """
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._pending: list[tuple[_Write, asyncio.Future[None]]] = []
-        self._scheduled = False
-
-    def submit(self, write: _Write) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._pending.append((write, fut))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self.flush)
-        return fut
-
-    def flush(self) -> None:
-        """Commit everything pending now (also called on close, so nothing queued is dropped)."""
-        self._scheduled = False
-        while self._pending:  # bounded: each pass takes at most MAX_BATCH of a finite list
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            error: BaseException | None = None
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for write, _ in batch:
-                        write(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except Exception as exc:
-                error = exc
-            for _, fut in batch:
-                if fut.done() or fut.get_loop().is_closed():  # nobody waits: the write stands (or not)
-                    continue
-                if error is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(error)
 
 
 def _put_cache(db: sqlite3.Connection, key: str, value: CachedResponse) -> None:
@@ -164,10 +122,8 @@ class RunStore:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise CtxsafeError(f"run store {self.path} cannot be opened: {exc}") from exc
-        self._writer = _GroupCommitter(self._db)
 
     def close(self) -> None:
-        self._writer.flush()
         self._db.close()
 
     # -- locking ---------------------------------------------------------------------------
@@ -220,7 +176,8 @@ class RunStore:
 
     def cases(self, run_id: str) -> list[Case]:
         rows = self._db.execute("SELECT body FROM cases WHERE run_id=? ORDER BY ord", (run_id,))
-        return [Case.model_validate_json(r[0]) for r in rows]
+        with gc_paused():
+            return [Case.model_validate_json(r[0]) for r in rows]
 
     def case_ids(self, run_id: str) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT case_id FROM cases WHERE run_id=?", (run_id,))}
@@ -241,20 +198,18 @@ class RunStore:
         with self.transaction():
             _write_turn(self._db, rec, request_body, cache_key)
 
-    async def commit_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None) -> None:
-        """`record_turn` as a group commit: returns once this step is committed."""
-        await self._writer.submit(lambda db: _write_turn(db, rec, request_body, cache_key))
-
     def turns(self, run_id: str) -> dict[tuple[str, str], TurnRecord]:
         rows = self._db.execute(
             "SELECT run_id, case_id, step, idx, request_hash, response, finish_reason, outcome, error, "
             "input_tokens, output_tokens, latency_s, cached, attempts FROM turns WHERE run_id=?", (run_id,))
         out: dict[tuple[str, str], TurnRecord] = {}
-        for r in rows:
-            out[(r[1], r[2])] = TurnRecord(
-                run_id=r[0], case_id=r[1], step=r[2], index=r[3], request_hash=r[4], response=r[5],
-                finish_reason=r[6], outcome=r[7], error=r[8], usage=Usage(input_tokens=r[9], output_tokens=r[10]),
-                latency_s=r[11], cached=bool(r[12]), attempts=r[13])
+        with gc_paused():
+            for r in rows:
+                out[(r[1], r[2])] = TurnRecord(
+                    run_id=r[0], case_id=r[1], step=r[2], index=r[3], request_hash=r[4], response=r[5],
+                    finish_reason=r[6], outcome=r[7], error=r[8],
+                    usage=Usage(input_tokens=r[9], output_tokens=r[10]), latency_s=r[11], cached=bool(r[12]),
+                    attempts=r[13])
         return out
 
     def turn_count(self, run_id: str) -> int:
@@ -269,21 +224,24 @@ class RunStore:
     def record_judgement(self, j: Judgement) -> None:
         _write_judgement(self._db, j)
 
-    async def commit_judgement(self, j: Judgement) -> None:
-        """`record_judgement` as a group commit: returns once it is committed."""
-        await self._writer.submit(lambda db: _write_judgement(db, j))
+    def record_judgements(self, js: Iterable[Judgement]) -> None:
+        """Commit several judgements in one transaction."""
+        with self.transaction():
+            for j in js:
+                _write_judgement(self._db, j)
 
     def judgements(self, run_id: str, judge_id: str, prompt_version: str) -> dict[tuple[str, str], Judgement]:
         rows = self._db.execute(
             "SELECT case_id, step, label, score, explanation, raw, parse_status, outcome, error, input_mode "
             "FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version))
-        return {
-            (r[0], r[1]): Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id,
-                                    prompt_version=prompt_version, label=r[2], score=r[3], explanation=r[4],
-                                    raw=r[5], parse_status=r[6], outcome=r[7], error=r[8], input_mode=r[9])
-            for r in rows
-        }
+        with gc_paused():
+            return {
+                (r[0], r[1]): Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id,
+                                        prompt_version=prompt_version, label=r[2], score=r[3], explanation=r[4],
+                                        raw=r[5], parse_status=r[6], outcome=r[7], error=r[8], input_mode=r[9])
+                for r in rows
+            }
 
     def judges_of(self, run_id: str) -> list[tuple[str, str]]:
         rows = self._db.execute(

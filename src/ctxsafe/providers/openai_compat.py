@@ -64,7 +64,8 @@ class OpenAICompatible:
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
         self.name = f"{label}:{model}"
-        self.identity = f"openai-chat|{self.base_url}|{model}"
+        # The identity is stored (run config, request bodies): a key pasted into the URL must not ride along.
+        self.identity = redact(f"openai-chat|{self.base_url}|{model}")
         self.max_concurrency = max_concurrency
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0, timeout=timeout_s)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore, resolve_inside
 from ctxsafe.schema import Case, Context, ImagePart, Message
@@ -97,7 +98,7 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> tup
         fh = path.open("rb")
     except OSError as exc:
         raise DataError(f"cannot read: {exc}", file=file) from exc
-    with fh:
+    with fh, gc_paused():
         for lineno, raw in enumerate(fh, start=1):
             if limit is not None and len(cases) >= limit:
                 break

@@ -1,0 +1,167 @@
+"""Throughput: `ctxsafe run native` against a bare async loop on the same instant local server.
+
+Why: the harness must never be the bottleneck. Both sides use the same `openai` SDK client, the
+same 2-turn dialogues (turn 2 carries turn 1's reply) and concurrency 64, against a server in its
+own process that answers instantly; the ratio of their calls per second is the harness's cost.
+ctxsafe's side also loads the file, commits every turn to the SQLite run store, judges the final
+turns and writes the results file, all inside the timed region.
+
+    .venv/bin/python benchmarks/bench_throughput.py            # 5,000 dialogues (10,000 calls)
+    .venv/bin/python benchmarks/bench_throughput.py --quick    # 1,000 dialogues
+    .venv/bin/python benchmarks/bench_throughput.py --inspect-python /path/to/venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CONCURRENCY, dialogues, instant_server, machine, verdict, write_jsonl
+
+TARGET = 0.80
+INSPECT_TASK = Path(__file__).resolve().parent / "inspect_task.py"
+DRIVE = Path(__file__).resolve().parent / "drive.py"
+
+
+def committed_turns(store: Path) -> tuple[int, int]:
+    """(turns stored, turns stored with an answer) across the store."""
+    with sqlite3.connect(store) as db:
+        total = db.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
+        ok = db.execute("SELECT COUNT(*) FROM turns WHERE outcome='ok'").fetchone()[0]
+    return int(total), int(ok)
+
+
+def run_inspect(python: str, data: Path, base_url: str, n: int, workdir: Path, cpu: int | None) -> float | str:
+    """(c) the same workload as an Inspect AI task; seconds, or why it was skipped."""
+    probe = subprocess.run([python, "-c", "import inspect_ai"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return "inspect_ai is not importable by " + python
+    cmd = [python, str(INSPECT_TASK), "--data", str(data), "--base-url", base_url, "--limit", str(n),
+           "--concurrency", str(CONCURRENCY), "--log-dir", str(workdir / "inspect-logs")]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        return f"inspect run failed (rc {proc.returncode}): {proc.stderr[-500:]}"
+    try:
+        reported = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    except (ValueError, KeyError, IndexError):
+        return elapsed
+    return float(reported)
+
+
+def drive(side: str, data: Path, base_url: str, cpu: int | None, store: Path | None = None,
+          out: Path | None = None) -> dict[str, float]:
+    """One measurement in a fresh process (see drive.py); returns its JSON line."""
+    cmd = [sys.executable, str(DRIVE), side, "--base-url", base_url, "--data", str(data)]
+    if store is not None and out is not None:
+        cmd += ["--store", str(store), "--out", str(out)]
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} run failed (rc {proc.returncode}):\n{proc.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dialogues", type=int, default=5000)
+    ap.add_argument("--quick", action="store_true", help="1,000 dialogues, 2 rounds")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure both sides this many times, alternating which goes first; the ratio uses the "
+                         "best of each (host noise only ever slows a run down), the median is printed beside it")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the harness and the server to a core each")
+    ap.add_argument("--inspect-python", default=None,
+                    help="a Python with inspect_ai installed (default: this one, if it has it)")
+    args = ap.parse_args()
+    n = 1000 if args.quick else args.dialogues
+    rounds = 2 if args.quick else max(1, args.rounds)
+    items = dialogues(n)
+    calls = n * len(items[0].turns)
+    print(f"workload: {n} two-turn dialogues = {calls} calls, concurrency {CONCURRENCY}, {rounds} rounds; {machine()}")
+    with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp, instant_server() as srv:
+        cpus = sorted(os.sched_getaffinity(0))
+        cpu = None
+        if args.no_pin or len(cpus) < 2:
+            print("placement: not pinned")
+        else:
+            cpu = cpus[0]
+            os.sched_setaffinity(srv.pid, {cpus[1]})
+            print(f"placement: each measured process pinned to CPU {cpus[0]}, the server to CPU {cpus[1]}")
+        work = Path(tmp)
+        data = write_jsonl(items, work / "suite.jsonl")
+        warm = write_jsonl(dialogues(100), work / "warm.jsonl")
+        drive("bare", warm, srv.base_url, cpu)  # first-run costs (page cache, .pyc) on neither side's clock
+        drive("ctxsafe", warm, srv.base_url, cpu, work / "warm.sqlite", work / "warm-out")
+        bare_s: list[float] = []
+        ours_s: list[float] = []
+        bare_cpu: list[float] = []
+        ours_cpu: list[float] = []
+        for r in range(rounds):
+            order = ("bare", "ctxsafe") if r % 2 == 0 else ("ctxsafe", "bare")
+            for side in order:
+                srv.reset()
+                if side == "bare":
+                    m = drive("bare", data, srv.base_url, cpu)
+                    bare_s.append(m["seconds"])
+                    bare_cpu.append(m["cpu_s"])
+                    sent = srv.stats()["chat_completions"]
+                    stored = answered = calls
+                else:
+                    store = work / f"run{r}" / "runs.sqlite"
+                    m = drive("ctxsafe", data, srv.base_url, cpu, store, work / f"run{r}" / "out")
+                    ours_s.append(m["seconds"])
+                    ours_cpu.append(m["cpu_s"])
+                    sent = srv.stats()["chat_completions"]
+                    stored, answered = committed_turns(store)
+                if sent != calls or stored != calls or answered != calls:
+                    print(f"FAILED: {side} sent {sent} calls, stored {stored} turns ({answered} answered); "
+                          f"expected {calls}")
+                    return 1
+            print(f"  round {r + 1}: bare {bare_s[-1]:6.2f} s ({bare_cpu[-1]:6.2f} s CPU), "
+                  f"ctxsafe {ours_s[-1]:6.2f} s ({ours_cpu[-1]:6.2f} s CPU)", flush=True)
+        bare_rate = calls / min(bare_s)
+        ours_rate = calls / min(ours_s)
+        ratio = ours_rate / bare_rate
+        median_ratio = statistics.median(bare_s) / statistics.median(ours_s)
+        cpu_ratio = min(bare_cpu) / min(ours_cpu)
+        print(f"(a) bare async loop (AsyncOpenAI, max_retries=0): best {min(bare_s):6.2f} s  {bare_rate:7.1f} calls/s")
+        print(f"(b) ctxsafe run native (CLI entry, fresh process): best {min(ours_s):6.2f} s  {ours_rate:7.1f} calls/s"
+              f"  ({calls} turns committed, judged, results written)")
+        inspect_python = args.inspect_python or (sys.executable if importlib.util.find_spec("inspect_ai") else None)
+        if inspect_python is None:
+            print("(c) Inspect AI: skipped - inspect_ai is not installed here (pass --inspect-python PATH to a "
+                  "Python that has it; it is not a ctxsafe dependency)")
+        else:
+            srv.reset()
+            res = run_inspect(inspect_python, data, srv.base_url, n, work, cpu)
+            if isinstance(res, str):
+                print(f"(c) Inspect AI: skipped - {res}")
+            else:
+                rate = calls / res
+                print(f"(c) Inspect AI (same dialogues, same server):     {res:6.2f} s  {rate:7.1f} calls/s  "
+                      f"({rate / bare_rate:.0%} of bare; server saw {srv.stats()['chat_completions']} calls)")
+        print(f"    per CPU-second of the measured process: bare {calls / min(bare_cpu):7.1f} calls, ctxsafe "
+              f"{calls / min(ours_cpu):7.1f} calls ({cpu_ratio:.1%}; insensitive to other load on the machine)")
+        print(f"SUMMARY throughput: ctxsafe/bare = {ratio:.1%} best-of-{rounds} (median {median_ratio:.1%}, "
+              f"CPU {cpu_ratio:.1%}); target >= {TARGET:.0%}: {verdict(ratio >= TARGET)}")
+        return 0 if ratio >= TARGET else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Run one side of a benchmark in a fresh process and print one JSON line with its measurements.
+
+Why a fresh process per measurement: both sides start from the same clean interpreter (no heap
+or caches left over from the other side), and peak RSS belongs to that side alone. Interpreter
+start-up and imports happen before the clock starts, for both sides alike.
+
+    python benchmarks/drive.py bare    --base-url URL --data FILE.jsonl [--concurrency 64]
+    python benchmarks/drive.py ctxsafe --base-url URL --data FILE.jsonl --store S --out DIR [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CONCURRENCY, Dialogue, bare_loop, ctxsafe_args, peak_rss_mb, run_cli_in_process
+
+
+def read_dialogues(path: Path) -> list[Dialogue]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                out.append(Dialogue(d["id"], d["pair_id"], d["context"], tuple(d["turns"])))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("side", choices=["bare", "ctxsafe"])
+    ap.add_argument("--base-url", required=True)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--store", type=Path)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    ap.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    args = ap.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    if args.side == "bare":
+        items = read_dialogues(args.data)
+        cpu0 = time.process_time()
+        seconds = asyncio.run(bare_loop(args.base_url, items, args.concurrency))
+    else:
+        if args.store is None or args.out is None:
+            ap.error("ctxsafe needs --store and --out")
+        import ctxsafe.cli  # noqa: F401  - imports before the clock, as for the bare side
+
+        cpu0 = time.process_time()
+        seconds = run_cli_in_process(ctxsafe_args(args.data, args.base_url, args.store, args.out, args.concurrency))
+    cpu_s = time.process_time() - cpu0  # this process's CPU (user + system): unaffected by other processes' load
+    print(json.dumps({"side": args.side, "seconds": seconds, "cpu_s": cpu_s, "peak_rss_mb": peak_rss_mb()}),
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
