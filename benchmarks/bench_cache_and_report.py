@@ -88,9 +88,9 @@ def main() -> int:
         run_id = build_store(path, n_report)
         built = time.perf_counter() - t0
         t0 = time.perf_counter()
-        store = RunStore(path)
-        doc = results_document(store, run_id)
-        store.close()
+        big = RunStore(path)
+        doc = results_document(big, run_id)
+        big.close()
         report_s = time.perf_counter() - t0
         m = doc["metrics"]["outcomes"]
         assert m["cases"] == n_report, m

@@ -61,7 +61,7 @@ def write_jsonl(items: list[Dialogue], path: Path) -> Path:
 
 def server_config(**fields: object) -> ServerConfig:
     """Instant replies: the reply echoes the user text, so turn 2 carries a real turn-1 reply."""
-    return ServerConfig(model=MODEL, models=[MODEL], echo_max_chars=120, **fields)  # type: ignore[arg-type]
+    return ServerConfig(model=MODEL, models=[MODEL], echo_max_chars=120, **fields)
 
 
 @contextlib.contextmanager
