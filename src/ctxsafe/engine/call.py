@@ -108,7 +108,7 @@ class Caller:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""
         if not result.cached and result.outcome == "ok" and result.completion is not None:
             c = result.completion
-            self.store.cache_put(result.key, CachedResponse(c.text, c.finish_reason, c.usage))
+            self.store.cache_put(result.key, result.body, CachedResponse(c.text, c.finish_reason, c.usage))
 
     async def turn(self, run_id: str, case_id: str, step: str, index: int, messages: list[Message]) -> TurnRecord:
         """Make (or reuse) one call and commit it as a turn record before returning."""

@@ -25,7 +25,7 @@ from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.errors import CtxsafeError, RunLockedError
 from ctxsafe.schema import Case, Judgement, TurnRecord, Usage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS cases (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, ord INTEGER NOT NULL, body TEXT NOT NULL,
   PRIMARY KEY (run_id, case_id));
-CREATE TABLE IF NOT EXISTS requests (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+  hash TEXT PRIMARY KEY, body TEXT NOT NULL, answered INTEGER NOT NULL, response TEXT, finish_reason TEXT,
+  input_tokens INTEGER, output_tokens INTEGER, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS turns (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, idx INTEGER NOT NULL,
   request_hash TEXT NOT NULL, response TEXT, finish_reason TEXT, outcome TEXT NOT NULL, error TEXT,
@@ -48,9 +50,6 @@ CREATE TABLE IF NOT EXISTS judgements (
   parse_status TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT, input_mode TEXT NOT NULL,
   created REAL NOT NULL,
   PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
-CREATE TABLE IF NOT EXISTS cache (
-  key TEXT PRIMARY KEY, response TEXT, finish_reason TEXT, input_tokens INTEGER, output_tokens INTEGER,
-  created REAL NOT NULL);
 """
 
 
@@ -69,17 +68,22 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _put_cache(db: sqlite3.Connection, key: str, value: CachedResponse) -> None:
-    db.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?)",
-               (key, value.response, value.finish_reason, value.usage.input_tokens, value.usage.output_tokens,
-                time.time()))
+def _put_cache(db: sqlite3.Connection, key: str, body: str, value: CachedResponse) -> None:
+    db.execute("INSERT OR REPLACE INTO requests VALUES (?,?,1,?,?,?,?,?)",
+               (key, body, value.response, value.finish_reason, value.usage.input_tokens,
+                value.usage.output_tokens, time.time()))
 
 
 def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None) -> None:
-    if cache_key is not None:
-        _put_cache(db, cache_key, CachedResponse(rec.response, rec.finish_reason, rec.usage))
-    if request_body is not None:
-        db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?)", (rec.request_hash, request_body))
+    """One row per distinct request: its body, and its answer once it has one (the request cache).
+
+    Keeping the log and the cache in one table makes a turn cost one keyed insert, not two.
+    """
+    if cache_key is not None and request_body is not None:
+        _put_cache(db, cache_key, request_body, CachedResponse(rec.response, rec.finish_reason, rec.usage))
+    elif request_body is not None:
+        db.execute("INSERT OR IGNORE INTO requests (hash, body, answered, created) VALUES (?, ?, 0, ?)",
+                   (rec.request_hash, request_body, time.time()))
     db.execute(
         "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (rec.run_id, rec.case_id, rec.step, rec.index, rec.request_hash, rec.response, rec.finish_reason,
@@ -120,8 +124,13 @@ class RunStore:
             self._db = _connect(self.path)
             self._db.executescript(_DDL)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise CtxsafeError(f"run store {self.path} cannot be opened: {exc}") from exc
+        if found != str(SCHEMA_VERSION):
+            self._db.close()
+            raise CtxsafeError(f"run store {self.path} has schema version {found}; this ctxsafe reads version "
+                               f"{SCHEMA_VERSION}. Use a new --store")
 
     def close(self) -> None:
         self._db.close()
@@ -251,10 +260,11 @@ class RunStore:
     # -- request cache (shared across runs) --------------------------------------------------
     def cache_get(self, key: str) -> CachedResponse | None:
         row = self._db.execute(
-            "SELECT response, finish_reason, input_tokens, output_tokens FROM cache WHERE key=?", (key,)).fetchone()
+            "SELECT response, finish_reason, input_tokens, output_tokens FROM requests WHERE hash=? AND answered=1",
+            (key,)).fetchone()
         if row is None:
             return None
         return CachedResponse(row[0], row[1], Usage(input_tokens=row[2], output_tokens=row[3]))
 
-    def cache_put(self, key: str, value: CachedResponse) -> None:
-        _put_cache(self._db, key, value)
+    def cache_put(self, key: str, body: str, value: CachedResponse) -> None:
+        _put_cache(self._db, key, body, value)
