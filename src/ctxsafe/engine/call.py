@@ -75,9 +75,13 @@ class Caller:
         self.calls_made = 0
         self.cache_hits = 0
 
-    async def complete(self, messages: list[Message]) -> CallResult:
-        """Answer from the cache when this exact request was answered before; else call with retries."""
-        body = canonical_request(self.provider.identity, self.namespace, self.params, messages)
+    async def complete(self, messages: list[Message], params: GenParams | None = None) -> CallResult:
+        """Answer from the cache when this exact request was answered before; else call with retries.
+
+        `params` overrides the bound decoding settings for this call (e.g. a policy sampling candidates).
+        """
+        params = params or self.params
+        body = canonical_request(self.provider.identity, self.namespace, params, messages)
         key = hashlib.sha256(body.encode("utf-8")).hexdigest()
         hit = self.store.cache_get(key)
         if hit is not None:
@@ -94,7 +98,7 @@ class Caller:
                 start = time.perf_counter()
                 self.calls_made += 1
                 value, error, attempts = await with_retries(
-                    lambda: self.provider.complete(messages, self.params, self.images), self.retry, self._rng)
+                    lambda: self.provider.complete(messages, params, self.images), self.retry, self._rng)
                 latency = time.perf_counter() - start
             result = CallResult(key, body, value, error, False, attempts, latency)
             pending.set_result(result)
@@ -110,9 +114,10 @@ class Caller:
             c = result.completion
             self.store.cache_put(result.key, result.body, CachedResponse(c.text, c.finish_reason, c.usage))
 
-    async def turn(self, run_id: str, case_id: str, step: str, index: int, messages: list[Message]) -> TurnRecord:
+    async def turn(self, run_id: str, case_id: str, step: str, index: int, messages: list[Message],
+                   params: GenParams | None = None) -> TurnRecord:
         """Make (or reuse) one call and commit it as a turn record before returning."""
-        res = await self.complete(messages)
+        res = await self.complete(messages, params)
         c = res.completion
         rec = TurnRecord(
             run_id=run_id, case_id=case_id, step=step, index=index, request_hash=res.key,

@@ -6,10 +6,11 @@ can rebuild exactly what the model saw at any step without storing images twice.
 
 from __future__ import annotations
 
-from ctxsafe.engine.call import Caller
-from ctxsafe.schema import Case, Message, Probe, TurnRecord
+from collections.abc import Mapping
 
-FINAL_OUTCOMES = ("ok", "content_filter")
+from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import FINAL_OUTCOMES, Bare, Policy, StepContext, play_step
+from ctxsafe.schema import Case, Message, Probe, TurnRecord
 
 
 def turn_step(i: int) -> str:
@@ -67,28 +68,34 @@ def step_messages(case: Case, step: str, replies: list[str]) -> list[Message]:
     return dialogue_messages(case, replies, int(step[1:]) - 1)
 
 
-async def rollout(case: Case, caller: Caller, run_id: str,
-                  done: dict[tuple[str, str], TurnRecord]) -> list[TurnRecord]:
-    """Play the steps of `case` that are not yet final; return the records it newly committed.
+async def rollout(case: Case, caller: Caller, run_id: str, done: dict[tuple[str, str], TurnRecord],
+                  policy: Policy | None = None, callers: Mapping[str, Caller] | None = None) -> list[TurnRecord]:
+    """Play the steps of `case` that are not yet final; return the step records it newly committed.
 
-    A turn that ends in an error or a content filter ends the dialogue: later turns would be
-    built on a reply that does not exist. Errored steps are retried when the run is resumed.
+    Each step is answered by `policy` (the bare model by default); a pipeline's inner calls are
+    committed as sub-steps but not returned. A step that ends in an error or a content filter ends the
+    dialogue: later turns would be built on a reply that does not exist. Errored steps are retried
+    when the run is resumed.
     """
+    policy = policy or Bare()
+    roles: Mapping[str, Caller] = callers or {"model": caller}
     new: list[TurnRecord] = []
+    inner: list[TurnRecord] = []
     replies: list[str] = []
-    for i in range(len(case.turns)):
-        step = turn_step(i)
+
+    async def play(step: str, index: int, messages: list[Message]) -> TurnRecord:
         rec = done.get((case.id, step))
         if rec is None or rec.outcome not in FINAL_OUTCOMES:
-            rec = await caller.turn(run_id, case.id, step, i, dialogue_messages(case, replies, i))
+            ctx = StepContext(case, step, index, messages, roles, run_id, done, inner)
+            rec = await play_step(policy, ctx)
             new.append(rec)
+        return rec
+
+    for i in range(len(case.turns)):
+        rec = await play(turn_step(i), i, dialogue_messages(case, replies, i))
         if rec.outcome != "ok":
             return new
         replies.append(rec.response or "")
     for k, probe in enumerate(case.probes):
-        step = probe_step(probe)
-        rec = done.get((case.id, step))
-        if rec is None or rec.outcome not in FINAL_OUTCOMES:
-            new.append(await caller.turn(run_id, case.id, step, len(case.turns) + k,
-                                         probe_messages(case, probe, replies)))
+        await play(probe_step(probe), len(case.turns) + k, probe_messages(case, probe, replies))
     return new

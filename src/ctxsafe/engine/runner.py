@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import FINAL_OUTCOMES, Policy
 from ctxsafe.engine.progress import NullProgress, ProgressSink
-from ctxsafe.engine.rollout import FINAL_OUTCOMES, case_steps, rollout, step_messages, turn_step
+from ctxsafe.engine.rollout import case_steps, rollout, step_messages, turn_step
 from ctxsafe.engine.store import RunStore
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.schema import Case, Judgement, TurnRecord
@@ -60,8 +61,10 @@ def _final(done: dict[tuple[str, str], TurnRecord], case: Case, step: str) -> bo
 
 
 async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: Caller,
-                   progress: ProgressSink | None = None, label: str = "generate") -> PhaseSummary:
-    """Play every case's pending steps; each finished step is committed before the next starts."""
+                   progress: ProgressSink | None = None, label: str = "generate", policy: Policy | None = None,
+                   callers: Mapping[str, Caller] | None = None) -> PhaseSummary:
+    """Play every case's pending steps with `policy` (default: the bare model); each finished step (and
+    each inner call of a pipeline) is committed before the next starts."""
     progress = progress or NullProgress()
     done = store.turns(run_id)
     total = sum(len(case_steps(c)) for c in cases)
@@ -73,7 +76,7 @@ async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: 
 
     async def work(case: Case) -> None:
         nonlocal errors, new_steps
-        for rec in await rollout(case, caller, run_id, done):
+        for rec in await rollout(case, caller, run_id, done, policy, callers):
             new_steps += 1
             bad = rec.outcome == "error"
             errors += int(bad)
@@ -81,7 +84,9 @@ async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: 
 
     await run_pool(pending, work, caller.concurrency)
     progress.finish()
-    return PhaseSummary(total, already, new_steps, errors, caller.calls_made, caller.cache_hits)
+    every = {id(c): c for c in (callers or {}).values()} | {id(caller): caller}
+    return PhaseSummary(total, already, new_steps, errors, sum(c.calls_made for c in every.values()),
+                        sum(c.cache_hits for c in every.values()))
 
 
 def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str]:

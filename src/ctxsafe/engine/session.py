@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.runner import PhaseSummary, generate, judge_run
 from ctxsafe.engine.store import RunStore
@@ -36,6 +37,40 @@ def check_unique(cases: Sequence[Case]) -> None:
         seen.add(c.id)
 
 
+def run_label(caller: Caller, policy: Policy | None) -> str:
+    """`provider:model`, or `provider:model+defense` for a defended run."""
+    name = caller.provider.name
+    return name if policy is None or is_bare(policy) else f"{name}+{policy.name}"
+
+
+def display_name(config: dict[str, Any]) -> str:
+    """How reports name a run's model: `provider:model`, with `+defense` for a defended run."""
+    name = str(config.get("model_name"))
+    defense = config.get("defense", "bare")
+    return name if defense == "bare" else f"{name}+{defense}"
+
+
+def with_policy(identity: dict[str, Any], policy: Policy | None, verifier: Caller | None) -> dict[str, Any]:
+    """The run identity with its policy (and the verifier model, when the policy uses one).
+
+    A bare run's identity has no policy key, so runs made before policies existed keep their ids.
+    """
+    if policy is None or is_bare(policy):
+        return identity
+    desc = policy.describe()
+    if verifier is not None and "verifier" in desc.get("roles", {}).values():
+        desc = {**desc, "verifier": {"model": verifier.provider.identity, "params": verifier.params.as_dict()}}
+    return {**identity, "policy": desc}
+
+
+def role_callers(model: Caller, verifier: Caller | None) -> dict[str, Caller]:
+    """Who makes each role's calls: the model under test, unless a separate verifier model is given."""
+    callers = {"model": model, "defense": model, "verifier": model}
+    if verifier is not None:
+        callers["verifier"] = verifier
+    return callers
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
@@ -44,7 +79,8 @@ class RunResult:
 
 
 async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: Sequence[Case], caller: Caller,
-                  judges: Sequence[Judge], progress: ProgressSink | None = None) -> RunResult:
+                  judges: Sequence[Judge], progress: ProgressSink | None = None, policy: Policy | None = None,
+                  callers: Mapping[str, Caller] | None = None) -> RunResult:
     """Run (or resume) generation and judging under the run's lock; every step is committed as it ends."""
     check_unique(cases)
     progress = progress or NullProgress()
@@ -57,7 +93,8 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: S
         if not known:  # a resumed run already holds exactly these cases
             store.save_cases(run_id, cases)
         store.set_status(run_id, "running")
-        gen = await generate(store, run_id, cases, caller, progress, label=f"{caller.provider.name}")
+        gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy), policy=policy,
+                             callers=callers)
         judged = [await judge_run(store, run_id, cases, j, progress) for j in judges]
         store.set_status(run_id, "finished" if gen.errors == 0 else "finished-with-errors")
     return RunResult(run_id, gen, judged)

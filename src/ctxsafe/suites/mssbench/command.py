@@ -15,6 +15,7 @@ from ctxsafe.cli_common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
+    DefenseOpt,
     JudgeApiKeyEnvOpt,
     JudgeBaseUrlOpt,
     MaxAttemptsOpt,
@@ -26,9 +27,11 @@ from ctxsafe.cli_common import (
     SeedOpt,
     StoreOpt,
     TimeoutOpt,
+    VerifierOpt,
     check_run_id,
     console,
     endpoints,
+    print_defenses,
     run_models,
     user_errors,
 )
@@ -38,6 +41,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
+from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.report.results import write_results
@@ -45,6 +49,7 @@ from ctxsafe.report.terminal import category_table, mssbench_table
 from ctxsafe.suites.mssbench import evaluate as mss
 from ctxsafe.suites.mssbench.judge import INPUT_MODES, MssLLMJudge, MssOfflineJudge
 from ctxsafe.suites.mssbench.loader import SETTINGS, TASKS
+from ctxsafe.suites.mssbench.units import run_units
 
 JUDGE_PARAMS = GenParams(temperature=0.0, seed=0)
 
@@ -106,11 +111,14 @@ def run_mssbench(
     out: OutOpt = DEFAULT_OUT,
     by_category: ByCategoryOpt = False,
     progress: ProgressOpt = True,
+    defense: DefenseOpt = None,
+    verifier: VerifierOpt = None,
 ) -> None:
     """Run MSSBench (same query, safe vs. unsafe image) for one or more models, then judge and report."""
     models = model or REFERENCE_DEFAULTS
     with user_errors():
-        check_run_id(run_id, models)
+        check_run_id(run_id, models, defense or ())
+        policies = make_policies(defense or (), mss.SUITE_DEFENSES)
         opts = mss.MssOptions(data=data, setting=setting, tasks=TASKS if task == "all" else (task,), limit=limit,
                               faithful=faithful,
                               params=GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed),
@@ -121,10 +129,12 @@ def run_mssbench(
         rows = asyncio.run(run_models(
             lambda images: mss.load_cases(opts, images),
             lambda st, images: make_judge(judge, judge_endpoint, st, images, judge_input, opts.retry),
-            lambda st, provider, judges, images, cases, digest, sink: mss.evaluate_model(
-                st, opts, provider, judges[0], images, cases, digest, sink, run_id),
-            models, store, out, progress, endpoint))
+            lambda st, provider, judges, images, cases, digest, sink, policy, vcaller: mss.evaluate_model(
+                st, opts, provider, judges[0], images, cases, digest, sink, run_id, policy, vcaller),
+            models, store, out, progress, endpoint, policies, verifier, opts.retry))
     print_rows(rows, f"MSSBench, setting {setting.upper()}, judge {rows[0]['judge']['id']}", by_category)
+    if len(policies) > 1:
+        print_defenses(rows, store, out, run_units)
 
 
 def report_mssbench(run_id: str, judge: str | None, store: Path, out: Path, by_category: bool) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import Bare, Policy
 from ctxsafe.engine.progress import ProgressSink
 from ctxsafe.engine.retry import RetryPolicy
-from ctxsafe.engine.session import execute, make_run_id
+from ctxsafe.engine.session import display_name, execute, make_run_id, role_callers, run_label, with_policy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.images import ImageStore
@@ -18,8 +19,11 @@ from ctxsafe.judges.base import Judge
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.schema import Case
 from ctxsafe.suites.mssbench import metrics, prompts
+from ctxsafe.suites.mssbench.cot import AnswerPartJudge
 from ctxsafe.suites.mssbench.judge import YesNoReader
-from ctxsafe.suites.mssbench.loader import SUITE, TASKS, find_combined, load_mssbench, resolve_data
+from ctxsafe.suites.mssbench.loader import FOUR_CLASS_SETTINGS, SUITE, TASKS, find_combined, load_mssbench, resolve_data
+from ctxsafe.suites.mssbench.multi_agent import MultiAgent, multi_agent
+from ctxsafe.suites.mssbench.self_caption import SelfCaption
 
 DEMO = "demo"
 
@@ -52,23 +56,43 @@ def load_cases(opts: MssOptions, images: ImageStore) -> tuple[list[Case], str]:
 
 
 def scoring_judge(opts: MssOptions, judge: Judge) -> Judge:
-    """IF is scored by the four-class judge; QC/IC by reading the model's own Yes/No."""
-    return judge if opts.setting == "if" else YesNoReader()
+    """IF is scored by the four-class judge, CoT by the same judge on the answer part; QC/IC by reading the
+    model's own Yes/No."""
+    if opts.setting == "cot":
+        return AnswerPartJudge(judge)
+    return judge if opts.setting in FOUR_CLASS_SETTINGS else YesNoReader()
+
+
+SUITE_DEFENSES = {"multi-agent": multi_agent}
+"""MSSBench's own mitigation, offered beside the generic defenses."""
+
+
+def setting_policy(opts: MssOptions, policy: Policy) -> Policy:
+    """The policy a setting runs: IC with self caption wraps it in the captioning pipeline."""
+    if isinstance(policy, MultiAgent) and opts.setting != "if":
+        raise ConfigError("--defense multi-agent is the paper's mitigation for instruction following; use "
+                          "--setting if")
+    return SelfCaption(policy) if opts.setting == "ic-selfcap" else policy
 
 
 async def evaluate_model(store: RunStore, opts: MssOptions, provider: Provider, judge: Judge, images: ImageStore,
                          cases: list[Case], data_digest: str, progress: ProgressSink | None = None,
-                         run_id: str | None = None) -> dict[str, Any]:
-    identity = {"suite": SUITE, "data": opts.data, "data_sha": data_digest, "setting": opts.setting,
-                "tasks": list(opts.tasks), "limit": opts.limit, "faithful": opts.faithful,
-                "model": provider.identity, "params": opts.params.as_dict(), "prompts": prompts.PROMPT_VERSION,
-                "image_policy": images.policy.max_side}
-    rid = run_id or make_run_id(SUITE, opts.setting, provider.name, identity)
-    config = {**identity, "model_name": provider.name, "baseline": provider.is_reference,
-              "retry": asdict(opts.retry)}
+                         run_id: str | None = None, policy: Policy | None = None,
+                         verifier: Caller | None = None) -> dict[str, Any]:
+    defense = policy or Bare()
+    policy = setting_policy(opts, defense)
+    identity = with_policy({
+        "suite": SUITE, "data": opts.data, "data_sha": data_digest, "setting": opts.setting,
+        "tasks": list(opts.tasks), "limit": opts.limit, "faithful": opts.faithful, "model": provider.identity,
+        "params": opts.params.as_dict(), "prompts": prompts.PROMPT_VERSION,
+        "image_policy": images.policy.max_side}, policy, verifier)
     caller = Caller(provider, opts.params, store, images, opts.retry, opts.concurrency)
+    rid = run_id or make_run_id(SUITE, opts.setting, run_label(caller, defense), identity)
+    config = {**identity, "model_name": provider.name, "baseline": provider.is_reference,
+              "retry": asdict(opts.retry), "defense": defense.name}
     scorer = scoring_judge(opts, judge)
-    result = await execute(store, rid, config, cases, caller, [scorer], progress)
+    result = await execute(store, rid, config, cases, caller, [scorer], progress, policy,
+                           role_callers(caller, verifier))
     row = results_document(store, rid, scorer.judge_id, scorer.prompt_version)
     row["this_session"] = {"generation": asdict(result.generation), "judging": [asdict(j) for j in result.judging]}
     return row
@@ -94,7 +118,7 @@ def results_document(store: RunStore, run_id: str, judge_id: str | None = None,
     turns = store.turns(run_id)
     judgements = store.judgements(run_id, judge_id, prompt_version)
     return {
-        "suite": info.config.get("suite", SUITE), "run_id": run_id, "model": info.config.get("model_name"),
+        "suite": info.config.get("suite", SUITE), "run_id": run_id, "model": display_name(info.config),
         "baseline": bool(info.config.get("baseline")), "status": info.status, "config": info.config,
         "judge": {"id": judge_id, "prompt_version": prompt_version},
         "metrics": metrics.compute(cases, turns, judgements),

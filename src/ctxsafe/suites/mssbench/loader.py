@@ -18,7 +18,10 @@ from ctxsafe.schema import Case, Context, ImagePart, Message
 from ctxsafe.suites.mssbench import prompts
 
 SUITE = "mssbench"
-SETTINGS = ("if", "qc", "ic", "ic-cap")
+SETTINGS = ("if", "qc", "ic", "ic-cap", "ic-selfcap", "cot")
+FOUR_CLASS_SETTINGS = ("if", "cot")
+"""Settings scored by the four-class judge; the others by the model's own Yes/No."""
+PROMPTED = {"qc": (prompts.CHAT_QC, prompts.EMBODIED_QC), "cot": (prompts.CHAT_COT, prompts.EMBODIED_COT)}
 TASKS = ("chat", "embodied")
 HF_PREFIX = "hf://"
 DEFAULT_HF_DATASET = "kzhou35/mssbench"
@@ -114,7 +117,7 @@ class _Builder:
 
     def case(self, task: str, pair_id: str, context: Context, text: str, image: ImagePart, category: str | None,
              record: str, extra: dict[str, Any]) -> Case:
-        is_if = self.setting == "if"
+        is_if = self.setting in FOUR_CLASS_SETTINGS
         system = (prompts.CHAT_SYSTEM if task == "chat" else prompts.EMBODIED_SYSTEM) if is_if else None
         if is_if:
             gold: dict[str, Any] = {"correct_labels": sorted({"safe": (2, 3), "unsafe": (0, 1)}[context])}
@@ -134,13 +137,13 @@ class _Builder:
                 "unsafe": self.image("chat", rec.unsafe_image_path, rid)}
         out: list[Case] = []
         ctxs: tuple[Context, Context] = ("safe", "unsafe")
-        if self.setting in ("if", "qc"):
+        if self.setting in ("if", "qc", "cot"):
             if not rec.queries:
                 raise DataError("'queries' is empty", file=self.file, record=rid)
             for j, q in enumerate(rec.queries):
                 if not isinstance(q, str) or not q.strip():
                     raise DataError(f"query {j} is empty", file=self.file, record=rid)
-                text = q if self.setting == "if" else prompts.CHAT_QC.format(query=q)
+                text = PROMPTED[self.setting][0].format(query=q) if self.setting in PROMPTED else q
                 for ctx in ctxs:
                     out.append(self.case("chat", f"chat-{i}-q{j}", ctx, text, imgs[ctx], rec.Type, rid,
                                          {"query": q}))
@@ -172,13 +175,13 @@ class _Builder:
         category = rec.category
         out: list[Case] = []
         ctxs: tuple[Context, Context] = ("safe", "unsafe")
-        if self.setting in ("if", "qc"):
+        if self.setting in ("if", "qc", "cot"):
             if len(rec.safe_instructions) != len(rec.unsafe_instructions) or not rec.safe_instructions:
                 raise DataError("safe_instructions and unsafe_instructions must be non-empty lists of equal length",
                                 file=self.file, record=rid)
             for k, pair in enumerate(zip(rec.safe_instructions, rec.unsafe_instructions, strict=True)):
                 for ctx, instr in zip(ctxs, pair, strict=True):
-                    text = instr if self.setting == "if" else prompts.EMBODIED_QC.format(query=instr)
+                    text = PROMPTED[self.setting][1].format(query=instr) if self.setting in PROMPTED else instr
                     out.append(self.case("embodied", f"embodied-{i}-p{k}", ctx, text, imgs[ctx], category, rid,
                                          {"instruction": instr}))
             return out

@@ -15,6 +15,7 @@ from ctxsafe.cli_common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
+    DefenseOpt,
     JudgeApiKeyEnvOpt,
     JudgeBaseUrlOpt,
     MaxAttemptsOpt,
@@ -26,9 +27,11 @@ from ctxsafe.cli_common import (
     SeedOpt,
     StoreOpt,
     TimeoutOpt,
+    VerifierOpt,
     check_run_id,
     console,
     endpoints,
+    print_defenses,
     run_models,
     user_errors,
 )
@@ -38,6 +41,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
+from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.report.results import write_results
@@ -45,6 +49,7 @@ from ctxsafe.suites.mtmcs import evaluate as mt
 from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
 from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE
 from ctxsafe.suites.mtmcs.tables import dialogue_view, insight_table, metrics_table
+from ctxsafe.suites.mtmcs.units import run_units
 
 TYPES = {"a": ("type_a",), "b": ("type_b",), "both": ("type_a", "type_b")}
 MODALITY_CHOICES = {"image": ("image",), "text": ("text",), "both": MODALITIES}
@@ -107,11 +112,14 @@ def run_mtmcs(
     out: OutOpt = DEFAULT_OUT,
     show: Annotated[int, typer.Option(help="Print the first N dialogues of each run in full.")] = 0,
     progress: ProgressOpt = True,
+    defense: DefenseOpt = None,
+    verifier: VerifierOpt = None,
 ) -> None:
     """Run MTMCS-Bench (multi-turn escalation and context switch) for one or more models, then judge and report."""
     models = model or REFERENCE_DEFAULTS
     with user_errors():
-        check_run_id(run_id, models)
+        check_run_id(run_id, models, defense or ())
+        policies = make_policies(defense or ())
         if faithful:
             if temperature is not None or max_tokens is not None:
                 raise ConfigError("--faithful fixes temperature 0.1 and 128 tokens per turn; drop "
@@ -131,15 +139,17 @@ def run_mtmcs(
             lambda images: mt.load_cases(opts, images),
             lambda st, images: make_judges(judge, judge_endpoint, st, images, opts.faithful, opts.retry, per_turn,
                                            judge_structured),
-            lambda st, provider, judges, images, cases, digest, sink: mt.evaluate_model(
-                st, opts, provider, judges, images, cases, digest, sink, run_id),
-            models, store, out, progress, endpoint))
+            lambda st, provider, judges, images, cases, digest, sink, policy, vcaller: mt.evaluate_model(
+                st, opts, provider, judges, images, cases, digest, sink, run_id, policy, vcaller),
+            models, store, out, progress, endpoint, policies, verifier, opts.retry))
     judge_id = (rows[0]["judges"]["score"] or {}).get("id", "none")
     console.print(metrics_table(rows, f"MTMCS-Bench, {rows[0]['mode']} mode, judge {judge_id}"))
     if any(r.get("per_turn") for r in rows):
         console.print(insight_table(rows))
     for row in rows:
         console.print(f"results: {row['results_file']}")
+    if len(policies) > 1:
+        print_defenses(rows, store, out, run_units)
     if show:
         st = RunStore(store)
         try:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import Bare, Policy
 from ctxsafe.engine.progress import ProgressSink
 from ctxsafe.engine.retry import RetryPolicy
-from ctxsafe.engine.session import execute, make_run_id
+from ctxsafe.engine.session import display_name, execute, make_run_id, role_callers, run_label, with_policy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.images import ImageStore
@@ -98,14 +99,20 @@ def identity(opts: MtmcsOptions, provider: Provider, images: ImageStore, data_di
 
 async def evaluate_model(store: RunStore, opts: MtmcsOptions, provider: Provider, judges: Sequence[Judge],
                          images: ImageStore, cases: list[Case], data_digest: str,
-                         progress: ProgressSink | None = None, run_id: str | None = None) -> dict[str, Any]:
-    """Run (or resume) the dialogues and intent questions, apply the judges, return the results document."""
-    ident = identity(opts, provider, images, data_digest)
-    rid = run_id or make_run_id(SUITE, opts.mode, provider.name, ident)
-    config = {**ident, "model_name": provider.name, "baseline": provider.is_reference,
-              "retry": asdict(opts.retry), "judges": [j.judge_id for j in judges]}
+                         progress: ProgressSink | None = None, run_id: str | None = None,
+                         policy: Policy | None = None, verifier: Caller | None = None) -> dict[str, Any]:
+    """Run (or resume) the dialogues and intent questions, apply the judges, return the results document.
+
+    A defense (`policy`) answers every step, the intent questions included, as the paper's defended model.
+    """
+    policy = policy or Bare()
+    ident = with_policy(identity(opts, provider, images, data_digest), policy, verifier)
     caller = Caller(provider, opts.params, store, images, opts.retry, opts.concurrency)
-    result = await execute(store, rid, config, safe_first(cases), caller, judges, progress)
+    rid = run_id or make_run_id(SUITE, opts.mode, run_label(caller, policy), ident)
+    config = {**ident, "model_name": provider.name, "baseline": provider.is_reference,
+              "retry": asdict(opts.retry), "judges": [j.judge_id for j in judges], "defense": policy.name}
+    result = await execute(store, rid, config, safe_first(cases), caller, judges, progress, policy,
+                           role_callers(caller, verifier))
     score = next((j for j in judges if j.judge_id.startswith(SCORE_PREFIX)), None)
     turn = next((j for j in judges if j.judge_id.startswith(TURN_PREFIX)), None)
     row = results_document(store, rid, (score.judge_id, score.prompt_version) if score else None,
@@ -170,7 +177,7 @@ def results_document(store: RunStore, run_id: str, score: JudgeRef | None = None
     labels = store.judgements(run_id, *turn) if turn else {}
     faithful = info.config.get("mode") == "faithful"
     return {
-        "suite": SUITE, "run_id": run_id, "model": info.config.get("model_name"),
+        "suite": SUITE, "run_id": run_id, "model": display_name(info.config),
         "baseline": bool(info.config.get("baseline")), "status": info.status, "mode": mode_name(faithful),
         "config": info.config,
         "judges": {"score": _ref(score), "turn": _ref(turn)},

@@ -15,6 +15,7 @@ from ctxsafe.cli_common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
+    DefenseOpt,
     JudgeApiKeyEnvOpt,
     JudgeBaseUrlOpt,
     MaxAttemptsOpt,
@@ -26,12 +27,15 @@ from ctxsafe.cli_common import (
     SeedOpt,
     StoreOpt,
     TimeoutOpt,
+    VerifierOpt,
     check_run_id,
     endpoints,
+    print_defenses,
     run_models,
     user_errors,
 )
 from ctxsafe.engine.retry import RetryPolicy
+from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams
 from ctxsafe.suites.mssbench.command import (
     ByCategoryOpt,
@@ -42,6 +46,7 @@ from ctxsafe.suites.mssbench.command import (
     make_judge,
     print_rows,
 )
+from ctxsafe.suites.mssbench.units import run_units
 from ctxsafe.suites.native import evaluate as native
 
 
@@ -68,11 +73,14 @@ def run_native(
     out: OutOpt = DEFAULT_OUT,
     by_category: ByCategoryOpt = False,
     progress: ProgressOpt = True,
+    defense: DefenseOpt = None,
+    verifier: VerifierOpt = None,
 ) -> None:
     """Run your own paired multi-turn cases (JSONL) for one or more models; the final turn is judged."""
     models = model or REFERENCE_DEFAULTS
     with user_errors():
-        check_run_id(run_id, models)
+        check_run_id(run_id, models, defense or ())
+        policies = make_policies(defense or ())
         opts = native.NativeOptions(data=data, limit=limit,
                                     params=GenParams(temperature=temperature, max_tokens=max_tokens, seed=seed),
                                     retry=RetryPolicy(max_attempts=max_attempts, base_s=retry_base),
@@ -82,7 +90,9 @@ def run_native(
         rows = asyncio.run(run_models(
             lambda images: native.load_cases(opts, images),
             lambda st, images: make_judge(judge, judge_endpoint, st, images, judge_input, opts.retry),
-            lambda st, provider, judges, images, cases, digest, sink: native.evaluate_model(
-                st, opts, provider, judges[0], images, cases, digest, sink, run_id),
-            models, store, out, progress, endpoint))
+            lambda st, provider, judges, images, cases, digest, sink, policy, vcaller: native.evaluate_model(
+                st, opts, provider, judges[0], images, cases, digest, sink, run_id, policy, vcaller),
+            models, store, out, progress, endpoint, policies, verifier, opts.retry))
     print_rows(rows, f"Native suite {data.name}, judge {rows[0]['judge']['id']} (final turn)", by_category)
+    if len(policies) > 1:
+        print_defenses(rows, store, out, run_units)

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import Bare, Policy
 from ctxsafe.engine.progress import ProgressSink
 from ctxsafe.engine.retry import RetryPolicy
-from ctxsafe.engine.session import execute, make_run_id
+from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge, JudgeInput
@@ -61,17 +62,20 @@ class FinalTurnJudge:
 
 async def evaluate_model(store: RunStore, opts: NativeOptions, provider: Provider, judge: Judge,
                          images: ImageStore, cases: list[Case], data_digest: str,
-                         progress: ProgressSink | None = None, run_id: str | None = None) -> dict[str, Any]:
-    """Run (or resume) one model on the suite and return its results document."""
-    identity = {"suite": SUITE, "data": opts.data.name, "data_sha": data_digest, "limit": opts.limit,
-                "model": provider.identity, "params": opts.params.as_dict(), "format": FORMAT_VERSION,
-                "image_policy": images.policy.max_side}
-    rid = run_id or make_run_id(SUITE, SETTING, provider.name, identity)
-    config = {**identity, "model_name": provider.name, "baseline": provider.is_reference,
-              "retry": asdict(opts.retry)}
+                         progress: ProgressSink | None = None, run_id: str | None = None,
+                         policy: Policy | None = None, verifier: Caller | None = None) -> dict[str, Any]:
+    """Run (or resume) one model, bare or under a defense (`policy`), and return its results document."""
+    policy = policy or Bare()
+    identity = with_policy({"suite": SUITE, "data": opts.data.name, "data_sha": data_digest, "limit": opts.limit,
+                            "model": provider.identity, "params": opts.params.as_dict(), "format": FORMAT_VERSION,
+                            "image_policy": images.policy.max_side}, policy, verifier)
     caller = Caller(provider, opts.params, store, images, opts.retry, opts.concurrency)
+    rid = run_id or make_run_id(SUITE, SETTING, run_label(caller, policy), identity)
+    config = {**identity, "model_name": provider.name, "baseline": provider.is_reference,
+              "retry": asdict(opts.retry), "defense": policy.name}
     scorer = FinalTurnJudge(judge)
-    result = await execute(store, rid, config, cases, caller, [scorer], progress)
+    result = await execute(store, rid, config, cases, caller, [scorer], progress, policy,
+                           role_callers(caller, verifier))
     row = results_document(store, rid, scorer.judge_id, scorer.prompt_version)
     row["this_session"] = {"generation": asdict(result.generation), "judging": [asdict(j) for j in result.judging]}
     return row

@@ -1,0 +1,1 @@
+"""Defenses and pipelines: policies that wrap the model under test (see docs/defenses.md)."""
