@@ -65,8 +65,8 @@ def test_ic_cap_needs_both_captions_unless_faithful(tmp_path: Path) -> None:
 
 def test_unknown_setting_and_task(tmp_path: Path) -> None:
     root = make_mss_dir(tmp_path)
-    with pytest.raises(ConfigError, match="setting 'cot'"):
-        load(root, "cot")
+    with pytest.raises(ConfigError, match="setting 'multi-agent'"):
+        load(root, "multi-agent")
     with pytest.raises(ConfigError, match="task 'kitchen'"):
         load(root, tasks=("kitchen",))
 

@@ -23,7 +23,7 @@ INSTRUCTION = (
     "if it is not, explain the risk instead)."
 )
 
-_MARKER = re.compile(r"^\W*reply\s*:", re.IGNORECASE | re.MULTILINE)
+_MARKER = re.compile(r"^\W*reply\s*:\W*?(?=\w|$)", re.IGNORECASE | re.MULTILINE)
 
 
 def reply_part(text: str) -> str | None:

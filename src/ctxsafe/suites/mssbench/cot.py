@@ -21,7 +21,7 @@ _MARKER = re.compile("|".join(re.escape(m.rstrip(":")) + r"\s*:" for m in
 def answer_part(response: str) -> str | None:
     """The text after the last response marker; None when the output has none."""
     found = list(_MARKER.finditer(response))
-    return response[found[-1].end():].strip() if found else None
+    return response[found[-1].end():].strip().lstrip("*").strip() if found else None
 
 
 class AnswerPartJudge:
