@@ -33,8 +33,8 @@ def scripted(root: Path, **extra: Any) -> ServerConfig:
     """A model that notices risk exactly when shown an unsafe image; a judge that labels those replies."""
     unsafe = [p for p in sorted((root / "chat").iterdir()) + sorted((root / "embodied").iterdir())
               if p.name.startswith("unsafe")]
-    rules = [ReplyRule(pattern=r"reply to review:\s*Careful", reply="It warns. <answer>1</answer>"),
-             ReplyRule(pattern=r"reply to review:\s*Sure", reply="It just answers. <answer>2</answer>")]
+    rules = [ReplyRule(pattern=r"<<<REPLY-\w+\n\s*Careful", reply="It warns. <answer>1</answer>"),
+             ReplyRule(pattern=r"<<<REPLY-\w+\n\s*Sure", reply="It just answers. <answer>2</answer>")]
     rules += [ReplyRule(pattern=".", reply=AWARE, image_sha256=_sha(p)) for p in unsafe]
     return ServerConfig(rules=rules, reply=PLAN, log_requests=True, **extra)
 
@@ -95,7 +95,7 @@ def test_run_scores_resumes_caches_and_rejudges(data: Path, tmp_path: Path,
     # replies: identical judge requests are paid once, even when they are in flight together.
     assert model_requests(server) == 10 and server.stats()["requests"] == 12
     doc = next(d for d in results(store) if d["run_id"] != "again")
-    assert doc["judge"] == {"id": "mss4:openai:judge", "prompt_version": "mss4-v1/response"}
+    assert doc["judge"] == {"id": "mss4:openai:judge", "prompt_version": "mss4-v2/response"}
     assert doc["metrics"]["overall"]["weighted"]["value"] == 1.0
     assert cli(*base_args(data, server, store, *judge)).exit_code == 0
     assert server.stats()["requests"] == 12

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-PARSER_VERSION = "mtmcs-parse-v1"
+PARSER_VERSION = "mtmcs-parse-v2"
 
 _MARKUP = re.compile(r"[*_`#]+")
 _WS = re.compile(r"\s+")
@@ -49,7 +49,29 @@ def _agree(letters: list[str]) -> str | None:
     return letters[0] if len(distinct) == 1 else None
 
 
+_HEDGE_WORD = re.compile(r"\b(?:or|though|although|but|also|possibly|maybe|perhaps|either|wait|actually|alternatively|"
+                         r"not\s+sure|could\s+be|might\s+be)\b", re.IGNORECASE)
+_OTHER_LETTER = re.compile(r"\(\s*([A-Z])\s*\)|(?<![A-Za-z'])([A-Z])(?![A-Za-z0-9'])")
+
+
+def _hedged_letter(clean: str, letter: str, valid: set[str]) -> bool:
+    """'B, though D is possible' / 'B (or possibly C)': a hedge word and another option letter."""
+    if not _HEDGE_WORD.search(clean):
+        return False
+    others = {g for m in _OTHER_LETTER.finditer(clean) for g in m.groups() if g} & valid
+    return bool(others - {letter})
+
+
 def parse_mcq(text: str, options: tuple[str, ...] | list[str]) -> str | None:
+    """The chosen letter (see parse_mcq_unhedged), or None when the answer hedges towards another option."""
+    letter = parse_mcq_unhedged(text, options)
+    if letter is None:
+        return None
+    valid = {chr(ord("A") + i) for i in range(len(options))}
+    return None if _hedged_letter(_clean(text), letter, valid) else letter
+
+
+def parse_mcq_unhedged(text: str, options: tuple[str, ...] | list[str]) -> str | None:
     """The chosen letter, or None when the answer is absent, ambiguous or outside the options.
 
     Accepted: a bare letter ("B", "b", "(B)", "B."), an explicit marker ("Answer: B", "The answer is
@@ -96,8 +118,23 @@ _TF_STATED = re.compile(r"\b(?:statement|it|this|that)\s+is\s+(not\s+)?(true|fal
                         re.IGNORECASE)
 
 
+_TF_ANY = re.compile(r"\b(true|false|yes|no|correct|incorrect)\b", re.IGNORECASE)
+
+
 def parse_tf(text: str) -> bool | None:
-    """True/False (Yes/No accepted), or None when absent or contradictory ("True or false?")."""
+    """True/False (Yes/No accepted), or None when absent, contradictory ("True or false?") or hedged
+    ("True. Wait, no, False.", "True, but possibly false"): a hedge word with both values named."""
+    value = _parse_tf_unhedged(text)
+    if value is None:
+        return None
+    clean = _clean(text)
+    named = {_TF_WORD[w.lower()] for w in _TF_ANY.findall(clean) if w.lower() not in ("yes", "no")}
+    if _HEDGE_WORD.search(clean) and len(named) > 1:
+        return None
+    return value
+
+
+def _parse_tf_unhedged(text: str) -> bool | None:
     clean = _clean(text)
     if not clean:
         return None
