@@ -9,6 +9,8 @@ import typer
 from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, fail, user_errors
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import CtxsafeError
+from ctxsafe.judges.agreement_command import agreement
+from ctxsafe.judges.eval_command import judge_eval
 from ctxsafe.suites.mssbench.command import report_mssbench, run_mssbench
 from ctxsafe.suites.mtmcs.command import is_mtmcs_run, report_mtmcs, run_mtmcs, show_run
 from ctxsafe.suites.native.command import run_native
@@ -22,6 +24,8 @@ run_app.command("mssbench")(run_mssbench)
 run_app.command("mtmcs")(run_mtmcs)
 run_app.command("native")(run_native)
 app.command("show")(show_run)
+app.command("judge-eval")(judge_eval)
+app.command("agreement")(agreement)
 
 
 @app.command("report")
