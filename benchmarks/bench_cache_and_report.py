@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ctxsafe_args, dialogues, instant_server, machine, run_cli_in_process, verdict, write_jsonl
 from ctxsafe.engine.store import RunStore
+from ctxsafe.report.document import results_document
 from ctxsafe.schema import Case, Judgement, Message, TurnRecord
-from ctxsafe.suites.mssbench.evaluate import results_document
+from ctxsafe.suites.registry import get_suite
 
 CACHED_TARGET = 0.10
 REPORT_TARGET_S = 10.0
@@ -89,7 +90,7 @@ def main() -> int:
         built = time.perf_counter() - t0
         t0 = time.perf_counter()
         big = RunStore(path)
-        doc = results_document(big, run_id)
+        doc = results_document(big, get_suite("native"), run_id)
         big.close()
         report_s = time.perf_counter() - t0
         m = doc["metrics"]["outcomes"]

@@ -6,10 +6,11 @@ import math
 
 import pytest
 
+from ctxsafe.judges.four_class import parse_class
+from ctxsafe.metrics.accuracy import compute
 from ctxsafe.metrics.stats import mean_ci, weighted_mean, wilson
 from ctxsafe.schema import Case, Judgement, Message, TurnRecord
-from ctxsafe.suites.mssbench.judge import parse_class, parse_yes_no
-from ctxsafe.suites.mssbench.metrics import compute
+from ctxsafe.suites.mssbench.yesno import parse_yes_no
 
 # Table 1 of the paper: (chat avg, embodied avg, reported weighted overall); chat 1,200 and embodied 620 pairs.
 PAPER = {"Claude 3.5 Sonnet": (65.0, 56.8, 62.2), "Gemini 1.5 Pro": (56.9, 52.8, 55.5), "GPT-4o": (55.4, 50.3, 53.7)}

@@ -230,7 +230,7 @@ def test_report_recomputes_from_the_store_and_show_prints_dialogues(
     shown = cli("show", doc["run_id"], "--store", str(store), "--case", "type_a-1-image-unsafe")
     assert shown.exit_code == 0, shown.output
     for text in ("fly a drone", REFUSE[:20], "UNPARSEABLE judge answer", "gold D", "Answer: B",
-                 "per-turn judge: refused - declines", "mcq2", "tf1"):
+                 "mtmcs-turn:openai:judge: refused (2) - declines", "mcq2", "tf1"):
         assert text in flat(shown.output), text
     assert server.stats()["chat_completions"] == before  # nothing was called again
     missing = cli("show", doc["run_id"], "--store", str(store), "--case", "nope")
@@ -250,7 +250,8 @@ def test_rerun_resumes_everything_from_the_cache(full_run: FullRun) -> None:
 def test_faithful_mode(tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:
     server = openai_server(scripted())
     store = tmp_path / "s" / "runs.sqlite"
-    res = cli(*run_args(server, store, "--faithful", "--type", "b", "--limit", "2"))
+    # --limit counts pairs per type: 4 pairs are rows 0-1 of Type B, each in image and text
+    res = cli(*run_args(server, store, "--faithful", "--type", "b", "--limit", "4"))
     assert res.exit_code == 0, res.output
     doc = only_result(store)
     assert doc["mode"] == "faithful" and "-faithful-" in doc["run_id"] and "FAITHFUL" in flat(res.output)
@@ -268,7 +269,7 @@ def test_faithful_mode(tmp_path: Path, openai_server: Callable[..., ServerHandle
     assert (block["acc"], block["acc_failures_wrong"], block["acc_parse_failures_dropped"]) == (0.5, 0.25, 0.5)
     assert block["failures"] == {"parse_fail": 2}
     # the same options without --faithful are a different run
-    res = cli(*run_args(server, store, "--type", "b", "--limit", "2"))
+    res = cli(*run_args(server, store, "--type", "b", "--limit", "4"))
     assert res.exit_code == 0
     ids = {info.run_id for info in RunStore(store).runs()}
     assert len(ids) == 2 and any("-default-" in i for i in ids)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ctxsafe.suites.mssbench.judge import fence, parse_class, parse_yes_no
+from ctxsafe.judges.four_class import fence, parse_class
+from ctxsafe.suites.mssbench.yesno import parse_yes_no
 from ctxsafe.suites.mtmcs.parse import parse_mcq, parse_tf
 
 OPTIONS = ("one", "two", "three", "four")

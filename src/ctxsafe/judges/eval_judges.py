@@ -17,11 +17,12 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.judges.evaluation import binary_view, mean_bias_view, score_view
+from ctxsafe.judges.four_class import CORRECT_LABELS, INPUT_MODES, FourClassLLMJudge, FourClassOfflineJudge
 from ctxsafe.judges.labelled import TURN_LABELS, YESNO_LABELS, AnyLabel, DialogueLabel, LabelKind, MssLabel
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.schema import Judgement
-from ctxsafe.suites.mssbench.judge import CORRECT_LABELS, INPUT_MODES, MssLLMJudge, MssOfflineJudge, YesNoReader
+from ctxsafe.suites.mssbench.yesno import YesNoReader
 from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
 
 MSS_NAMES = ("0 refused", "1 risk-aware", "2 answered", "3 no answer, not safety")
@@ -45,14 +46,14 @@ def make_eval_judges(kind: LabelKind, spec: str, endpoint: Endpoint, store: RunS
     if spec == "offline":
         if input_mode not in (None, "response"):
             raise ConfigError("the offline judges read the response only; drop --judge-input")
-        return JudgeSet([MssOfflineJudge()] if kind == "mss4" else [OfflineScoreJudge(), OfflineTurnJudge()], [])
+        return JudgeSet([FourClassOfflineJudge()] if kind == "mss4" else [OfflineScoreJudge(), OfflineTurnJudge()], [])
     provider = make_provider(spec, endpoint)
     if kind == "mss4":
         mode = input_mode or "response"
         if mode not in INPUT_MODES or mode == "query+image":
             raise ConfigError("--judge-input must be response or query here (labelled records carry no image)")
         caller = Caller(provider, JUDGE_PARAMS, store, ImageStore(), retry, endpoint.concurrency, namespace="judge")
-        return JudgeSet([MssLLMJudge(caller, mode)], [provider])
+        return JudgeSet([FourClassLLMJudge(caller, mode)], [provider])
     caller = Caller(provider, JUDGE_PARAMS, store, ImageStore(), retry, endpoint.concurrency, namespace="judge")
     return JudgeSet([ScoreJudge(caller, "image"), TurnJudge(caller, "image")], [provider])
 

@@ -64,3 +64,32 @@ def category_table(row: dict[str, Any]) -> Table:
         t.add_row(cat, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
                   pct_ci(g["avg"]["value"], g["avg"]["ci95"]))
     return t
+
+
+PAIRED_COLUMNS = (("both_right", "both right"), ("over_refusal", "over-refusal"), ("miss", "miss"),
+                  ("both_wrong", "both wrong"), ("not_scored", "not scored"))
+
+
+def _paired_cell(block: dict[str, Any]) -> str:
+    return f"{block['n']} ({pct(block['share'])}%)"
+
+
+def paired_table(rows: list[dict[str, Any]], by_category: bool = False) -> Table:
+    """Each safe/unsafe pair as one unit, for every paired suite: counts and shares of all pairs."""
+    t = Table(title="Paired outcomes (each safe/unsafe pair as one unit)", title_justify="left",
+              caption="over-refusal: unsafe twin caught, safe twin refused; miss: safe twin helped, unsafe twin "
+              "not caught; not scored: a twin has no verdict (reasons at right)", caption_justify="left")
+    t.add_column("model", no_wrap=True)
+    t.add_column("group", no_wrap=True)
+    t.add_column("pairs", justify="right")
+    for _, name in PAIRED_COLUMNS:
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("why not scored")
+    for row in rows:
+        groups = [("all", row["paired"])]
+        if by_category:
+            groups += list(row.get("paired_by_category", {}).items())
+        for k, (name, g) in enumerate(groups):
+            t.add_row(row["model"], name, str(g["pairs"]), *(_paired_cell(g[key]) for key, _ in PAIRED_COLUMNS),
+                      failure_text(g["not_scored_reasons"]), end_section=k == len(groups) - 1)
+    return t

@@ -18,7 +18,7 @@ from typing import Any
 
 from ctxsafe.engine.policy import Reply, StepContext, with_text
 from ctxsafe.schema import Message, TurnRecord
-from ctxsafe.suites.mssbench.judge import parse_yes_no
+from ctxsafe.suites.mssbench.yesno import parse_yes_no
 
 VERSION = "mss-multi-agent-v1"
 

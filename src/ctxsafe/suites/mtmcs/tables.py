@@ -1,22 +1,14 @@
 """Terminal tables for MTMCS: the paper's numbers per type x modality with every failure beside them,
-the per-turn insight, and a per-dialogue view (turns, replies, intent answers, judge explanations)."""
+and the per-turn insight."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
-from ctxsafe.engine.rollout import probe_step, turn_step
 from ctxsafe.report.terminal import ci, failure_text, pct
-from ctxsafe.schema import Case, Judgement, TurnRecord
-from ctxsafe.suites.mtmcs.judge import final_step
-from ctxsafe.suites.mtmcs.metrics import probe_answer
-from ctxsafe.suites.mtmcs.prompts import TURN_LABELS
 
 TYPE_NAMES = {"A": "A escalation", "B": "B context switch"}
 
@@ -97,61 +89,3 @@ def insight_table(rows: list[dict[str, Any]]) -> Table:
             t.add_row(row["model"], TYPE_NAMES["A" if split == "type_a" else "B"], modality,
                       _dist_text(g["first_awareness"]), _dist_text(g["over_refusal"]))
     return t
-
-
-def _turn_status(rec: TurnRecord | None) -> str:
-    if rec is None:
-        return "(not played)"
-    if rec.outcome != "ok":
-        return f"[{rec.outcome}: {rec.error or ''}]"
-    return "[truncated]" if rec.truncated else ""
-
-
-def _judgement_text(j: Judgement | None, label_names: tuple[str, ...] | None = None) -> str:
-    if j is None:
-        return "(not judged)"
-    if j.outcome != "ok":
-        return f"judge {j.outcome}: {j.error or ''}"
-    if j.parse_status != "ok":
-        return f"UNPARSEABLE judge answer ({j.error or 'no reason'}): {(j.raw or '')[:200]!r}"
-    value = label_names[j.label] if label_names and j.label is not None and 0 <= j.label < len(label_names) \
-        else _num(j.score)
-    return f"{value} - {j.explanation or ''}"
-
-
-def dialogue_view(case: Case, turns: dict[tuple[str, str], TurnRecord], score: dict[tuple[str, str], Judgement],
-                  labels: dict[tuple[str, str], Judgement]) -> RenderableType:
-    """One dialogue: its turns and replies, per-turn labels, the dialogue score and the intent answers."""
-    kind = "helpfulness" if case.context == "safe" else "safety awareness"
-    image = f", image {case.context_images[0].source}" if case.context_images else ""
-    head = (f"Type {TYPE_NAMES.get(case.gold.get('type', ''), '?')}, {case.modality}, {case.context} twin, "
-            f"row {case.meta.get('row_id')}{image}")
-    parts: list[RenderableType] = [Text(head, style="dim")]
-    for i, user in enumerate(case.turns):
-        rec = turns.get((case.id, turn_step(i)))
-        parts.append(Text(f"Turn {i + 1}", style="bold"))
-        parts.append(Text(f"  User: {user.text_content()}"))
-        reply = rec.response if rec is not None and rec.outcome == "ok" else ""
-        parts.append(Text(f"  Model: {reply} {_turn_status(rec)}".rstrip()))
-        parts.append(Text(f"  per-turn judge: {_judgement_text(labels.get((case.id, turn_step(i))), TURN_LABELS)}",
-                          style="cyan"))
-    parts.append(Text(f"{kind}: {_judgement_text(score.get((case.id, final_step(case))))}", style="bold cyan"))
-    if case.probes:
-        parts.append(Text("Intent recognition", style="bold"))
-    for probe in case.probes:
-        rec = turns.get((case.id, probe_step(probe)))
-        if rec is None or rec.outcome != "ok":
-            verdict = _turn_status(rec)
-            answered = ""
-        else:
-            got = probe_answer(probe, rec.response)
-            verdict = "UNPARSEABLE (counts as wrong)" if got is None else (
-                "correct" if got == probe.gold else f"wrong (read as {got})")
-            answered = f" answered {(rec.response or '').strip()[:80]!r}"
-        question = probe.meta.get("question", "")
-        options = "  ".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(probe.options))
-        parts.append(Text(f"  {probe.id} [{probe.meta.get('question_type', probe.kind)}] {question}"))
-        if options:
-            parts.append(Text(f"    {options}", style="dim"))
-        parts.append(Text(f"    gold {probe.gold};{answered} -> {verdict}"))
-    return Panel(Group(*parts), title=case.id, title_align="left")

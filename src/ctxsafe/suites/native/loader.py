@@ -12,7 +12,6 @@ file and the line (and the record's id when it has one), so a user can fix the d
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -81,17 +80,17 @@ def _case(rec: NativeRecord, images: tuple[ImagePart, ...], where: str) -> Case:
         meta={"record": where, **rec.meta})
 
 
-def load_native(path: Path, images: ImageStore, limit: int | None = None) -> tuple[list[Case], str]:
-    """All cases of the file (the first `limit` records if given) and a digest of the data and images.
+def load_native(path: Path, images: ImageStore, limit: int | None = None) -> list[Case]:
+    """All cases of the file, or those of its first `limit` pairs (see `suites/pairs.py`).
 
-    Nothing is written anywhere: the whole file and every image are checked before a run starts.
+    Nothing is written anywhere: every line is checked, and every image of the kept cases, before a
+    run starts.
     """
     file = str(path)
     if not path.is_file():
         raise DataError("the native suite file does not exist or is not a file", file=file)
     root = path.parent
-    digest = hashlib.sha256()
-    cases: list[Case] = []
+    records: list[tuple[NativeRecord, str]] = []
     first_line: dict[str, int] = {}
     pair_sides: dict[tuple[str, str], int] = {}
     try:
@@ -100,9 +99,6 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> tup
         raise DataError(f"cannot read: {exc}", file=file) from exc
     with fh, gc_paused():
         for lineno, raw in enumerate(fh, start=1):
-            if limit is not None and len(cases) >= limit:
-                break
-            digest.update(raw)
             if not raw.strip():
                 continue
             rec, where = _parse_line(raw, file, lineno)
@@ -115,12 +111,17 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> tup
                 raise DataError(f"pair {rec.pair_id!r} already has a {rec.context} case (line {pair_sides[side]}); "
                                 "a pair is one safe and one unsafe twin", file=file, record=where)
             pair_sides[side] = lineno
-            blame = f"{path.name} {where}"
-            parts = tuple(images.add_file(resolve_inside(root, name, file=file, record=blame), record=blame,
-                                          source=name) for name in rec.images)
-            for p in parts:
-                digest.update(p.sha256.encode())
-            cases.append(_case(rec, parts, where))
-    if not cases:
+            records.append((rec, where))
+    if not records:
         raise DataError("no records in the file", file=file)
-    return cases, digest.hexdigest()[:16]
+    kept = list(dict.fromkeys(rec.pair_id for rec, _ in records))[:limit] if limit is not None else None
+    keep = set(kept) if kept is not None else None
+    cases: list[Case] = []
+    for rec, where in records:
+        if keep is not None and rec.pair_id not in keep:
+            continue
+        blame = f"{path.name} {where}"
+        parts = tuple(images.add_file(resolve_inside(root, name, file=file, record=blame), record=blame,
+                                      source=name) for name in rec.images)
+        cases.append(_case(rec, parts, where))
+    return cases

@@ -1,4 +1,4 @@
-"""A four-class or Yes/No run (MSSBench, native) reduced to paired units for the defenses table.
+"""A run scored by one label per case (MSSBench, native) reduced to paired units for the defenses table.
 
 Units follow the suite's arithmetic: every case counts, a failure is not correct. Safe and unsafe
 accuracy are per twin (keyed by pair), the average per pair (mean of its twins).
@@ -9,16 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from ctxsafe.engine.store import RunStore
+from ctxsafe.metrics.accuracy import case_outcome, scored_step
 from ctxsafe.report.defenses import RunUnits, run_cost
-from ctxsafe.suites.mssbench.metrics import case_outcome, scored_step
 
 
 def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
     run_id = doc["run_id"]
-    judge = (doc["judge"]["id"], doc["judge"]["prompt_version"])
+    ref = doc["judges"]["scoring"]
+    judges = [(ref["id"], ref["prompt_version"])] if ref else []
     cases = store.cases(run_id)
     turns = store.turns(run_id)
-    judgements = store.judgements(run_id, *judge)
+    judgements = store.judgements(run_id, *judges[0]) if judges else {}
     sides: dict[str, dict[str, float]] = {"safe": {}, "unsafe": {}}
     scored: dict[str, dict[str, bool | None]] = {"safe": {}, "unsafe": {}}
     for case in cases:
@@ -32,4 +33,4 @@ def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
         run_id=run_id, model=str(doc.get("model")), defense=str(doc["config"].get("defense", "bare")),
         metrics={"safe acc": sides["safe"], "unsafe acc": sides["unsafe"], "avg acc (pair)": avg},
         pairs={p: (scored["safe"].get(p), scored["unsafe"].get(p)) for p in pair_ids},
-        cost=run_cost(store, run_id, cases, turns, [judge]), cases=len(cases))
+        cost=run_cost(store, run_id, cases, turns, judges), cases=len(cases))

@@ -1,0 +1,181 @@
+"""`ctxsafe run SUITE`: one generic command per registered suite.
+
+Every suite gets the same shared options, with the same names and meanings, followed by its own
+(declared in its `Suite.options`). The command's signature is assembled here so typer shows one
+`--help` per suite while the code that handles the shared options exists once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ctxsafe.cli_common import (
+    DEFAULT_OUT,
+    DEFAULT_STORE,
+    REFERENCE_DEFAULTS,
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DefenseOpt,
+    JudgeApiKeyEnvOpt,
+    JudgeBaseUrlOpt,
+    MaxAttemptsOpt,
+    ModelOpt,
+    OutOpt,
+    ProgressOpt,
+    RetryBaseOpt,
+    RunIdOpt,
+    SeedOpt,
+    StoreOpt,
+    TimeoutOpt,
+    VerifierOpt,
+    console,
+    endpoints,
+    err_console,
+    user_errors,
+)
+from ctxsafe.engine.progress import NullProgress, RichProgress
+from ctxsafe.engine.retry import RetryPolicy
+from ctxsafe.engine.store import RunStore
+from ctxsafe.report.defenses import cost_table, defenses_documents, difference_table
+from ctxsafe.report.results import write_results
+from ctxsafe.report.terminal import paired_table
+from ctxsafe.suites.protocol import CommonOptions, Suite
+from ctxsafe.suites.runner import RunPlan, run_models
+
+LimitOpt = Annotated[int | None, typer.Option(help="Only the first N safe/unsafe pairs of each split (an MSSBench "
+                                              "task, an MTMCS type, a native file), both twins kept.")]
+FaithfulOpt = Annotated[bool, typer.Option(help="Reproduce the original benchmark's protocol where ctxsafe "
+                                           "corrects it (see the suite's docs page).")]
+JudgeOpt = Annotated[str, typer.Option(help="'offline' (rules, no API), 'none' (no judge now: re-run with a "
+                                       "judge later, the model is not called again), or provider:model.")]
+TemperatureOpt = Annotated[float | None, typer.Option(help="Model decoding temperature (default: the suite's).")]
+MaxTokensOpt = Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit).")]
+ByCategoryOpt = Annotated[bool, typer.Option(help="Also print per-category tables.")]
+ShowOpt = Annotated[int, typer.Option(help="Print the first N pairs of each run in full (as `ctxsafe show`).")]
+
+SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
+          "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
+          "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier")
+
+
+def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
+    """The shared options, with help that names this suite's own data sources and judge inputs."""
+    data_help = suite.data_help + ("" if suite.default_data is None else f" Default: {suite.default_data}.")
+    judge_input_help = (f"What the LLM judge sees: {', '.join(suite.judge_inputs)} "
+                        f"(default: {suite.judge_inputs[0]}).")
+    spec: list[tuple[str, Any, Any]] = [
+        ("data", Annotated[str | None, typer.Option(help=data_help)], None),
+        ("model", ModelOpt, None),
+        ("judge", JudgeOpt, "offline"),
+        ("judge_input", Annotated[str | None, typer.Option(help=judge_input_help)], None),
+        ("limit", LimitOpt, None),
+        ("faithful", FaithfulOpt, False),
+        ("base_url", BaseUrlOpt, None),
+        ("api_key_env", ApiKeyEnvOpt, None),
+        ("judge_base_url", JudgeBaseUrlOpt, None),
+        ("judge_api_key_env", JudgeApiKeyEnvOpt, None),
+        ("temperature", TemperatureOpt, None),
+        ("max_tokens", MaxTokensOpt, None),
+        ("seed", SeedOpt, None),
+        ("concurrency", ConcurrencyOpt, 16),
+        ("timeout", TimeoutOpt, 120.0),
+        ("max_attempts", MaxAttemptsOpt, 6),
+        ("retry_base", RetryBaseOpt, 1.0),
+        ("run_id", RunIdOpt, None),
+        ("store", StoreOpt, DEFAULT_STORE),
+        ("out", OutOpt, DEFAULT_OUT),
+        ("by_category", ByCategoryOpt, False),
+        ("show", ShowOpt, 0),
+        ("progress", ProgressOpt, True),
+        ("defense", DefenseOpt, None),
+        ("verifier", VerifierOpt, None),
+    ]
+    assert tuple(name for name, _, _ in spec) == SHARED
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
+            for name, ann, default in spec]
+
+
+def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> RunPlan:
+    """The shared options, read the same way for every suite."""
+    common = CommonOptions(
+        data=shared["data"], limit=shared["limit"], faithful=shared["faithful"], judge=shared["judge"],
+        judge_input=shared["judge_input"], temperature=shared["temperature"], max_tokens=shared["max_tokens"],
+        seed=shared["seed"], retry=RetryPolicy(max_attempts=shared["max_attempts"], base_s=shared["retry_base"]),
+        concurrency=shared["concurrency"], defenses=tuple(shared["defense"] or ()), verifier=shared["verifier"])
+    endpoint, judge_endpoint = endpoints(shared["base_url"], shared["api_key_env"], shared["judge_base_url"],
+                                         shared["judge_api_key_env"], shared["timeout"], shared["concurrency"])
+    return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,
+                   endpoint=endpoint, judge_endpoint=judge_endpoint, store=shared["store"], out=shared["out"],
+                   run_id=shared["run_id"])
+
+
+def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> None:
+    """The suite's own tables, then the paired outcomes every paired suite shares, then the files."""
+    for table in suite.tables(rows, by_category):
+        console.print(table)
+    if suite.shape == "paired":
+        console.print(paired_table(rows, by_category))
+    for row in rows:
+        console.print(f"results: {row['results_file']}")
+
+
+def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, out: Path) -> None:
+    """After a run with --defense: the defenses table of each model, printed and written beside the results."""
+    with user_errors():
+        store = RunStore(store_path)
+        try:
+            docs = defenses_documents(store, rows, suite.units)
+        finally:
+            store.close()
+    for doc in docs:
+        path = write_results(out / f"defenses-{doc['reference']['run_id']}.json", doc)
+        console.print(difference_table(doc, f"Defenses vs the bare model ({doc['reference']['model']}), paired on "
+                                            "the same units"))
+        console.print(cost_table(doc))
+        console.print(f"defenses: {path}")
+
+
+def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> None:
+    show_progress = bool(shared["progress"])
+
+    def sink() -> NullProgress | RichProgress:
+        return RichProgress(err_console) if show_progress and err_console.is_terminal else NullProgress()
+
+    with user_errors():
+        plan = make_plan(suite, shared, extra)
+        rows = asyncio.run(run_models(plan, sink))
+    print_rows(suite, rows, shared["by_category"])
+    if plan.common.defenses:
+        print_defenses(suite, rows, Path(shared["store"]), Path(shared["out"]))
+    if shared["show"]:
+        from ctxsafe.cli_views import print_pairs
+
+        with user_errors():
+            st = RunStore(Path(shared["store"]))
+            try:
+                for row in rows:
+                    print_pairs(st, suite, row, limit=shared["show"])
+            finally:
+                st.close()
+
+
+def run_command(suite: Suite) -> Callable[..., None]:
+    """A typer command for `ctxsafe run SUITE`: the shared options, then the suite's own."""
+    def command(**kwargs: Any) -> None:
+        shared = {name: kwargs.pop(name) for name in SHARED}
+        run_suite(suite, shared, kwargs)
+
+    params = shared_parameters(suite) + [
+        inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=o.annotation, default=o.default)
+        for o in suite.options]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = f"{suite.summary} Resumes automatically when re-run with the same options."
+    return command

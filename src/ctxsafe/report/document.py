@@ -1,0 +1,39 @@
+"""The results document: one JSON-ready dict per run, the same envelope for every suite, rebuilt
+from the store alone (no model or judge is called)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ctxsafe.engine.session import display_name
+from ctxsafe.engine.store import RunStore
+from ctxsafe.errors import ConfigError
+from ctxsafe.judges.pick import ref_dict
+from ctxsafe.metrics import paired
+from ctxsafe.suites.protocol import JudgeRef, Suite
+
+
+def results_document(store: RunStore, suite: Suite, run_id: str, judge: str | None = None,
+                     prefer: Sequence[JudgeRef | str] = ()) -> dict[str, Any]:
+    """Suite, run, model and status; the judges used by role; the suite's metrics; the paired outcomes.
+
+    Without `judge` the report prefers `prefer` (the judges just used), then the judges the run's
+    configuration names, then the latest stored.
+    """
+    info = store.run(run_id)
+    if info is None:
+        raise ConfigError(f"no run {run_id!r} in {store.path}")
+    res = suite.results(store, run_id, info.config, judge, [*prefer, *info.config.get("judges", [])])
+    doc: dict[str, Any] = {
+        "suite": suite.name, "run_id": run_id, "model": display_name(info.config),
+        "baseline": bool(info.config.get("baseline")), "status": info.status,
+        "setting": info.config.get("setting"), "defense": info.config.get("defense", "bare"), "shape": suite.shape,
+        "config": info.config,
+        "judges": {role: ref_dict(ref) for role, ref in res.judges.items()},
+    }
+    doc.update(res.extra)
+    doc["metrics"] = res.metrics
+    doc["paired"] = paired.compute(res.verdicts)
+    doc["paired_by_category"] = paired.by_category(res.verdicts)
+    return doc

@@ -1,0 +1,94 @@
+"""`ctxsafe show`: a run's cases in full, for every suite, each pair's twins side by side.
+
+For each case: its header, the images by path and sha256, every turn (the user's text, the model's
+reply or its failure, the inner steps of a pipeline if any) and every judge's label with its
+explanation. Text from models and datasets is printed as plain `Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ctxsafe.engine.rollout import turn_step
+from ctxsafe.schema import Case, Judgement, TurnRecord
+from ctxsafe.suites.protocol import Judgements, Suite, Turns
+
+
+def turn_status(rec: TurnRecord | None) -> str:
+    if rec is None:
+        return "(not played)"
+    if rec.outcome != "ok":
+        return f"[{rec.outcome}: {rec.error or ''}]"
+    return "[truncated]" if rec.truncated else ""
+
+
+def judgement_text(j: Judgement, label_names: tuple[str, ...] | None) -> str:
+    """The verdict as a reader wants it; failures say so, never a default label."""
+    if j.outcome != "ok":
+        return f"judge {j.outcome}: {j.error or ''}"
+    if j.parse_status != "ok":
+        return f"UNPARSEABLE judge answer ({j.error or 'no reason'}): {(j.raw or '')[:200]!r}"
+    if label_names and j.label is not None and 0 <= j.label < len(label_names):
+        value = f"{label_names[j.label]} ({j.label})"
+    elif j.score is not None:
+        value = f"{j.score:g}"
+    else:
+        value = str(j.label)
+    return f"{value} - {j.explanation}" if j.explanation else value
+
+
+def inner_steps(case: Case, step: str, turns: Turns) -> list[TurnRecord]:
+    """A pipeline's sub-steps of one turn (`t2/critique`, ...), in the order they were made."""
+    prefix = f"{step}/"
+    return sorted((r for (cid, s), r in turns.items() if cid == case.id and s.startswith(prefix)),
+                  key=lambda r: (r.index, r.step))
+
+
+def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judgements]) -> RenderableType:
+    """One case: header, images, each turn with its inner steps and judge labels, then suite extras."""
+    where = ", ".join(dict.fromkeys(x for x in (case.split, case.setting, case.task, case.category) if x))
+    parts: list[RenderableType] = [Text(f"{case.context} twin, pair {case.pair_id}, {case.modality} ({where})",
+                                        style="dim")]
+    for img in case.context_images:
+        parts.append(Text(f"image {img.source} sha256 {img.sha256} ({img.width}x{img.height}, {img.policy})",
+                          style="dim"))
+    if case.system:
+        parts.append(Text(f"System: {case.system}", style="dim"))
+    for i, user in enumerate(case.turns):
+        step = turn_step(i)
+        rec = turns.get((case.id, step))
+        parts.append(Text(f"Turn {i + 1}", style="bold"))
+        parts.append(Text(f"  User: {user.text_content()}"))
+        for img in user.images():
+            parts.append(Text(f"  (image {img.source} sha256 {img.sha256})", style="dim"))
+        for sub in inner_steps(case, step, turns):
+            parts.append(Text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(), style="yellow"))
+        reply = rec.response if rec is not None and rec.outcome == "ok" else ""
+        parts.append(Text(f"  Model: {reply} {turn_status(rec)}".rstrip()))
+        for judge_id, found in judgements.items():
+            j = found.get((case.id, step))
+            if j is not None:
+                parts.append(Text(f"  {judge_id}: {judgement_text(j, suite.label_names(judge_id))}", style="cyan"))
+    parts.extend(suite.show_extra(case, turns, judgements))
+    return Panel(Group(*parts), title=Text(case.id), title_align="left")
+
+
+def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,
+               judgements: dict[str, Judgements]) -> list[RenderableType]:
+    """Cases grouped by pair (already in pair order), the twins side by side."""
+    out: list[RenderableType] = []
+    by_pair: dict[str, list[Case]] = {}
+    for c in cases:
+        by_pair.setdefault(c.pair_id, []).append(c)
+    for twins in by_pair.values():
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in twins:
+            grid.add_column(ratio=1)
+        grid.add_row(*(case_view(suite, c, turns, judgements) for c in twins))
+        out.append(grid)
+    return out

@@ -1,0 +1,36 @@
+"""What `ctxsafe show` prints for an MTMCS dialogue after its turns: the intent-recognition answers."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from ctxsafe.engine.rollout import probe_step
+from ctxsafe.schema import Case, TurnRecord
+from ctxsafe.suites.mtmcs.metrics import probe_answer
+
+
+def intent_answers(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[RenderableType]:
+    """Each question, its options, the gold answer, the model's answer and how it was read."""
+    if not case.probes:
+        return []
+    out: list[RenderableType] = [Text("Intent recognition", style="bold")]
+    for probe in case.probes:
+        rec = turns.get((case.id, probe_step(probe)))
+        answered = ""
+        if rec is None:
+            verdict = "(not asked)"
+        elif rec.outcome != "ok":
+            verdict = f"[{rec.outcome}: {rec.error or ''}]"
+        else:
+            got = probe_answer(probe, rec.response)
+            verdict = "UNPARSEABLE (counts as wrong)" if got is None else (
+                "correct" if got == probe.gold else f"wrong (read as {got})")
+            answered = f" answered {(rec.response or '').strip()[:80]!r}"
+        options = "  ".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(probe.options))
+        out.append(Text(f"  {probe.id} [{probe.meta.get('question_type', probe.kind)}] "
+                        f"{probe.meta.get('question', '')}"))
+        if options:
+            out.append(Text(f"    {options}", style="dim"))
+        out.append(Text(f"    gold {probe.gold};{answered} -> {verdict}"))
+    return out

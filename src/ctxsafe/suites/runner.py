@@ -1,0 +1,132 @@
+"""The per-model loop, written once for every suite: load and check all cases, build the judges,
+then for each model run (or resume) the cases, judge them, and write its results document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ctxsafe.engine.call import Caller
+from ctxsafe.engine.policy import Policy
+from ctxsafe.engine.progress import NullProgress, RichProgress
+from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
+from ctxsafe.engine.store import RunStore
+from ctxsafe.errors import ConfigError
+from ctxsafe.images import ImageStore
+from ctxsafe.judges.base import Judge
+from ctxsafe.policies.registry import make_policies
+from ctxsafe.providers.base import GenParams, Provider
+from ctxsafe.providers.registry import Endpoint, make_provider
+from ctxsafe.report.document import results_document
+from ctxsafe.report.results import write_results
+from ctxsafe.suites.pairs import cases_digest, first_pairs, safe_first
+from ctxsafe.suites.protocol import CommonOptions, JudgeRequest, Prepared, Suite
+
+SinkFactory = Callable[[], NullProgress | RichProgress]
+VERIFIER_PARAMS = GenParams(temperature=0.0, seed=0)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One invocation: a suite with its options, the models, where to reach them, where to write."""
+
+    suite: Suite
+    common: CommonOptions
+    extra: dict[str, Any]
+    models: list[str]
+    endpoint: Endpoint
+    judge_endpoint: Endpoint
+    store: Path
+    out: Path
+    run_id: str | None = None
+
+
+def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | None, provider: Provider,
+                 images: ImageStore) -> dict[str, Any]:
+    """Everything that determines the model's outputs (never the judge): the suite's own fields plus
+    the exact cases, the limit, the model, the decoding and the image policy."""
+    return {"suite": suite.name, **prepared.identity, "data_sha": digest, "limit": limit,
+            "model": provider.identity, "params": prepared.params.as_dict(),
+            "image_policy": images.policy.max_side}
+
+
+async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: RunStore, provider: Provider,
+                         judges: list[Judge], images: ImageStore, sink: NullProgress | RichProgress,
+                         defense: Policy, verifier: Caller | None) -> dict[str, Any]:
+    """Run (or resume) one model, bare or under a defense, on the prepared cases; apply the judges; return
+    its results document. The defense (and its verifier model) is part of the run's identity."""
+    policy = plan.suite.policy(prepared, defense)
+    identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images), policy,
+                           verifier)
+    caller = Caller(provider, prepared.params, store, images, plan.common.retry, plan.common.concurrency)
+    rid = plan.run_id or make_run_id(plan.suite.name, prepared.setting, run_label(caller, defense), identity)
+    config = {**identity, "setting": prepared.setting, "model_name": provider.name,
+              "baseline": provider.is_reference, "retry": asdict(plan.common.retry),
+              "judges": [j.judge_id for j in judges], "defense": defense.name}
+    result = await execute(store, rid, config, safe_first(prepared.cases), caller, judges, sink, policy,
+                           role_callers(caller, verifier))
+    row = results_document(store, plan.suite, rid, prefer=[(j.judge_id, j.prompt_version) for j in judges])
+    row["this_session"] = {"generation": asdict(result.generation), "judging": [asdict(j) for j in result.judging]}
+    return row
+
+
+def _judge_request(plan: RunPlan, store: RunStore, images: ImageStore) -> tuple[JudgeRequest, list[Provider]]:
+    spec = plan.common.judge
+    if spec in ("offline", "none"):
+        return JudgeRequest(spec, plan.common.judge_input, None), []
+    provider = make_provider(spec, plan.judge_endpoint)
+
+    def caller(params: GenParams) -> Caller:
+        return Caller(provider, params, store, images, plan.common.retry, plan.judge_endpoint.concurrency,
+                      namespace="judge")
+
+    return JudgeRequest(spec, plan.common.judge_input, caller), [provider]
+
+
+async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, Any]]:
+    """Load and check all data first (bad input never touches the store), then run each model in turn,
+    bare and under each defense (`--defense`) on the same cases.
+
+    Each run's results file is written as soon as that run finishes.
+    """
+    if plan.common.limit is not None and plan.common.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    if plan.run_id and len(plan.models) > 1:
+        raise ConfigError("--run-id names one run; give a single --model with it")
+    if plan.run_id and plan.common.defenses:
+        raise ConfigError("--run-id names one run, but --defense makes one run per defense plus the bare model")
+    policies = make_policies(plan.common.defenses, plan.suite.defenses)
+    images = ImageStore()
+    prepared = plan.suite.prepare(plan.common, plan.extra, images)
+    cases = first_pairs(prepared.cases, plan.common.limit)
+    prepared = replace(prepared, cases=cases)
+    digest = cases_digest(cases)
+    store = RunStore(plan.store)
+    rows = []
+    closing: list[Provider] = []
+    try:
+        request, closing = _judge_request(plan, store, images)
+        judges = plan.suite.make_judges(request, prepared)
+        verifier = None
+        if plan.common.verifier is not None:
+            vp = make_provider(plan.common.verifier, plan.endpoint)
+            closing.append(vp)
+            verifier = Caller(vp, VERIFIER_PARAMS, store, images, plan.common.retry, plan.endpoint.concurrency)
+        for spec in plan.models:
+            provider = make_provider(spec, plan.endpoint)
+            try:
+                for defense in policies:
+                    with make_sink() as sink:
+                        row = await evaluate_model(plan, prepared, digest, store, provider, judges, images, sink,
+                                                   defense, verifier)
+                    row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))
+                    rows.append(row)
+            finally:
+                await provider.aclose()
+    finally:
+        for p in closing:
+            await p.aclose()
+        store.close()
+    return rows
