@@ -169,7 +169,7 @@ def test_twenty_kills_then_resume_equals_an_uninterrupted_run(tmp_path: Path,
 def test_a_second_process_on_the_same_run_is_refused(tmp_path: Path,
                                                      openai_server: Callable[..., ServerHandle]) -> None:
     cases = native_file(tmp_path / "data", pairs=4, turns=2)
-    server = openai_server(ServerConfig(reply="Sure.", delay_s=0.3))
+    server = openai_server(ServerConfig(reply="Sure.", delay_s=1.0))
     store = tmp_path / "runs.sqlite"
     args = ctxsafe("run", "native", "--data", str(cases), "--model", "openai:mock", "--base-url", server.base_url,
                    "--store", str(store), "--out", str(tmp_path / "out"), "--concurrency", "1", "--no-progress")
