@@ -128,7 +128,7 @@ def test_cot_setting_judges_the_answer_part(data: Path, tmp_path: Path, openai_s
     assert res.exit_code == 0, res.output
     [doc] = results(store).values()
     m = doc["metrics"]
-    assert doc["judge"]["prompt_version"].endswith("/answer-part")
+    assert doc["judges"]["scoring"]["prompt_version"].endswith("/answer-part")
     # every answer part complies: safe twins right (3), unsafe twins wrong; one unsafe reply lacks the marker
     assert m["tasks"]["chat"]["safe"]["correct"] == 2 and m["tasks"]["embodied"]["safe"]["correct"] == 1
     assert m["outcomes"]["parse_fail"] == 1 and m["outcomes"]["wrong"] == 2 and m["outcomes"]["correct"] == 3
