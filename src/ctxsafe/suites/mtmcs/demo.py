@@ -4,21 +4,19 @@ Why: the real dataset cannot be redistributed (license unknown) and needs a down
 engine, judges and reports must run offline in seconds. `demo_rows.json` holds ten rows we wrote
 (five base images, each in Type A and Type B, with multimodal and text-only dialogues, four MCQ and
 two true/false items per modality, captions, and three variant images per row). Images are
-composed here at load time with the MSSBench demo's recipe renderer and encoded deterministically,
+composed here at load time with the generic demo recipe renderer (`ctxsafe.demo_images`) and encoded deterministically,
 so their sha256 (and every cache key) is stable. It is a smoke suite, not a benchmark.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-from PIL import Image
-
-from ctxsafe.suites.mssbench.demo import SOURCE_ATTRIBUTION, ImageRecipe, render_recipe
+from ctxsafe.demo_images.recipe import ImageRecipe, png_bytes, render_recipe
+from ctxsafe.demo_images.sources import SOURCE_ATTRIBUTION
 from ctxsafe.suites.mtmcs.rows import SPLITS
 from ctxsafe.suites.mtmcs.sources import RawData, RawRow
 
@@ -32,20 +30,12 @@ def _spec() -> dict[str, Any]:
     return data
 
 
-def _png(img: Image.Image) -> bytes:
-    """No metadata chunks and a fixed compression level: equal pixels, equal bytes."""
-    clean = Image.frombytes("RGB", img.size, img.convert("RGB").tobytes())
-    buf = io.BytesIO()
-    clean.save(buf, format="PNG", optimize=False, compress_level=1)
-    return buf.getvalue()
-
-
 @cache
 def _render(recipe_json: str) -> bytes:
     recipe = cast(ImageRecipe, json.loads(recipe_json))
     if recipe["source"] not in SOURCE_ATTRIBUTION:
         raise ValueError(f"demo image source {recipe['source']!r} is not an allowed offline photo")
-    return _png(render_recipe(recipe))
+    return png_bytes(render_recipe(recipe))
 
 
 def _image(recipe: dict[str, Any], name: str) -> dict[str, Any]:
