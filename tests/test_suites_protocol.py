@@ -151,3 +151,19 @@ def test_list_names_suites_settings_and_providers() -> None:
     for provider in ("openai", "vllm", "ollama", "ref:always-refuse"):
         assert provider in text
     assert "Defenses" in text
+
+
+@pytest.mark.parametrize("name", SUITE_NAMES)
+def test_show_prints_a_pipelines_inner_steps(name: str, native_data: Path, tmp_path: Path) -> None:
+    res, docs = run(name, native_data, tmp_path, "--limit", "1", "--defense", "self-reflection")
+    assert res.exit_code == 0, res.output
+    [defended] = [d for d in docs if d.get("defense") == "self-reflection"]
+    assert "Defenses vs the bare model" in flat(res.output)
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+        inner = [r[0] for r in db.execute("SELECT step FROM turns WHERE run_id=? AND step LIKE 't%/%'",
+                                          (defended["run_id"],))]
+    assert inner, "self-reflection records its inner calls as sub-steps"
+    shown = cli("show", str(defended["run_id"]), "--store", str(tmp_path / "runs.sqlite"), "--limit", "0")
+    assert shown.exit_code == 0, shown.output
+    text = flat(shown.output)
+    assert all(f"[{step}]" in text for step in set(inner))
