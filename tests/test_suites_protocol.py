@@ -118,6 +118,13 @@ def test_shared_outputs_show_report_and_by_category(name: str, native_data: Path
     again = json.loads((tmp_path / "rep" / f"{doc['run_id']}.json").read_text())
     assert again["metrics"] == doc["metrics"] and again["paired"] == doc["paired"]
     assert again["judges"] == doc["judges"]
+    by_name = cli("report", str(doc["run_id"]), "--store", str(tmp_path / "runs.sqlite"), "--out",
+                  str(tmp_path / "rep"), "--judge", "offline")
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads((tmp_path / "rep" / f"{doc['run_id']}.json").read_text())["judges"] == doc["judges"]
+    missing = cli("report", str(doc["run_id"]), "--store", str(tmp_path / "runs.sqlite"), "--out",
+                  str(tmp_path / "rep"), "--judge", "openai:never-used")
+    assert missing.exit_code == 2 and "judgements by 'openai:never-used'" in flat(missing.output)
     shown = cli("show", str(doc["run_id"]), "--store", str(tmp_path / "runs.sqlite"), "--limit", "1")
     assert shown.exit_code == 0, shown.output
     judge_ids = [ref["id"] for ref in doc["judges"].values() if ref]  # type: ignore[attr-defined]
@@ -132,6 +139,15 @@ def test_report_reads_the_suite_from_the_run_configuration(native_data: Path, tm
         db.execute("UPDATE runs SET config=?", (json.dumps({**config, "suite": "no-such-suite"}),))
     rep = cli("report", str(doc["run_id"]), "--store", str(tmp_path / "runs.sqlite"))
     assert rep.exit_code == 2 and "unknown suite 'no-such-suite'" in rep.output
+
+
+@pytest.mark.parametrize("name", SUITE_NAMES)
+def test_offline_judge_refuses_a_judge_input(name: str, native_data: Path, tmp_path: Path) -> None:
+    """--judge-input describes what an LLM judge sees; the offline rules read text only, in every suite."""
+    suite = get_suite(name)
+    res, _ = run(name, native_data, tmp_path, "--judge-input", suite.judge_inputs[-1])
+    assert res.exit_code == 2 and "drop --judge-input" in flat(res.output)
+    assert not (tmp_path / "runs.sqlite").exists() or not RunStore(tmp_path / "runs.sqlite").runs()
 
 
 def test_native_refuses_faithful_and_needs_data(tmp_path: Path, native_data: Path) -> None:

@@ -81,8 +81,7 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
     if context:
         cases = [c for c in cases if c.context == context]
     if limit:
-        kept = {c.pair_id for c in first_pairs([c.model_copy(update={"split": ""}) for c in cases], limit)}
-        cases = [c for c in cases if c.pair_id in kept]
+        cases = first_pairs(cases, limit, per_split=False)
     judgements: dict[str, Judgements] = {
         ref["id"]: st.judgements(run_id, ref["id"], ref["prompt_version"])
         for ref in row["judges"].values() if ref is not None}

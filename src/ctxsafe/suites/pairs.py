@@ -15,8 +15,9 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.schema import Case
 
 
-def first_pairs(cases: Sequence[Case], limit: int | None) -> list[Case]:
-    """The cases of the first `limit` pairs (by first appearance) within each split; all if None."""
+def first_pairs(cases: Sequence[Case], limit: int | None, per_split: bool = True) -> list[Case]:
+    """The cases of the first `limit` pairs (by first appearance) within each split, or over all cases
+    when not `per_split` (what `show --limit` prints); all cases if `limit` is None."""
     if limit is None:
         return list(cases)
     if limit < 1:
@@ -24,7 +25,7 @@ def first_pairs(cases: Sequence[Case], limit: int | None) -> list[Case]:
     kept: dict[str, set[str]] = defaultdict(set)
     out = []
     for case in cases:
-        pairs = kept[case.split]
+        pairs = kept[case.split if per_split else ""]
         if case.pair_id not in pairs and len(pairs) < limit:
             pairs.add(case.pair_id)
         if case.pair_id in pairs:

@@ -127,14 +127,15 @@ class Mtmcs:
         captions: Path | None = extra["captions"]
         if captions is not None:
             raw.captions, raw.captions_file = read_captions(captions), str(captions)
+        judge_input = judge_mode(common)
         load = LoadOptions(splits=splits, modalities=modalities, variants=variants,
-                           require_captions=judge_mode(common) == "caption", limit=common.limit)
+                           require_captions=judge_input == "caption", limit=common.limit)
         mode = mode_name(common.faithful)
         identity = {"mode": mode, "data": data, "splits": list(splits), "modalities": list(modalities),
                     "variants": variants, "prompts": prompts.PROMPT_VERSION}
         return Prepared(cases=build_cases(raw, load, images), setting=mode, params=params, identity=identity,
                         title=f"MTMCS-Bench, {mode} mode",
-                        judging={"per_turn": bool(extra["per_turn"]),
+                        judging={"per_turn": bool(extra["per_turn"]), "input_mode": judge_input,
                                  "structured": bool(extra["judge_structured"])})
 
     def make_judges(self, request: JudgeRequest, prepared: Prepared) -> list[Judge]:
@@ -143,12 +144,14 @@ class Mtmcs:
         if request.spec == "none":
             return []
         if request.spec == "offline":
+            if request.input_mode is not None:
+                raise ConfigError("the offline judges read the replies' text only; drop --judge-input")
             return [OfflineScoreJudge(), OfflineTurnJudge()] if extra_turn else [OfflineScoreJudge()]
         assert request.caller is not None
         structured = prepared.judging["structured"]
         caller = request.caller(GenParams(temperature=0.0, seed=0,
                                           response_format={"type": "json_object"} if structured else None))
-        mode = request.input_mode or ("caption" if prepared.setting == "faithful" else "image")
+        mode = prepared.judging["input_mode"]
         judges: list[Judge] = [ScoreJudge(caller, mode)]
         if extra_turn:
             judges.append(TurnJudge(caller, mode))
