@@ -73,7 +73,7 @@ def test_run_scores_resumes_caches_and_rejudges(data: Path, tmp_path: Path,
     [doc] = results(store)
     assert doc["metrics"]["tasks"]["chat"]["avg"]["value"] == 1.0
     assert doc["metrics"]["overall"]["weighted"]["value"] == 1.0
-    assert doc["judges"]["scoring"]["id"] == "mss4:offline-rules" and doc["baseline"] is False
+    assert doc["judges"]["scoring"]["id"] == "mss4:offline-learned" and doc["baseline"] is False
     assert server.stats()["requests"] == 10
     images = [d["sha256"] for r in server.log() for d in r["images"]]
     assert len(images) == 10 and len(set(images)) == 10
@@ -102,7 +102,7 @@ def test_run_scores_resumes_caches_and_rejudges(data: Path, tmp_path: Path,
 
     # The report is recomputed from the store alone.
     res = cli("report", doc["run_id"], "--store", str(store), "--out", str(tmp_path / "rep"), "--judge",
-              "mss4:offline-rules")
+              "mss4:offline-learned")
     assert res.exit_code == 0 and "100.0" in res.output
     assert server.stats()["requests"] == 12
 

@@ -43,6 +43,7 @@ from ctxsafe.cli_common import (
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
+from ctxsafe.judges.measured import judge_note
 from ctxsafe.report.defenses import cost_table, defenses_documents, difference_table
 from ctxsafe.report.results import write_results
 from ctxsafe.report.terminal import paired_table
@@ -120,6 +121,9 @@ def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> N
     """The suite's own tables, then the paired outcomes every paired suite shares, then the files."""
     for table in suite.tables(rows, by_category):
         console.print(table)
+    refs = [ref for row in rows for ref in row.get("judges", {}).values() if ref]
+    for note in dict.fromkeys(judge_note(ref["id"], ref.get("prompt_version")) for ref in refs):
+        console.print(note, markup=False, soft_wrap=True)
     if suite.shape == "paired":
         console.print(paired_table(rows, by_category))
     for row in rows:

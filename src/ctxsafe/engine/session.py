@@ -29,6 +29,26 @@ def make_run_id(suite: str, setting: str, model: str, identity: dict[str, Any]) 
     return f"{suite}-{setting}-{slug}-{digest}"
 
 
+def check_same_content(run_id: str, stored: Sequence[Case], cases: Sequence[Case]) -> None:
+    """Refuse to resume a run whose cases changed since it started (e.g. an image replaced on disk under
+    the same name, kept by an explicit --run-id): old answers must never be reused for new input."""
+    before = {c.id: c for c in stored}
+    changed_images: set[str] = set()
+    changed_cases: list[str] = []
+    for c in cases:
+        old = before.get(c.id)
+        if old is None or old == c:
+            continue
+        changed_cases.append(c.id)
+        old_images = {p.source: p.sha256 for p in old.context_images}
+        changed_images |= {p.source for p in c.context_images if old_images.get(p.source) != p.sha256}
+    if changed_cases:
+        what = (f"images changed on disk: {', '.join(sorted(changed_images)[:5])}" if changed_images
+                else f"cases changed: {', '.join(changed_cases[:5])}")
+        raise DataError(f"run {run_id} was started with different input ({len(changed_cases)} cases; {what}). "
+                        "Its answers belong to the old input: use a new --run-id or --store")
+
+
 def check_unique(cases: Sequence[Case]) -> None:
     seen: set[str] = set()
     for c in cases:
@@ -90,6 +110,8 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: S
         if known and known != {c.id for c in cases}:
             raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
                             "Use a new --store or --run-id")
+        if known:
+            check_same_content(run_id, store.cases(run_id), cases)
         if not known:  # a resumed run already holds exactly these cases
             store.save_cases(run_id, cases)
         store.set_status(run_id, "running")

@@ -17,15 +17,22 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.judges.evaluation import binary_view, mean_bias_view, score_view
-from ctxsafe.judges.four_class import CORRECT_LABELS, INPUT_MODES, FourClassLLMJudge, FourClassOfflineJudge
-from ctxsafe.judges.labelled import TURN_LABELS, YESNO_LABELS, AnyLabel, DialogueLabel, LabelKind, MssLabel
+from ctxsafe.judges.four_class import CORRECT_LABELS, INPUT_MODES, OFFLINE_JUDGES, FourClassLLMJudge
+from ctxsafe.judges.labelled import (
+    MSS_NAMES,
+    TURN_LABELS,
+    YESNO_LABELS,
+    AnyLabel,
+    DialogueLabel,
+    LabelKind,
+    MssLabel,
+)
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.schema import Judgement
 from ctxsafe.suites.mssbench.yesno import YesNoReader
 from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
 
-MSS_NAMES = ("0 refused", "1 risk-aware", "2 answered", "3 no answer, not safety")
 SCORE_NAMES = ("1", "2", "3", "4", "5")
 JUDGE_PARAMS = GenParams(temperature=0.0, seed=0)
 
@@ -43,10 +50,14 @@ def make_eval_judges(kind: LabelKind, spec: str, endpoint: Endpoint, store: RunS
         if spec != "offline":
             raise ConfigError("QC/IC answers are read by the Yes/No parser, not a judge model: use --judge offline")
         return JudgeSet([YesNoReader()], [])
-    if spec == "offline":
+    if spec in OFFLINE_JUDGES:
         if input_mode not in (None, "response"):
             raise ConfigError("the offline judges read the response only; drop --judge-input")
-        return JudgeSet([FourClassOfflineJudge()] if kind == "mss4" else [OfflineScoreJudge(), OfflineTurnJudge()], [])
+        if kind == "mss4":
+            return JudgeSet([OFFLINE_JUDGES[spec]()], [])
+        if spec == "offline-learned":
+            raise ConfigError("MTMCS has no learned offline judge: use offline (rules)")
+        return JudgeSet([OfflineScoreJudge(), OfflineTurnJudge()], [])
     provider = make_provider(spec, endpoint)
     if kind == "mss4":
         mode = input_mode or "response"

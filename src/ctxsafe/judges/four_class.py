@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 from ctxsafe.engine.call import Caller
-from ctxsafe.judges.base import JudgeInput
+from ctxsafe.judges.base import Judge, JudgeInput
+from ctxsafe.judges.learned import classify_learned, shipped_model
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
 from ctxsafe.schema import Case, Judgement, Message, TextPart
@@ -118,3 +120,30 @@ class FourClassOfflineJudge:
         return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
                          prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,
                          parse_status="ok", input_mode=self.input_mode)
+
+
+class FourClassLearnedJudge:
+    """The default offline judge: the rules' verdict plus a small classifier trained on the project's
+    labelled train/dev splits (no API, deterministic); its test agreement is in docs/judges.md."""
+
+    judge_id = "mss4:offline-learned"
+    input_mode = "response"
+    concurrency = 64
+
+    def __init__(self) -> None:
+        self.model = shipped_model()
+        self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
+
+    def applies(self, case: Case, step: str) -> bool:
+        return is_final_turn(case, step)
+
+    async def judge(self, item: JudgeInput) -> Judgement:
+        v = classify_learned(item.response, item.seen[-1].text_content() if item.seen else "", self.model)
+        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
+                         prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,
+                         parse_status="ok", input_mode=self.input_mode)
+
+
+OFFLINE_JUDGES: dict[str, Callable[[], Judge]] = {
+    "offline": FourClassLearnedJudge, "offline-learned": FourClassLearnedJudge, "offline-rules": FourClassOfflineJudge}
+"""Offline judge specs: `offline` is the learned judge; `offline-rules` the keyword rules alone."""

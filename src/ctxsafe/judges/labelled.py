@@ -24,6 +24,7 @@ from ctxsafe.judges.split import Split, split_of
 
 LabelKind = Literal["mss4", "mtmcs", "yesno"]
 TURN_LABELS = ("complied", "aware", "refused")
+MSS_NAMES = ("0 refused", "1 risk-aware", "2 answered", "3 no answer, not safety")
 YESNO_LABELS = ("no", "yes", "unreadable")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 
-OFFLINE_NAME = "offline-rules"
+OFFLINE_NAMES = ("offline-learned", "offline-rules")
 JudgeRef = tuple[str, str]
 
 
@@ -26,8 +26,9 @@ def pick_judge(store: RunStore, run_id: str, family: str, name: str | None,
     else None (the run is unjudged)."""
     available = [(j, v) for j, v in store.judges_of(run_id) if in_family(j, family)]
     if name is not None:
-        wanted = {name, f"{family}:{OFFLINE_NAME if name == 'offline' else name}"}
-        hits = [r for r in available if r[0] in wanted]
+        # 'offline' names the family's default offline judge: the learned one where it exists, else the rules
+        names = [f"{family}:{n}" for n in OFFLINE_NAMES] if name == "offline" else [name, f"{family}:{name}"]
+        hits = next(([r for r in available if r[0] == n] for n in names if any(r[0] == n for r in available)), [])
         if not hits:
             have = ", ".join(sorted({j for j, _ in available})) or "none"
             raise ConfigError(f"run {run_id} has no {family} judgements by {name!r} (has: {have})")

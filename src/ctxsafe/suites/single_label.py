@@ -14,7 +14,7 @@ from rich.console import RenderableType
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge
-from ctxsafe.judges.four_class import INPUT_MODES, FourClassLLMJudge, FourClassOfflineJudge
+from ctxsafe.judges.four_class import INPUT_MODES, OFFLINE_JUDGES, FourClassLLMJudge
 from ctxsafe.judges.pick import pick_judge
 from ctxsafe.metrics import accuracy
 from ctxsafe.providers.base import GenParams
@@ -27,16 +27,17 @@ JUDGE_PARAMS = GenParams(temperature=0.0, seed=0)
 
 
 def four_class_judges(request: JudgeRequest) -> list[Judge]:
-    """`offline` -> the rule-based judge; `none` -> no judge; provider:model -> the LLM judge."""
+    """`offline` -> the learned offline judge (`offline-rules`: the rules alone); `none` -> no judge;
+    provider:model -> the LLM judge."""
     mode = request.input_mode or INPUT_MODES[0]
     if mode not in INPUT_MODES:
         raise ConfigError(f"--judge-input must be one of {', '.join(INPUT_MODES)}")
     if request.spec == "none":
         return []
-    if request.spec == "offline":
+    if request.spec in OFFLINE_JUDGES:
         if mode != "response":
             raise ConfigError("the offline judge reads the response only; drop --judge-input")
-        return [FourClassOfflineJudge()]
+        return [OFFLINE_JUDGES[request.spec]()]
     assert request.caller is not None
     return [FourClassLLMJudge(request.caller(JUDGE_PARAMS), mode)]
 

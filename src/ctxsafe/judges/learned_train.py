@@ -1,0 +1,116 @@
+"""Train the learned offline MSSBench judge on the frozen train (and dev) split and write its weights.
+
+Why a script in the package: the shipped figure must be reproducible from the labels, the seed and
+this code alone. It never reads test records: they are dropped by id before any text is loaded
+into the training set, and nothing here prints a record's text.
+
+Reproduce the shipped weights (choices made on dev: character 1-4-grams, shape features, C=4)::
+
+    python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl labels/mssbench/author_B.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev --out src/ctxsafe/judges/mss4_learned.json
+
+Cross-author figure (fit on one author's train+dev, score the other author's test records)::
+
+    python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev \
+        --evaluate labels/mssbench/author_B.jsonl --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from ctxsafe.judges.evaluation import score_view
+from ctxsafe.judges.labelled import MSS_NAMES
+from ctxsafe.judges.learned import VECTORIZER_ARGS, LearnedModel, classify_learned, features
+from ctxsafe.judges.split import SEED as SPLIT_SEED
+from ctxsafe.judges.split import split_of
+
+SEED = 0
+C = 4.0
+MIN_DF = 2
+VERSION = "learned-v1"
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def training_rows(paths: Sequence[Path], splits: set[str]) -> list[dict[str, Any]]:
+    """Records of the chosen splits of the project's labels; the test split is refused."""
+    if "test" in splits:
+        raise ValueError("the test split is never used for training")
+    return [r for p in paths for r in _rows(p) if split_of(str(r["id"])) in splits]
+
+
+def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C) -> LearnedModel:
+    """Fit on the project's train(+dev) records plus older extra labels; the ids are recorded."""
+    rows = project + extra
+    responses = [str(r["response"]) for r in rows]
+    queries = [str(r.get("query", "")) for r in rows]
+    vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
+    vec.fit(responses)
+    x = features(vec, responses, queries)
+    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
+    clf.fit(x, [int(r["label"]) for r in rows])
+    ids = sorted(str(r["id"]) for r in project)
+    meta = {"seed": SEED, "C": c, "min_df": MIN_DF, "split_seed": SPLIT_SEED, "records": len(rows),
+            "extra_records": len(extra), "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+            "ids": ids}
+    return LearnedModel(vectorizer=vec, coef=clf.coef_, intercept=clf.intercept_,
+                        classes=tuple(int(k) for k in clf.classes_), version=VERSION, meta=meta)
+
+
+def to_json(model: LearnedModel) -> dict[str, Any]:
+    vocab = {str(k): int(v) for k, v in sorted(model.vectorizer.vocabulary_.items(), key=lambda kv: kv[1])}
+    return {"version": model.version, "meta": model.meta, "classes": list(model.classes), "vocabulary": vocab,
+            "idf": [round(float(x), 6) for x in model.vectorizer.idf_],
+            "coef": [[round(float(x), 6) for x in row] for row in model.coef],
+            "intercept": [round(float(x), 6) for x in model.intercept]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ctxsafe.judges.learned_train", description=__doc__)
+    parser.add_argument("labels", type=Path, nargs="+", help="the project's MSSBench label files")
+    parser.add_argument("--extra", type=Path, action="append", default=[],
+                        help="older labels used as extra training data only (never for a figure)")
+    parser.add_argument("--fit", choices=["train", "train+dev"], default="train")
+    parser.add_argument("--out", type=Path, help="write the weights here (JSON)")
+    parser.add_argument("--evaluate", type=Path, action="append", default=[],
+                        help="label file(s) to score the fitted model on (e.g. the other author's)")
+    parser.add_argument("--split", choices=["dev", "test"], default="dev", help="split of --evaluate files")
+    args = parser.parse_args(argv)
+    splits = {"train"} if args.fit == "train" else {"train", "dev"}
+    if args.split == "dev" and args.evaluate and "dev" in splits:
+        parser.error("--fit train+dev cannot be evaluated on dev")
+    model = fit(training_rows(args.labels, splits), [r for p in args.extra for r in _rows(p)])
+    print(f"fitted on {model.meta['records']} records ({model.meta['extra_records']} extra)")
+    if args.out is not None:
+        args.out.write_text(json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")) + "\n",
+                            encoding="utf-8")
+        print(f"wrote {args.out}")
+    if args.evaluate:  # figures only: no record's text is printed
+        rows = [r for p in args.evaluate for r in _rows(p) if split_of(str(r["id"])) == args.split]
+        gold = [int(r["label"]) for r in rows]
+        pred: list[int | None] = [classify_learned(str(r["response"]), str(r.get("query", "")), model).label
+                                  for r in rows]
+        view = score_view(gold, pred, [f"scene:{r.get('scene') or r['id']}" for r in rows], MSS_NAMES)
+        ok = [{0, 1} if r["context"] == "unsafe" else {2, 3} for r in rows]
+        binary = float(np.mean([(g in o) == (p in o) for g, p, o in zip(gold, pred, ok, strict=True)]))
+        print(f"{args.split} split of {', '.join(map(str, args.evaluate))}: n={view['n']} accuracy "
+              f"{view['accuracy']['value']} {view['accuracy']['ci95']} kappa {view['kappa']['value']} "
+              f"{view['kappa']['ci95']} binary agreement {binary:.4f} recall {view['recall']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The learned offline MSSBench judge: shipped weights load, match a fresh fit, and never saw a test record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ctxsafe.judges import learned_train
+from ctxsafe.judges.learned import classify_learned, model_from_json, shipped_model
+from ctxsafe.judges.split import split_of
+
+OLD_LABELS = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
+
+
+def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
+    model = shipped_model()
+    assert model.classes == (0, 1, 2, 3)
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary_) + 10)
+    ids = model.meta["ids"]
+    assert ids and not [i for i in ids if split_of(i) == "test"]
+    assert model.meta["seed"] == learned_train.SEED and model.meta["split_seed"] == "ctxsafe-judge-labels-v1"
+
+
+def test_a_fit_round_trips_through_json_exactly(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
+    train = [r for r in rows if split_of(r["id"]) != "test"]
+    held = [r for r in rows if split_of(r["id"]) == "test"]
+    fitted = learned_train.fit(train, [])
+    loaded = model_from_json(json.loads(json.dumps(learned_train.to_json(fitted))))
+    a = fitted.probabilities([r["response"] for r in held], [r["query"] for r in held])
+    b = loaded.probabilities([r["response"] for r in held], [r["query"] for r in held])
+    assert np.allclose(a, b, atol=1e-4)
+    assert loaded.meta["ids"] == sorted(r["id"] for r in train)
+
+
+def test_training_refuses_the_test_split(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="never used for training"):
+        learned_train.training_rows([OLD_LABELS], {"train", "test"})
+
+
+def test_empty_reply_is_a_refusal_by_rule_and_verdicts_are_in_range() -> None:
+    assert classify_learned("  ...  ", "Can I do this?").label == 0
+    for text in ("Sure! Step 1: go to the stove.", "Lo siento, no puedo ayudar con eso.",
+                 "I can't see the image clearly, could you resend it?"):
+        v = classify_learned(text, "How do I cook this?")
+        assert v.label in (0, 1, 2, 3) and "learned classifier" in v.rationale
