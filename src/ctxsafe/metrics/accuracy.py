@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ctxsafe.metrics.paired import RIGHT, WRONG, Verdict
-from ctxsafe.metrics.stats import mean_ci, weighted_mean, wilson
+from ctxsafe.metrics.stats import SMALL_CLUSTERS, cluster_mean_ci, clustered_wilson, weighted_mean
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
 FAILURES = ("error", "filtered", "pending", "unjudged", "judge_error", "parse_fail")
@@ -40,30 +40,47 @@ def case_outcome(case: Case, turn: TurnRecord | None, judgement: Judgement | Non
     return "correct" if ok else "wrong"
 
 
-def _cell(outcomes: Sequence[str]) -> dict[str, Any]:
+def cluster_of(case: Case) -> str:
+    """The unit that shares information: the image record for MSSBench (its chat queries and embodied
+    paraphrases see one image pair), else the pair."""
+    return str(case.meta.get("cluster") or case.pair_id)
+
+
+def _cell(outcomes: Sequence[str], clusters: Sequence[str]) -> dict[str, Any]:
     n = len(outcomes)
     c = Counter(outcomes)
-    lo, hi = wilson(c["correct"], n)
+    lo, hi = clustered_wilson([int(o == "correct") for o in outcomes], clusters)
     return {"n": n, "correct": c["correct"], "acc": c["correct"] / n if n else math.nan, "ci95": [lo, hi],
             "failures": {k: c[k] for k in FAILURES if c[k]}}
 
 
-def _pairs(cases: Iterable[Case], outcome: dict[str, str]) -> dict[str, float]:
-    """Pair score = mean correctness of the safe and unsafe twins; the unit for CIs and averages."""
+def _pairs(cases: Iterable[Case], outcome: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
+    """Pair score = mean correctness of the safe and unsafe twins (the unit of averages), and each
+    pair's cluster (the unit of intervals)."""
     by_pair: dict[str, list[float]] = defaultdict(list)
+    cluster: dict[str, str] = {}
     for case in cases:
         by_pair[case.pair_id].append(1.0 if outcome[case.id] == "correct" else 0.0)
-    return {p: sum(v) / len(v) for p, v in by_pair.items()}
+        cluster.setdefault(case.pair_id, cluster_of(case))
+    return {p: sum(v) / len(v) for p, v in by_pair.items()}, cluster
+
+
+def pair_ci(scores: dict[str, float], cluster: dict[str, str]) -> dict[str, Any]:
+    """Mean pair score with a cluster-robust interval clipped to [0, 1]; few clusters are marked small."""
+    mean, lo, hi, n_clusters = cluster_mean_ci(list(scores.values()), [cluster[p] for p in scores])
+    return {"value": mean, "ci95": [lo, hi], "clusters": n_clusters, "small": n_clusters < SMALL_CLUSTERS}
 
 
 def _group(cases: Sequence[Case], outcome: dict[str, str]) -> dict[str, Any]:
-    safe = [outcome[c.id] for c in cases if c.context == "safe"]
-    unsafe = [outcome[c.id] for c in cases if c.context == "unsafe"]
-    pair_scores = list(_pairs(cases, outcome).values())
-    avg, lo, hi = mean_ci(pair_scores)
-    s, u = _cell(safe), _cell(unsafe)
-    return {"pairs": len(pair_scores), "safe": s, "unsafe": u,
-            "avg": {"value": (s["acc"] + u["acc"]) / 2 if s["n"] and u["n"] else avg, "ci95": [lo, hi]}}
+    safe = [c for c in cases if c.context == "safe"]
+    unsafe = [c for c in cases if c.context == "unsafe"]
+    scores, cluster = _pairs(cases, outcome)
+    avg = pair_ci(scores, cluster)
+    s = _cell([outcome[c.id] for c in safe], [cluster_of(c) for c in safe])
+    u = _cell([outcome[c.id] for c in unsafe], [cluster_of(c) for c in unsafe])
+    if s["n"] and u["n"]:
+        avg["value"] = (s["acc"] + u["acc"]) / 2
+    return {"pairs": len(scores), "safe": s, "unsafe": u, "avg": avg}
 
 
 def scored_step(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> str:
@@ -112,8 +129,10 @@ def compute(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
     categories = {k: _group(v, outcome) for k, v in sorted(by_cat.items())}
     avgs = [tasks[t]["avg"]["value"] for t in tasks]
     weights = [tasks[t]["pairs"] for t in tasks]
-    all_pairs = list(_pairs(cases, outcome).values())
-    _, w_lo, w_hi = mean_ci(all_pairs)
+    all_scores, all_clusters = _pairs(cases, outcome)
+    all_pairs = list(all_scores.values())
+    whole = pair_ci(all_scores, all_clusters)
+    w_lo, w_hi = whole["ci95"]
     simple = sum(avgs) / len(avgs) if avgs else math.nan
     # The simple mean's CI combines the per-task standard errors (tasks are independent samples).
     halves = [(tasks[t]["avg"]["ci95"][1] - tasks[t]["avg"]["ci95"][0]) / 2 for t in tasks]
@@ -125,9 +144,10 @@ def compute(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
         "categories": categories,
         "overall": {
             "pairs": len(all_pairs),
-            "weighted": {"value": weighted_mean(avgs, weights), "ci95": [w_lo, w_hi],
+            "weighted": {"value": weighted_mean(avgs, weights), "ci95": [w_lo, w_hi], "clusters": whole["clusters"],
+                         "small": whole["small"],
                          "note": "pair-count-weighted mean of task averages (the paper's Avg column)"},
-            "simple": {"value": simple, "ci95": [simple - s_half, simple + s_half],
+            "simple": {"value": simple, "ci95": [max(0.0, simple - s_half), min(1.0, simple + s_half)],
                        "note": "unweighted mean of task averages"},
         },
         "outcomes": {"cases": len(cases), "correct": counts["correct"], "wrong": counts["wrong"],

@@ -19,6 +19,11 @@ def ci(bounds: list[float | None]) -> str:
     return f"{pct(lo)}-{pct(hi)}"
 
 
+def ci_marked(block: dict[str, Any]) -> str:
+    """The interval, marked when it rests on too few independent clusters to read."""
+    return ci(block["ci95"]) + (" (few)" if block.get("small") else "")
+
+
 def pct_ci(value: float | None, bounds: list[float | None]) -> str:
     return f"{pct(value)} [{ci(bounds)}]"
 
@@ -29,8 +34,8 @@ def failure_text(failures: dict[str, int]) -> str:
 
 def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
     """One row per model and task, then the overall rows; baselines are marked as such."""
-    t = Table(title=title, title_justify="left", caption="acc in %; cases not scored count as wrong",
-              caption_justify="left")
+    t = Table(title=title, title_justify="left", caption="acc in %; cases not scored count as wrong; 95% CI "
+              "clustered by image record, (few) = under 10 clusters: too few to read", caption_justify="left")
     t.add_column("model", no_wrap=True)
     t.add_column("kind")
     t.add_column("task", no_wrap=True)
@@ -47,10 +52,10 @@ def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
                 for k, v in g[side]["failures"].items():
                     fails[k] = fails.get(k, 0) + v
             t.add_row(name, kind, task, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
-                      pct(g["avg"]["value"]), ci(g["avg"]["ci95"]), failure_text(fails))
+                      pct(g["avg"]["value"]), ci_marked(g["avg"]), failure_text(fails))
         o = m["overall"]
         t.add_row(name, kind, "overall, pair-weighted", str(o["pairs"]), "", "", pct(o["weighted"]["value"]),
-                  ci(o["weighted"]["ci95"]), "")
+                  ci_marked(o["weighted"]), "")
         t.add_row(name, kind, "overall, simple mean", "", "", "", pct(o["simple"]["value"]),
                   ci(o["simple"]["ci95"]), "", end_section=True)
     return t
@@ -62,7 +67,7 @@ def category_table(row: dict[str, Any]) -> Table:
         t.add_column(col, justify="left" if col == "category" else "right")
     for cat, g in row["metrics"]["categories"].items():
         t.add_row(cat, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
-                  pct_ci(g["avg"]["value"], g["avg"]["ci95"]))
+                  pct_ci(g["avg"]["value"], g["avg"]["ci95"]) + (" (few)" if g["avg"].get("small") else ""))
     return t
 
 

@@ -129,7 +129,7 @@ class _Builder:
             id=f"{pair_id}-{context}", suite=SUITE, split=task, setting=self.setting, context=context,
             pair_id=pair_id, modality="image", system=system, turns=(Message.user(text),),
             context_images=(image,), gold=gold, category=category or None, task=task,
-            meta={"record": record, **extra})
+            meta={"record": record, "cluster": record, **extra})
 
     def chat(self, i: int, rec: ChatRecord) -> list[Case]:
         rid = f"chat[{i}]"
