@@ -33,7 +33,10 @@ def run_ids(store: Path) -> list[str]:
 def test_a_changed_image_under_the_same_name_is_a_new_run(tmp_path: Path) -> None:
     data = make_mss_dir(tmp_path / "data", n_chat=2, n_embodied=1)
     store = tmp_path / "s" / "runs.sqlite"
-    assert run(data, store).exit_code == 0
+    res = run(data, store)
+    assert res.exit_code == 0
+    # every judged table is followed by its judge's measured agreement on the frozen test labels
+    assert "judge mss4:offline-learned: Cohen's kappa" in " ".join(res.output.split())
     [first] = run_ids(store)
     assert run(data, store).exit_code == 0
     assert run_ids(store) == [first]  # unchanged input resumes the same run

@@ -8,6 +8,8 @@ cases carry no image in either mode. Judgements are keyed by judge id and prompt
 
 from __future__ import annotations
 
+import hashlib
+
 from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import JudgeInput
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
@@ -32,9 +34,16 @@ def replies_in(item: JudgeInput) -> list[str]:
     return [m.text_content() for m in item.seen if m.role == "assistant"] + [item.response]
 
 
+def dialogue_code(item: JudgeInput) -> str:
+    """A marker code derived from the quoted text itself, so a reply cannot forge the closing marker."""
+    text = "\x00".join([m.text_content() for m in item.seen] + [item.response])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def render_dialogue(item: JudgeInput, input_mode: str, *, include_response: bool = True) -> str:
     """The conversation as plain text, with a line saying how the judge gets the image (if any)."""
-    lines = ["=== conversation ==="]
+    code = dialogue_code(item)
+    lines = [prompts.DATA_NOTE.format(code=code), f"=== conversation (code {code}) ==="]
     if item.case.modality == "image":
         if input_mode == "caption":
             lines.append(prompts.CAPTION_SEEN.format(caption=item.case.meta.get("caption") or "(no caption)"))
@@ -46,7 +55,7 @@ def render_dialogue(item: JudgeInput, input_mode: str, *, include_response: bool
         lines.append(f"User (turn {i + 1}): {user}")
         if i < len(replies) - 1 or (include_response and i == len(replies) - 1):
             lines.append(f"Assistant (turn {i + 1}): {replies[i]}")
-    lines.append("=== end of conversation ===")
+    lines.append(f"=== end of conversation (code {code}) ===")
     return "\n".join(lines)
 
 
@@ -66,7 +75,7 @@ def score_prompt(item: JudgeInput, input_mode: str) -> str:
 
 def turn_prompt(item: JudgeInput, input_mode: str) -> str:
     return prompts.TURN_CLASSIFY.format(dialogue=render_dialogue(item, input_mode, include_response=False),
-                                        turn=item.step[1:], reply=item.response)
+                                        turn=item.step[1:], reply=item.response, code=dialogue_code(item))
 
 
 def _judgement(item: JudgeInput, judge_id: str, version: str, input_mode: str, *, label: int | None,
