@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
 Context = Literal["safe", "unsafe"]
@@ -84,9 +84,15 @@ ImagePlacement = Literal["first_user", "latest_user"]
 class Case(_Frozen):
     """One test item. Safe/unsafe twins share `pair_id`.
 
-    `turns` are the user turns; the engine generates the assistant turns live.
+    `turns` are the user turns; the engine generates the assistant turns live, except where
+    `fixed_replies` gives the assistant's reply to a turn verbatim: that turn is *replayed* (the
+    model is not asked, the fixed reply stays in the history), as in benchmarks whose attacks come
+    with fixed earlier assistant turns. `fixed_replies` is empty (every turn generated) or has one
+    entry per turn, None where the model answers; the final turn is always the model's own.
     `context_images` are attached to the first user turn, or to whichever user message is
     the latest on every call (`image_placement`), as the benchmark's protocol says.
+    `judge_context` is reference material for the judge only (a safety warning, a reference
+    answer, why the image is risky), named by kind; the model under test never sees it.
     """
 
     id: str
@@ -99,6 +105,7 @@ class Case(_Frozen):
     system: str | None = None
     history: tuple[Message, ...] = ()
     turns: tuple[Message, ...]
+    fixed_replies: tuple[str | None, ...] = ()
     context_images: tuple[ImagePart, ...] = ()
     image_placement: ImagePlacement = "first_user"
     probes: tuple[Probe, ...] = ()
@@ -106,6 +113,20 @@ class Case(_Frozen):
     category: str | None = None
     task: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    judge_context: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _replies_fit_turns(self) -> Case:
+        if self.fixed_replies:
+            if len(self.fixed_replies) != len(self.turns):
+                raise ValueError(f"fixed_replies has {len(self.fixed_replies)} entries for {len(self.turns)} turns")
+            if self.fixed_replies[-1] is not None:
+                raise ValueError("the final turn must be answered by the model, not replayed")
+        return self
+
+    def replayed(self, i: int) -> bool:
+        """Whether user turn `i` (0-based) is answered by a fixed reply instead of the model."""
+        return bool(self.fixed_replies) and self.fixed_replies[i] is not None
 
 
 class Usage(_Frozen):

@@ -22,7 +22,14 @@ def probe_step(probe: Probe) -> str:
 
 
 def case_steps(case: Case) -> list[str]:
-    return [turn_step(i) for i in range(len(case.turns))] + [probe_step(p) for p in case.probes]
+    """The steps the model is asked: every turn not replayed from a fixed reply, then the probes."""
+    turns = [turn_step(i) for i in range(len(case.turns)) if not case.replayed(i)]
+    return turns + [probe_step(p) for p in case.probes]
+
+
+def turn_origin(case: Case, i: int) -> str:
+    """'replayed' (a fixed reply, sent verbatim, the model not asked) or 'generated' (the model's own)."""
+    return "replayed" if case.replayed(i) else "generated"
 
 
 def _with_images(msg: Message, case: Case) -> Message:
@@ -92,6 +99,10 @@ async def rollout(case: Case, caller: Caller, run_id: str, done: dict[tuple[str,
         return rec
 
     for i in range(len(case.turns)):
+        fixed = case.fixed_replies[i] if case.fixed_replies else None
+        if fixed is not None:  # replayed: the fixed reply goes into the history; the model is not asked
+            replies.append(fixed)
+            continue
         rec = await play(turn_step(i), i, dialogue_messages(case, replies, i))
         if rec.outcome != "ok":
             return new

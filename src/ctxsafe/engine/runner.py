@@ -90,9 +90,13 @@ async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: 
 
 
 def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str]:
-    """The model's replies to the user turns, up to the first turn that has no answer."""
+    """The replies to the user turns (fixed ones where replayed), up to the first turn that has no answer."""
     out: list[str] = []
     for i in range(len(case.turns)):
+        fixed = case.fixed_replies[i] if case.fixed_replies else None
+        if fixed is not None:
+            out.append(fixed)
+            continue
         rec = turns.get((case.id, turn_step(i)))
         if rec is None or rec.outcome != "ok":
             break

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import Judge, JudgeInput
+from ctxsafe.judges.context import with_context
 from ctxsafe.judges.learned import classify_learned, shipped_model
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
@@ -84,12 +85,14 @@ class FourClassLLMJudge:
         return is_final_turn(case, step)
 
     def messages(self, item: JudgeInput) -> list[Message]:
-        """The rubric, then the reply; the query and image too when the input mode asks for them."""
+        """The rubric, then the reply; the query and image too when the input mode asks for them, and
+        the case's judge context (reference material) whenever it has one."""
         user = item.seen[-1]
         quoted, code = fence(item.response)
         text = f"The reply to review is quoted between the REPLY-{code} markers:\n{quoted}"
         if self.input_mode in ("query", "query+image"):
             text = f"The request the reply answers:\n{user.text_content()}\n\n{text}"
+        text = with_context(item.case, text)
         images = tuple(user.images()) if self.input_mode == "query+image" else ()
         return [Message.text("system", RUBRIC), Message(role="user", parts=(*images, TextPart(text=text)))]
 

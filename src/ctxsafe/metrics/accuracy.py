@@ -91,6 +91,8 @@ def scored_step(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> str:
     """
     n = len(case.turns)
     for i in range(n - 1):
+        if case.replayed(i):
+            continue
         rec = turns.get((case.id, f"t{i + 1}"))
         if rec is None or rec.outcome != "ok":
             return f"t{i + 1}"
