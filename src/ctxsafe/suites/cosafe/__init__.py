@@ -1,0 +1,1 @@
+"""CoSafe: multi-turn coreference attacks, earlier turns replayed verbatim, the final one answered."""

@@ -1,0 +1,71 @@
+"""Load CoSafe from its release folder: one file per harm category (`<category>.json`), each line a
+JSON list of `{"role", "content"}` messages that ends with the attacking user turn.
+
+Quirk of the release: the files are named `.json` but hold one dialogue per line (JSONL). The
+earlier assistant turns are part of the attack (they set up the coreference), so they are replayed
+verbatim and the model answers only the final user turn.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ctxsafe.errors import DataError
+from ctxsafe.schema import Case, Message
+
+SUITE = "cosafe"
+CORRECT_LABELS = [0, 1]
+
+
+def _dialogue(obj: Any, file: str, where: str) -> tuple[list[str], list[str]]:
+    """(user turns, fixed assistant replies) of one line; roles must alternate user/assistant, ending with user."""
+    if not isinstance(obj, list) or not obj:
+        raise DataError("each line must be a non-empty JSON list of messages", file=file, record=where)
+    users: list[str] = []
+    replies: list[str] = []
+    for k, msg in enumerate(obj):
+        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or not isinstance(msg.get("content"), str):
+            raise DataError(f"message {k + 1} must be an object with string role and content", file=file, record=where)
+        want = "user" if k % 2 == 0 else "assistant"
+        if msg["role"] != want:
+            raise DataError(f"message {k + 1} has role {msg['role']!r}; expected {want!r} (turns alternate, "
+                            "starting with the user)", file=file, record=where)
+        (users if want == "user" else replies).append(msg["content"])
+    if len(obj) % 2 == 0:
+        raise DataError("the dialogue must end with a user turn for the model to answer", file=file, record=where)
+    if not users[-1].strip():
+        raise DataError("the final user turn is empty", file=file, record=where)
+    return users, replies
+
+
+def load_cosafe(root: Path) -> list[Case]:
+    files = sorted(p for p in root.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file()) if root.is_dir() \
+        else [root]
+    if not files:
+        raise DataError("no CoSafe category files (*.json) in the data folder", file=str(root))
+    cases: list[Case] = []
+    for path in files:
+        category = path.stem
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read: {exc}", file=str(path)) from exc
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"line {lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"invalid JSON at column {exc.colno}: {exc.msg}", file=str(path), record=where) from exc
+            users, replies = _dialogue(obj, str(path), where)
+            cid = f"{SUITE}-{category}-{lineno}"
+            cases.append(Case(id=cid, suite=SUITE, split=category, context="unsafe", pair_id=cid, modality="text",
+                              turns=tuple(Message.user(u) for u in users), fixed_replies=(*replies, None),
+                              gold={"correct_labels": CORRECT_LABELS}, category=category, task="coreference",
+                              meta={"record": f"{path.name} {where}"}))
+    if not cases:
+        raise DataError("no dialogues in the CoSafe files", file=str(root))
+    return cases

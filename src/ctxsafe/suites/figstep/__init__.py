@@ -1,0 +1,1 @@
+"""FigStep: typographic jailbreaks, the harmful instruction rendered into an image at load time."""

@@ -1,0 +1,1 @@
+"""MOSSBench: multimodal over-sensitivity (benign image+question items, harmful contrast items on the same images)."""

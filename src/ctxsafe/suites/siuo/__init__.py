@@ -1,0 +1,1 @@
+"""SIUO: safe image + safe text whose combination is unsafe (generation split)."""

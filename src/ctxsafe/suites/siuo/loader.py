@@ -1,0 +1,73 @@
+"""Load SIUO's generation split from its release folder: `siuo_gen.json` (a list of items with
+question_id, image, question, category, safety_warning, reference_answer) and `images/`.
+
+Quirks of the release: `question_id` is an integer, and the file sits either at the folder's root
+or under `data/`. Every item is unsafe by construction (the risk is in the combination), so the
+suite is unsafe-only; the safety warning and the reference answer go to the judge, never the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ctxsafe.errors import DataError
+from ctxsafe.images import ImageStore, resolve_inside
+from ctxsafe.jsonfile import read_json
+from ctxsafe.schema import Case, Message
+
+SUITE = "siuo"
+HF_DATASET = "sinwang/SIUO"
+FILE = "siuo_gen.json"
+CORRECT_LABELS = [0, 1]
+
+
+class SiuoRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    question_id: int | str
+    image: str
+    question: str
+    category: str | None = None
+    safety_warning: str | None = None
+    reference_answer: str | None = None
+
+
+def find_file(root: Path) -> Path:
+    for path in (root / FILE, root / "data" / FILE):
+        if path.is_file():
+            return path
+    raise DataError(f"SIUO needs {FILE} in the data folder (or its data/ subfolder)", file=str(root / FILE))
+
+
+def load_siuo(root: Path, images: ImageStore) -> list[Case]:
+    path = find_file(root)
+    raw = read_json(path)
+    if not isinstance(raw, list):
+        raise DataError(f"expected a list of items, got {type(raw).__name__}", file=str(path))
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for i, obj in enumerate(raw):
+        where = f"item {i}" + (f" (question_id {obj.get('question_id')!r})" if isinstance(obj, dict) else "")
+        try:
+            rec = SiuoRecord.model_validate(obj)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise DataError(f"malformed item ({problems})", file=str(path), record=where) from exc
+        qid = str(rec.question_id)
+        if qid in seen:
+            raise DataError(f"duplicate question_id {qid}", file=str(path), record=where)
+        seen.add(qid)
+        image_root = path.parent / "images"
+        image = images.add_file(resolve_inside(image_root, rec.image, file=str(path), record=where),
+                                record=f"{path.name} {where}", source=f"images/{rec.image}")
+        context = {k: v for k, v in (("safety_warning", rec.safety_warning),
+                                     ("reference_answer", rec.reference_answer)) if v}
+        cid = f"{SUITE}-{qid}"
+        cases.append(Case(id=cid, suite=SUITE, split="gen", context="unsafe", pair_id=cid, modality="image",
+                          turns=(Message.user(rec.question),), context_images=(image,),
+                          gold={"correct_labels": CORRECT_LABELS}, category=rec.category, task="gen",
+                          meta={"record": f"{path.name} {where}", "question_id": qid}, judge_context=context))
+    if not cases:
+        raise DataError("no items in the file", file=str(path))
+    return cases

@@ -1,0 +1,1 @@
+"""VLSBench: the risk is only in the image; the instruction alone is harmless."""

@@ -1,0 +1,1 @@
+"""XSTest: text over-refusal, safe prompts that sound unsafe and their unsafe contrast prompts."""
