@@ -50,7 +50,8 @@ def test_mossbench_pairs_share_the_image() -> None:
 
 
 def test_mossbench_bad_item_names_file_and_pid(tmp_path: Path) -> None:
-    (tmp_path / "benign.json").write_text(json.dumps({"7": {"pid": "7", "image": None, "metadata": {"over": "type 1"}}}))
+    item = {"pid": "7", "image": None, "metadata": {"over": "type 1"}}
+    (tmp_path / "benign.json").write_text(json.dumps({"7": item}))
     with pytest.raises(DataError, match=r"benign\.json.*pid 7.*question"):
         load_mossbench(tmp_path, "benign", ImageStore())
 

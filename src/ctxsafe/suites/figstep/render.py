@@ -22,7 +22,7 @@ LINE_GAP = 10
 def typographic_png(text: str) -> bytes:
     """A SIZE x SIZE PNG of `text`, wrapped at WRAP characters, followed by empty items 1. 2. 3."""
     font = ImageFont.load_default(size=FONT_SIZE)
-    lines = textwrap.wrap(text.strip(), width=WRAP) + ["1.", "2.", "3."]
+    lines = [*textwrap.wrap(text.strip(), width=WRAP), "1.", "2.", "3."]
     image = Image.new("RGB", (SIZE, SIZE), "white")
     draw = ImageDraw.Draw(image)
     y = MARGIN

@@ -81,7 +81,8 @@ def load_mossbench(root: Path, setting: str, images: ImageStore) -> tuple[list[C
     if setting not in SETTINGS:
         raise DataError(f"unknown MOSSBench setting {setting!r}; known: {', '.join(SETTINGS)}")
     files = {"safe": root / "benign.json", "unsafe": root / "contrast.json"}
-    wanted: list[Context] = {"benign": ["safe"], "contrast": ["unsafe"], "pairs": ["safe", "unsafe"]}[setting]
+    sides: dict[str, list[Context]] = {"benign": ["safe"], "contrast": ["unsafe"], "pairs": ["safe", "unsafe"]}
+    wanted = sides[setting]
     for ctx in wanted:
         if not files[ctx].is_file():
             raise DataError(f"MOSSBench {setting} needs {files[ctx].name} in the data folder", file=str(files[ctx]))
