@@ -13,6 +13,7 @@ file and the line (and the record's id when it has one), so a user can fix the d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,19 +30,37 @@ TASK = "native"
 CORRECT_LABELS: dict[Context, list[int]] = {"safe": [2, 3], "unsafe": [0, 1]}
 
 
+class ReplayedTurn(BaseModel):
+    """A user turn with the assistant's reply given verbatim: replayed, the model is not asked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    user: str
+    assistant: str
+
+
 class NativeRecord(BaseModel):
     """One line of the file. Strict: a number where a string belongs is an error, not a coercion."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: str = Field(min_length=1)
-    pair_id: str = Field(min_length=1)
+    pair_id: str | None = Field(default=None, min_length=1)
     context: Literal["safe", "unsafe"]
-    turns: list[str] = Field(min_length=1)
+    turns: list[str | ReplayedTurn] = Field(min_length=1)
     images: list[str] = Field(default_factory=list)
     system: str | None = None
     category: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    judge_context: dict[str, str] = Field(default_factory=dict)
+
+    def user_texts(self) -> list[str]:
+        return [t if isinstance(t, str) else t.user for t in self.turns]
+
+    def fixed_replies(self) -> tuple[str | None, ...]:
+        """One entry per turn (None: the model answers); empty when no turn is replayed."""
+        fixed = tuple(None if isinstance(t, str) else t.assistant for t in self.turns)
+        return fixed if any(f is not None for f in fixed) else ()
 
 
 def _problems(exc: ValidationError) -> str:
@@ -65,19 +84,41 @@ def _parse_line(raw: bytes, file: str, lineno: int) -> tuple[NativeRecord, str]:
         rec = NativeRecord.model_validate(obj)
     except ValidationError as exc:
         raise DataError(f"malformed record ({_problems(exc)})", file=file, record=where) from exc
-    for j, turn in enumerate(rec.turns):
+    for j, turn in enumerate(rec.user_texts()):
         if not turn.strip():
             raise DataError(f"turn {j + 1} is empty", file=file, record=where)
+    if not isinstance(rec.turns[-1], str):
+        raise DataError("the final turn must be a plain string: the model answers it (only earlier turns can be "
+                        "replayed with a fixed assistant reply)", file=file, record=where)
     return rec, where
 
 
 def _case(rec: NativeRecord, images: tuple[ImagePart, ...], where: str) -> Case:
     return Case(
-        id=rec.id, suite=SUITE, setting=SETTING, context=rec.context, pair_id=rec.pair_id,
+        id=rec.id, suite=SUITE, setting=SETTING, context=rec.context, pair_id=rec.pair_id or rec.id,
         modality="image" if images else "text", system=rec.system,
-        turns=tuple(Message.user(t) for t in rec.turns), context_images=images, image_placement="first_user",
+        turns=tuple(Message.user(t) for t in rec.user_texts()), fixed_replies=rec.fixed_replies(),
+        context_images=images, image_placement="first_user",
         gold={"correct_labels": CORRECT_LABELS[rec.context]}, category=rec.category, task=TASK,
-        meta={"record": where, **rec.meta})
+        meta={"record": where, **rec.meta}, judge_context=rec.judge_context)
+
+
+def check_pairs(records: Sequence[tuple[NativeRecord, str]], file: str) -> None:
+    """A `pair_id` names exactly one safe and one unsafe twin; a case without one is scored alone
+    (unsafe-only or benign-only), so a lone twin is an error, never half a pair scored as a pair."""
+    members: dict[str, list[tuple[NativeRecord, str]]] = {}
+    for rec, where in records:
+        if rec.pair_id is not None:
+            members.setdefault(rec.pair_id, []).append((rec, where))
+    for pair, recs in members.items():
+        if len(recs) == 1:
+            rec, where = recs[0]
+            raise DataError(f"pair {pair!r} has only a {rec.context} case; add its twin, or drop pair_id to score "
+                            f"the case on its own ({'unsafe-only' if rec.context == 'unsafe' else 'benign-only'})",
+                            file=file, record=where)
+    for rec, where in records:
+        if rec.pair_id is None and rec.id in members:
+            raise DataError(f"unpaired case id {rec.id!r} is also used as a pair_id", file=file, record=where)
 
 
 def load_native(path: Path, images: ImageStore, limit: int | None = None) -> list[Case]:
@@ -106,7 +147,7 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> lis
                 raise DataError(f"duplicate id {rec.id!r} (first used on line {first_line[rec.id]})", file=file,
                                 record=where)
             first_line[rec.id] = lineno
-            side = (rec.pair_id, rec.context)
+            side = (rec.pair_id or rec.id, rec.context)
             if side in pair_sides:
                 raise DataError(f"pair {rec.pair_id!r} already has a {rec.context} case (line {pair_sides[side]}); "
                                 "a pair is one safe and one unsafe twin", file=file, record=where)
@@ -114,11 +155,12 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> lis
             records.append((rec, where))
     if not records:
         raise DataError("no records in the file", file=file)
-    kept = list(dict.fromkeys(rec.pair_id for rec, _ in records))[:limit] if limit is not None else None
+    check_pairs(records, file)
+    kept = list(dict.fromkeys(rec.pair_id or rec.id for rec, _ in records))[:limit] if limit is not None else None
     keep = set(kept) if kept is not None else None
     cases: list[Case] = []
     for rec, where in records:
-        if keep is not None and rec.pair_id not in keep:
+        if keep is not None and (rec.pair_id or rec.id) not in keep:
             continue
         blame = f"{path.name} {where}"
         parts = tuple(images.add_file(resolve_inside(root, name, file=file, record=blame), record=blame,
