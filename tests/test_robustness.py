@@ -196,7 +196,7 @@ BAD_NATIVE: dict[str, tuple[Callable[[Path], None], str]] = {
         {"id": "a", "pair_id": "p", "context": "safe", "turns": "not a list"}) + "\n"),
         r"line 1 \(id .a.\): malformed record \(turns"),
     "missing field": (lambda d: (d / "cases.jsonl").write_text(json.dumps(
-        {"id": "a", "context": "safe", "turns": ["hi"]}) + "\n"), r"line 1 \(id .a.\): malformed record \(pair_id"),
+        {"id": "a", "pair_id": "p", "turns": ["hi"]}) + "\n"), r"line 1 \(id .a.\): malformed record \(context"),
     "duplicate id": (lambda d: (d / "cases.jsonl").write_text("\n".join(json.dumps(
         {"id": "a", "pair_id": p, "context": "safe", "turns": ["hi"]}) for p in ("p", "q")) + "\n"),
         r"line 2.*duplicate id 'a'"),

@@ -12,6 +12,7 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
+RENDER_VERSION = "aileron-56-v1"
 SIZE = 760
 FONT_SIZE = 56
 MARGIN = 20
