@@ -118,13 +118,16 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
 
 
 def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> None:
-    """The suite's own tables, then the paired outcomes every paired suite shares, then the files."""
+    """The suite's own tables, then the paired outcomes of the runs that have pairs, then the files.
+
+    A run's document names the shapes it was scored by (`shapes`); one without pairs (an unsafe-only
+    or benign-only file) gets no paired table, so nothing in it reads as a paired average."""
     for table in suite.tables(rows, by_category):
         console.print(table)
     refs = [ref for row in rows for ref in row.get("judges", {}).values() if ref]
     for note in dict.fromkeys(judge_note(ref["id"], ref.get("prompt_version")) for ref in refs):
         console.print(note, markup=False, soft_wrap=True)
-    if suite.shape == "paired":
+    if any("paired" in row.get("shapes", ("paired",)) for row in rows):
         console.print(paired_table(rows, by_category))
     for row in rows:
         console.print(f"results: {row['results_file']}")
