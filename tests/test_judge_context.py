@@ -6,13 +6,12 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from ctxsafe.judges.four_class import FourClassLLMJudge
-
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.session import execute
 from ctxsafe.engine.store import RunStore
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.context import context_block
+from ctxsafe.judges.four_class import FourClassLLMJudge
 from ctxsafe.providers.base import GenParams
 from ctxsafe.providers.openai_compat import OpenAICompatible
 from ctxsafe.schema import Case, Message
