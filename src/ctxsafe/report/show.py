@@ -66,6 +66,9 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
         parts.append(Text(f"  User: {user.text_content()}"))
         for img in user.images():
             parts.append(Text(f"  (image {img.source} sha256 {img.sha256})", style="dim"))
+        if case.fixed_replies and case.fixed_replies[i] is not None:
+            parts.append(Text(f"  Assistant (replayed verbatim, model not asked): {case.fixed_replies[i]}"))
+            continue
         for sub in inner_steps(case, step, turns):
             parts.append(Text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(), style="yellow"))
         reply = rec.response if rec is not None and rec.outcome == "ok" else ""
@@ -74,6 +77,8 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
             j = found.get((case.id, step))
             if j is not None:
                 parts.append(Text(f"  {judge_id}: {judgement_text(j, suite.label_names(judge_id))}", style="cyan"))
+    for kind, text in case.judge_context.items():
+        parts.append(Text(f"Judge context [{kind}]: {text}", style="dim"))
     parts.extend(suite.show_extra(case, turns, judgements))
     return Panel(Group(*parts), title=Text(case.id), title_align="left")
 
