@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ctxsafe.cli_convert import convert, schema
 from ctxsafe.cli_run import run_command
 from ctxsafe.cli_views import list_things, report, runs, show
 from ctxsafe.judges.agreement_command import agreement
@@ -21,5 +22,7 @@ app.command("report")(report)
 app.command("show")(show)
 app.command("runs")(runs)
 app.command("list")(list_things)
+app.command("convert")(convert)
+app.command("schema")(schema)
 app.command("judge-eval")(judge_eval)
 app.command("agreement")(agreement)

@@ -63,7 +63,8 @@ def load_cosafe(root: Path) -> list[Case]:
             users, replies = _dialogue(obj, str(path), where)
             cid = f"{SUITE}-{category}-{lineno}"
             cases.append(Case(id=cid, suite=SUITE, split=category, context="unsafe", pair_id=cid, modality="text",
-                              turns=tuple(Message.user(u) for u in users), fixed_replies=(*replies, None),
+                              turns=tuple(Message.user(u) for u in users),
+                              fixed_replies=(*replies, None) if replies else (),
                               gold={"correct_labels": CORRECT_LABELS}, category=category, task="coreference",
                               meta={"record": f"{path.name} {where}"}))
     if not cases:
