@@ -64,3 +64,23 @@ def test_infer_shape() -> None:
     assert infer_shape([("a", "unsafe"), ("b", "unsafe")]) == "unsafe-only"
     assert infer_shape([("a", "safe")]) == "benign-only"
     assert infer_shape([("p", "safe"), ("p", "unsafe"), ("q", "unsafe")]) == ""
+
+
+def test_paired_effect_by_hand() -> None:
+    from ctxsafe.metrics.effect import paired_effect
+    from ctxsafe.schema import Case, Message
+
+    def case(i: int, ctx: str) -> Case:
+        return Case(id=f"{i}-{ctx}", suite="s", context=ctx, pair_id=str(i), turns=(Message.user("q"),))  # type: ignore[arg-type]
+
+    cases = [case(i, ctx) for i in range(3) for ctx in ("safe", "unsafe")]
+    ref = {c.id: "correct" for c in cases}
+    # Without the image: every unsafe twin is missed, safe twins unchanged; pair 2's safe twin errors.
+    changed = {c.id: "wrong" if c.context == "unsafe" else "correct" for c in cases} | {"2-safe": "error"}
+    eff = paired_effect(cases, ref, changed)
+    assert eff["unsafe"]["effect"] == -1.0 and eff["unsafe"]["units"] == 3
+    assert abs(eff["safe"]["effect"] - (-1 / 3)) < 1e-12
+    # per pair: (0 + -1)/2, (0 + -1)/2, (-1 + -1)/2 -> mean -2/3
+    assert abs(eff["overall"]["effect"] - (-2 / 3)) < 1e-12 and eff["overall"]["units"] == 3
+    lo, hi = eff["overall"]["ci95"]
+    assert lo < -2 / 3 < hi

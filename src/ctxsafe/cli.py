@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ctxsafe.cli_convert import convert, schema
+from ctxsafe.cli_effect import effect
 from ctxsafe.cli_run import run_command
 from ctxsafe.cli_views import list_things, report, runs, show
 from ctxsafe.judges.agreement_command import agreement
@@ -24,5 +25,6 @@ app.command("runs")(runs)
 app.command("list")(list_things)
 app.command("convert")(convert)
 app.command("schema")(schema)
+app.command("effect")(effect)
 app.command("judge-eval")(judge_eval)
 app.command("agreement")(agreement)

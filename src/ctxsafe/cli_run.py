@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ctxsafe.ablations import ABLATIONS
 from ctxsafe.cli_common import (
     DEFAULT_OUT,
     DEFAULT_STORE,
@@ -59,11 +60,13 @@ JudgeOpt = Annotated[str, typer.Option(help="'offline' (rules, no API), 'none' (
 TemperatureOpt = Annotated[float | None, typer.Option(help="Model decoding temperature (default: the suite's).")]
 MaxTokensOpt = Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit).")]
 ByCategoryOpt = Annotated[bool, typer.Option(help="Also print per-category tables.")]
+AblationOpt = Annotated[str, typer.Option(help=f"Modality ablation applied to every case: {', '.join(ABLATIONS)} "
+                                           "(recorded in the run; see docs/ablations.md).")]
 ShowOpt = Annotated[int, typer.Option(help="Print the first N pairs of each run in full (as `ctxsafe show`).")]
 
 SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
           "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
-          "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier")
+          "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation")
 
 
 def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
@@ -97,6 +100,7 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
         ("progress", ProgressOpt, True),
         ("defense", DefenseOpt, None),
         ("verifier", VerifierOpt, None),
+        ("ablation", AblationOpt, "image"),
     ]
     assert tuple(name for name, _, _ in spec) == SHARED
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
@@ -109,7 +113,8 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
         data=shared["data"], limit=shared["limit"], faithful=shared["faithful"], judge=shared["judge"],
         judge_input=shared["judge_input"], temperature=shared["temperature"], max_tokens=shared["max_tokens"],
         seed=shared["seed"], retry=RetryPolicy(max_attempts=shared["max_attempts"], base_s=shared["retry_base"]),
-        concurrency=shared["concurrency"], defenses=tuple(shared["defense"] or ()), verifier=shared["verifier"])
+        concurrency=shared["concurrency"], defenses=tuple(shared["defense"] or ()), verifier=shared["verifier"],
+        ablation=shared["ablation"])
     endpoint, judge_endpoint = endpoints(shared["base_url"], shared["api_key_env"], shared["judge_base_url"],
                                          shared["judge_api_key_env"], shared["timeout"], shared["concurrency"])
     return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,

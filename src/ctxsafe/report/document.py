@@ -28,7 +28,8 @@ def results_document(store: RunStore, suite: Suite, run_id: str, judge: str | No
     doc: dict[str, Any] = {
         "suite": suite.name, "run_id": run_id, "model": display_name(info.config),
         "baseline": bool(info.config.get("baseline")), "status": info.status,
-        "setting": info.config.get("setting"), "defense": info.config.get("defense", "bare"), "shape": suite.shape,
+        "setting": info.config.get("setting"), "defense": info.config.get("defense", "bare"),
+        "ablation": info.config.get("ablation", "image"), "shape": suite.shape,
         "config": info.config,
         "judges": {role: ref_dict(ref) for role, ref in res.judges.items()},
     }

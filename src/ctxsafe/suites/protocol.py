@@ -66,6 +66,8 @@ class CommonOptions:
     concurrency: int = 16
     defenses: tuple[str, ...] = ()
     verifier: str | None = None
+    ablation: str = "image"
+    """A modality ablation applied to the loaded cases (`ctxsafe/ablations.py`); `image` changes nothing."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ctxsafe.ablations import ablate
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.policy import Policy
 from ctxsafe.engine.progress import NullProgress, RichProgress
@@ -44,12 +45,15 @@ class RunPlan:
 
 
 def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | None, provider: Provider,
-                 images: ImageStore) -> dict[str, Any]:
+                 images: ImageStore, ablation: str = "image") -> dict[str, Any]:
     """Everything that determines the model's outputs (never the judge): the suite's own fields plus
     the exact cases, the limit, the model, the decoding and the image policy."""
-    return {"suite": suite.name, **prepared.identity, "data_sha": digest, "limit": limit,
-            "model": provider.identity, "params": prepared.params.as_dict(),
-            "image_policy": images.policy.max_side}
+    identity = {"suite": suite.name, **prepared.identity, "data_sha": digest, "limit": limit,
+                "model": provider.identity, "params": prepared.params.as_dict(),
+                "image_policy": images.policy.max_side}
+    if ablation != "image":  # absent for the reference, so runs made before ablations existed keep their ids
+        identity["ablation"] = ablation
+    return identity
 
 
 async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: RunStore, provider: Provider,
@@ -58,8 +62,8 @@ async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: 
     """Run (or resume) one model, bare or under a defense, on the prepared cases; apply the judges; return
     its results document. The defense (and its verifier model) is part of the run's identity."""
     policy = plan.suite.policy(prepared, defense)
-    identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images), policy,
-                           verifier)
+    identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images,
+                                        plan.common.ablation), policy, verifier)
     caller = Caller(provider, prepared.params, store, images, plan.common.retry, plan.common.concurrency)
     rid = plan.run_id or make_run_id(plan.suite.name, prepared.setting, run_label(caller, defense), identity)
     config = {**identity, "setting": prepared.setting, "model_name": provider.name,
@@ -100,7 +104,7 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
     policies = make_policies(plan.common.defenses, plan.suite.defenses)
     images = ImageStore()
     prepared = plan.suite.prepare(plan.common, plan.extra, images)
-    cases = first_pairs(prepared.cases, plan.common.limit)
+    cases = ablate(first_pairs(prepared.cases, plan.common.limit), plan.common.ablation, images)
     prepared = replace(prepared, cases=cases)
     digest = cases_digest(cases)
     store = RunStore(plan.store)
