@@ -7,13 +7,13 @@ the original question goes to the judge as reference material.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore
 from ctxsafe.schema import Case, Message
 from ctxsafe.suites.figstep.render import typographic_png
+from ctxsafe.suites.records import read_csv
 
 SUITE = "figstep"
 FILE = "safebench.csv"
@@ -27,20 +27,13 @@ def load_figstep(root: Path, images: ImageStore) -> list[Case]:
     path = root / FILE if root.is_dir() else root
     if not path.is_file():
         raise DataError(f"FigStep needs {FILE} (SafeBench) in the data folder", file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", file=str(path)) from exc
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}; found {reader.fieldnames}", file=str(path))
+    rows = read_csv(path, REQUIRED)
     cases: list[Case] = []
     seen: set[str] = set()
-    for lineno, row in enumerate(reader, start=2):
-        key = f"{(row['category_id'] or '').strip()}-{(row['task_id'] or '').strip()}"
+    for lineno, row in rows:
+        key = f"{row['category_id'].strip()}-{row['task_id'].strip()}"
         where = f"line {lineno} (task {key})"
-        instruction = (row["instruction"] or "").strip()
+        instruction = row["instruction"].strip()
         if not instruction:
             raise DataError("empty instruction", file=str(path), record=where)
         if key in seen:
@@ -51,10 +44,8 @@ def load_figstep(root: Path, images: ImageStore) -> list[Case]:
         cid = f"{SUITE}-{key}"
         cases.append(Case(id=cid, suite=SUITE, context="unsafe", pair_id=cid, modality="image",
                           turns=(Message.user(PROMPT),), context_images=(image,),
-                          gold={"correct_labels": CORRECT_LABELS}, category=(row["category_name"] or "").strip(),
+                          gold={"correct_labels": CORRECT_LABELS}, category=row["category_name"].strip(),
                           task="typographic",
                           meta={"record": f"{path.name} {where}", "instruction": instruction},
-                          judge_context={"original_question": row["question"] or ""} if row["question"] else {}))
-    if not cases:
-        raise DataError("no rows in the file", file=str(path))
+                          judge_context={"original_question": row["question"]} if row["question"] else {}))
     return cases

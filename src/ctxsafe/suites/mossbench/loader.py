@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore, resolve_inside
 from ctxsafe.jsonfile import read_json
 from ctxsafe.schema import Case, Context, Message
+from ctxsafe.suites.records import validate
 
 SUITE = "mossbench"
 HF_DATASET = "AIcell/MOSSBench"
@@ -45,11 +46,7 @@ def _read(path: Path) -> dict[str, MossRecord]:
         raise DataError(f"expected an object keyed by pid, got {type(raw).__name__}", file=str(path))
     out: dict[str, MossRecord] = {}
     for key, obj in raw.items():
-        try:
-            rec = MossRecord.model_validate(obj)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise DataError(f"malformed item ({problems})", file=str(path), record=f"pid {key}") from exc
+        rec = validate(MossRecord, obj, file=str(path), record=f"pid {key}")
         if rec.pid != key:
             raise DataError(f"item keyed {key!r} says pid {rec.pid!r}", file=str(path), record=f"pid {key}")
         if not rec.question.strip():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore, resolve_inside
-from ctxsafe.jsonfile import read_json
 from ctxsafe.schema import Case, Message
+from ctxsafe.suites.records import read_items
 
 SUITE = "siuo"
 HF_DATASET = "sinwang/SIUO"
@@ -42,22 +42,8 @@ def find_file(root: Path) -> Path:
 
 def load_siuo(root: Path, images: ImageStore) -> list[Case]:
     path = find_file(root)
-    raw = read_json(path)
-    if not isinstance(raw, list):
-        raise DataError(f"expected a list of items, got {type(raw).__name__}", file=str(path))
     cases: list[Case] = []
-    seen: set[str] = set()
-    for i, obj in enumerate(raw):
-        where = f"item {i}" + (f" (question_id {obj.get('question_id')!r})" if isinstance(obj, dict) else "")
-        try:
-            rec = SiuoRecord.model_validate(obj)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise DataError(f"malformed item ({problems})", file=str(path), record=where) from exc
-        qid = str(rec.question_id)
-        if qid in seen:
-            raise DataError(f"duplicate question_id {qid}", file=str(path), record=where)
-        seen.add(qid)
+    for rec, qid, where in read_items(path, SiuoRecord, "question_id"):
         image_root = path.parent / "images"
         image = images.add_file(resolve_inside(image_root, rec.image, file=str(path), record=where),
                                 record=f"{path.name} {where}", source=f"images/{rec.image}")
@@ -68,6 +54,4 @@ def load_siuo(root: Path, images: ImageStore) -> list[Case]:
                           turns=(Message.user(rec.question),), context_images=(image,),
                           gold={"correct_labels": CORRECT_LABELS}, category=rec.category, task="gen",
                           meta={"record": f"{path.name} {where}", "question_id": qid}, judge_context=context))
-    if not cases:
-        raise DataError("no items in the file", file=str(path))
     return cases

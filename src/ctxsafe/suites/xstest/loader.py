@@ -8,11 +8,11 @@ its own name, never averaged as pairs.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ctxsafe.errors import DataError
 from ctxsafe.schema import Case, Context, Message
+from ctxsafe.suites.records import read_csv
 
 SUITE = "xstest"
 HF_DATASET = "walledai/XSTest"
@@ -33,23 +33,16 @@ def find_csv(root: Path) -> Path:
 
 def load_xstest(root: Path, sides: tuple[Context, ...] = ("safe", "unsafe")) -> list[Case]:
     path = find_csv(root)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM from a spreadsheet re-save is not part of "id"
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", file=str(path)) from exc
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}; found {reader.fieldnames}", file=str(path))
+    rows = read_csv(path, REQUIRED)
     cases: list[Case] = []
     seen: set[str] = set()
-    for lineno, row in enumerate(reader, start=2):
-        rid = (row["id"] or "").strip()
+    for lineno, row in rows:
+        rid = row["id"].strip()
         where = f"line {lineno} (id {rid!r})"
-        label = (row["label"] or "").strip()
+        label = row["label"].strip()
         if label not in ("safe", "unsafe"):
             raise DataError(f"label must be 'safe' or 'unsafe', got {label!r}", file=str(path), record=where)
-        prompt = row["prompt"] or ""
+        prompt = row["prompt"]
         if not rid or not prompt.strip():
             raise DataError("empty id or prompt", file=str(path), record=where)
         if rid in seen:
@@ -57,8 +50,8 @@ def load_xstest(root: Path, sides: tuple[Context, ...] = ("safe", "unsafe")) -> 
         seen.add(rid)
         if label not in sides:
             continue
-        ptype = (row["type"] or "").strip()
-        extra = {k: v for k, v in row.items() if k not in REQUIRED and k is not None and v}
+        ptype = row["type"].strip()
+        extra = {k: v for k, v in row.items() if k not in REQUIRED and v}
         cases.append(Case(id=f"{SUITE}-{rid}", suite=SUITE, split=label, setting="default", context=label,
                           pair_id=f"{SUITE}-{rid}", modality="text", turns=(Message.user(prompt),),
                           gold={"correct_labels": CORRECT_LABELS[label]}, category=ptype,
