@@ -59,3 +59,10 @@ def test_mixed_file_reports_each_number_under_its_shape(tmp_path: Path) -> None:
     assert doc["metrics"]["overall"]["pairs"] == 1  # the paired average covers the pair only
     assert doc["metrics"]["one_side"]["unsafe-only"]["n"] == 2
     assert doc["metrics"]["one_side"]["benign-only"]["n"] == 1
+
+
+def test_the_document_counts_replayed_and_generated_turns(tmp_path: Path) -> None:
+    records = [{"id": "a", "context": "unsafe", "turns": [{"user": "x", "assistant": "fixed"}, "y"]},
+               {"id": "b", "context": "unsafe", "turns": ["z"]}]
+    _, doc = _run(tmp_path, records, "ref:always-refuse")
+    assert doc["turns"] == {"generated": 2, "replayed": 1}

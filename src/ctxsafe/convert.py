@@ -38,7 +38,7 @@ def native_record(case: Case, paired: bool, image_names: Sequence[str]) -> dict[
     """One native line for `case`; `paired` keeps its pair id (twins), otherwise it is scored on its own."""
     turns: list[Any] = []
     for i, msg in enumerate(case.turns):
-        fixed = case.fixed_replies[i] if case.fixed_replies else None
+        fixed = case.fixed_reply(i)
         turns.append(msg.text_content() if fixed is None else {"user": msg.text_content(), "assistant": fixed})
     rec: dict[str, Any] = {"id": case.id}
     if paired:

@@ -124,9 +124,13 @@ class Case(_Frozen):
                 raise ValueError("the final turn must be answered by the model, not replayed")
         return self
 
+    def fixed_reply(self, i: int) -> str | None:
+        """The fixed reply replayed after user turn `i` (0-based), or None where the model answers."""
+        return self.fixed_replies[i] if self.fixed_replies else None
+
     def replayed(self, i: int) -> bool:
         """Whether user turn `i` (0-based) is answered by a fixed reply instead of the model."""
-        return bool(self.fixed_replies) and self.fixed_replies[i] is not None
+        return self.fixed_reply(i) is not None
 
 
 class Usage(_Frozen):

@@ -99,7 +99,7 @@ async def rollout(case: Case, caller: Caller, run_id: str, done: dict[tuple[str,
         return rec
 
     for i in range(len(case.turns)):
-        fixed = case.fixed_replies[i] if case.fixed_replies else None
+        fixed = case.fixed_reply(i)
         if fixed is not None:  # replayed: the fixed reply goes into the history; the model is not asked
             replies.append(fixed)
             continue

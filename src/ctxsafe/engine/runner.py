@@ -93,7 +93,7 @@ def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str
     """The replies to the user turns (fixed ones where replayed), up to the first turn that has no answer."""
     out: list[str] = []
     for i in range(len(case.turns)):
-        fixed = case.fixed_replies[i] if case.fixed_replies else None
+        fixed = case.fixed_reply(i)
         if fixed is not None:
             out.append(fixed)
             continue

@@ -66,8 +66,9 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
         parts.append(Text(f"  User: {user.text_content()}"))
         for img in user.images():
             parts.append(Text(f"  (image {img.source} sha256 {img.sha256})", style="dim"))
-        if case.fixed_replies and case.fixed_replies[i] is not None:
-            parts.append(Text(f"  Assistant (replayed verbatim, model not asked): {case.fixed_replies[i]}"))
+        fixed = case.fixed_reply(i)
+        if fixed is not None:
+            parts.append(Text(f"  Assistant (replayed verbatim, model not asked): {fixed}"))
             continue
         for sub in inner_steps(case, step, turns):
             parts.append(Text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(), style="yellow"))

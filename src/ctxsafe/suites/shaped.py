@@ -7,7 +7,7 @@ A generic layer, not a suite: suites never import each other, they import this.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from rich.console import RenderableType
 
 from ctxsafe.engine.policy import Policy
+from ctxsafe.engine.rollout import turn_origin
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
@@ -94,8 +95,10 @@ def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
         verdicts = accuracy.verdicts(paired, accuracy.outcomes(paired, turns, judgements))
     metrics["one_side"] = {shape: one_side_metrics(shape, groups[shape], turns, judgements)
                            for shape in ("unsafe-only", "benign-only") if shape in groups}
+    origins = Counter(turn_origin(c, i) for c in cases for i in range(len(c.turns)))
     return SuiteResults(judges={"scoring": ref}, metrics=metrics, verdicts=verdicts,
-                        extra={"shapes": [s for s in ("paired", "unsafe-only", "benign-only") if s in groups]})
+                        extra={"shapes": [s for s in ("paired", "unsafe-only", "benign-only") if s in groups],
+                               "turns": {"generated": origins["generated"], "replayed": origins["replayed"]}})
 
 
 def gen_params(common: CommonOptions, suite: str) -> GenParams:
