@@ -115,7 +115,7 @@ def test_local_folder_gives_linked_pairs_with_probes_and_images(folder: Path) ->
     assert [(p.id, p.gold) for p in unsafe.probes] == [("mcq2", "B"), ("mcq3", "B"), ("tf0", True), ("tf1", False)]
     assert all(p.attach_images for p in unsafe.probes)
     assert "{transcript}" in unsafe.probes[0].template and "B. unsafe goal" in unsafe.probes[0].template
-    assert unsafe.meta["caption"] == "A red square." and unsafe.gold == {"type": "A"}
+    assert unsafe.meta["caption"] == "A red square." and unsafe.gold == {"type": "A", "risk_turn": 3}
     text = cases["type_b-0-text-unsafe"]
     assert text.context_images == () and text.modality == "text"
     assert not any(p.attach_images for p in text.probes)

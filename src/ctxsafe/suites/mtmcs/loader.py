@@ -33,6 +33,9 @@ from ctxsafe.suites.mtmcs.sources import RawData, RawRow
 SUITE = "mtmcs"
 MODALITIES = ("image", "text")
 TYPE_OF_SPLIT = {"type_a": "A", "type_b": "B"}
+RISK_TURN = {"type_a": 3, "type_b": 1}
+"""The user turn where the unsafe twin's risk appears (escalation at turn 3, a context switch at turn 1);
+guard evaluation measures when a guard fires against it."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ class _Builder:
                         context=ctx, pair_id=pair, modality="image" if modality == "image" else "text",
                         system=None, turns=tuple(Message.user(t) for t in getattr(turns, side)),
                         context_images=(image,) if image is not None else (), image_placement="latest_user",
-                        probes=_probes(row, modality, ctx, raw), gold={"type": TYPE_OF_SPLIT[raw.split]},
+                        probes=_probes(row, modality, ctx, raw), gold={"type": TYPE_OF_SPLIT[raw.split],
+                                                                        "risk_turn": RISK_TURN[raw.split]},
                         meta={"record": raw.record, "file": raw.file, "row_id": row.id,
                               "unsafe_intent": row.unsafe_intent, "caption": caption, "variant": k,
                               "fallbacks": list(turns.fallbacks)}))

@@ -1,0 +1,89 @@
+"""A guard as a classifier over a finished run: the Judge protocol, so its verdicts are stored as
+judgements, its calls cached by the Caller, and a re-run resumes where it stopped.
+
+At user turn k the guard sees what the model saw (its own earlier replies included), through the
+guard's view; with target `response` it also sees the model's reply to turn k.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ctxsafe.engine.call import Caller
+from ctxsafe.guards.base import Guard
+from ctxsafe.guards.check import run_guard
+from ctxsafe.guards.verdict import Given, GuardVerdict, Target
+from ctxsafe.guards.view import ImageTexts, View, select
+from ctxsafe.judges.base import JudgeInput
+from ctxsafe.schema import Case, Judgement, Message
+
+LABELS = {"safe": 0, "unsafe": 1, "controversial": 2}
+
+
+def guard_judge_id(guard: Guard, caller: Caller) -> str:
+    return f"guard:{guard.name}@{caller.provider.name}"
+
+
+def encode(verdict: GuardVerdict, given: Given) -> str:
+    """The stored form of a verdict and its input record (in a judgement's explanation)."""
+    return json.dumps({"verdict": verdict.model_dump(mode="json"), "given": given.model_dump(mode="json")},
+                      ensure_ascii=False, sort_keys=True)
+
+
+def decode(explanation: str | None) -> tuple[GuardVerdict, Given] | None:
+    if not explanation:
+        return None
+    try:
+        obj = json.loads(explanation)
+        return GuardVerdict.model_validate(obj["verdict"]), Given.model_validate(obj["given"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class GuardJudge:
+    """Applies to every user turn of every case; a probe (intent question) is not a guarded turn."""
+
+    def __init__(self, guard: Guard, caller: Caller, view: View, target: Target = "prompt",
+                 texts: ImageTexts | None = None) -> None:
+        self.guard = guard
+        self.caller = caller
+        self.view = view
+        self.target = target
+        self.texts = texts
+        self.judge_id = guard_judge_id(guard, caller)
+        self.prompt_version = f"{guard.version}|{view.describe()}|{target}"
+        self.input_mode = f"guard:{view.describe()}:{target}"
+        self.concurrency = caller.concurrency
+
+    def applies(self, case: Case, step: str) -> bool:
+        return step.startswith("t") and step[1:].isdigit()
+
+    async def check(self, conversation: list[Message]) -> tuple[GuardVerdict, Given, bool]:
+        """The verdict on one conversation (ending at the turn under review) through the Caller, its input
+        record, and whether a call failed (to be retried on resume, unlike an unreadable answer)."""
+        prepared = self.guard.prepare(select(conversation, self.view, self.target, self.texts))
+        failed = False
+
+        async def call(_: int, messages: list[Message]) -> tuple[str | None, str | None]:
+            res = await self.caller.complete(messages)
+            self.caller.remember(res)
+            nonlocal failed
+            if res.outcome != "ok" or res.completion is None:
+                failed = True
+                return None, res.error or f"the guard's provider answered with {res.outcome}"
+            return res.completion.text or "", None
+
+        verdict = await run_guard(self.guard, prepared, call)
+        return verdict, prepared.given, failed
+
+    async def judge(self, item: JudgeInput) -> Judgement:
+        conversation = list(item.seen)
+        if self.target == "response":
+            conversation.append(Message.text("assistant", item.response))
+        verdict, given, call_failed = await self.check(conversation)
+        return Judgement(
+            run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
+            prompt_version=self.prompt_version, label=LABELS.get(verdict.verdict), score=verdict.score,
+            explanation=encode(verdict, given), raw=verdict.raw,
+            parse_status="failed" if verdict.verdict == "error" else "ok",
+            outcome="error" if call_failed else "ok", error=verdict.error, input_mode=self.input_mode)
