@@ -42,6 +42,10 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show a live progress bar on a t
 DefenseOpt = Annotated[list[str] | None, typer.Option(
     "--defense", help="Also run the model wrapped in this defense, repeatable (one run per defense plus the bare "
     "model; see docs/defenses.md): prompt-patch, adashield, self-reflection, immune, cot-safety.")]
+GuardOpt = Annotated[list[str] | None, typer.Option(
+    "--guard", help="Evaluate a guard on this suite, repeatable: ADAPTER=PROVIDER:MODEL[;key=value...], e.g. "
+    "'llama-guard-4=vllm:meta-llama/Llama-Guard-4-12B;view=all;stage=both' (see docs/guards.md). Adds the guard "
+    "as a classifier over the bare run and a guard + model run.")]
 VerifierOpt = Annotated[str | None, typer.Option(
     help="provider:model of the verifier for --defense immune (default: the model under test itself).")]
 

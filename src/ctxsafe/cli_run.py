@@ -24,6 +24,7 @@ from ctxsafe.cli_common import (
     BaseUrlOpt,
     ConcurrencyOpt,
     DefenseOpt,
+    GuardOpt,
     JudgeApiKeyEnvOpt,
     JudgeBaseUrlOpt,
     MaxAttemptsOpt,
@@ -44,6 +45,7 @@ from ctxsafe.cli_common import (
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
+from ctxsafe.guards.report import print_guards
 from ctxsafe.judges.measured import judge_note
 from ctxsafe.report.defenses import cost_table, defenses_documents, difference_table
 from ctxsafe.report.results import write_results
@@ -66,7 +68,8 @@ ShowOpt = Annotated[int, typer.Option(help="Print the first N pairs of each run 
 
 SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
           "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
-          "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation")
+          "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation",
+          "guard")
 
 
 def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
@@ -101,6 +104,7 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
         ("defense", DefenseOpt, None),
         ("verifier", VerifierOpt, None),
         ("ablation", AblationOpt, "image"),
+        ("guard", GuardOpt, None),
     ]
     assert tuple(name for name, _, _ in spec) == SHARED
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
@@ -119,7 +123,7 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
                                          shared["judge_api_key_env"], shared["timeout"], shared["concurrency"])
     return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,
                    endpoint=endpoint, judge_endpoint=judge_endpoint, store=shared["store"], out=shared["out"],
-                   run_id=shared["run_id"])
+                   run_id=shared["run_id"], guards=tuple(shared["guard"] or ()))
 
 
 def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> None:
@@ -164,8 +168,11 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
         plan = make_plan(suite, shared, extra)
         rows = asyncio.run(run_models(plan, sink))
     print_rows(suite, rows, shared["by_category"])
-    if plan.common.defenses:
+    if plan.common.defenses or plan.guards:
         print_defenses(suite, rows, Path(shared["store"]), Path(shared["out"]))
+    if plan.guards:
+        with user_errors():
+            print_guards(console, rows, Path(shared["store"]), Path(shared["out"]), suite.name)
     if shared["show"]:
         from ctxsafe.cli_views import print_pairs
 

@@ -18,7 +18,7 @@ from ctxsafe.providers.base import GenParams
 from ctxsafe.schema import Case, ImagePart, Message, TextPart, TurnRecord, Usage
 
 FINAL_OUTCOMES = ("ok", "content_filter")
-ROLES = ("model", "defense", "verifier")
+ROLES = ("model", "defense", "verifier", "guard")
 """Who an inner call is attributed to: the model under test answering, the model (or another) acting
 for a defense, or a separate verifier model. Judges are attributed from the judgements table."""
 

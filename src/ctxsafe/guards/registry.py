@@ -2,7 +2,8 @@
 
 Keys: `view` (last | all | window:N), `images` (images | caption | ocr | none), `captions` / `ocr`
 (a JSON file of image sha256 or file name -> text), `policy` (a text file, for the `llm` adapter),
-`policies` and `threshold` (ShieldGemma 2), `stage` (input | output | both, when guarding a model),
+`policies` and `threshold` (ShieldGemma 2), `stage` (input | output | both), `on_error` (stop | block |
+pass: what a guarded model does when the guard errs or cannot take the input; default stop),
 `base_url`, `key_env`, `max_tokens`.
 """
 
@@ -28,8 +29,8 @@ from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 
 Stage = Literal["input", "output", "both"]
-KEYS = ("view", "images", "captions", "ocr", "policy", "policies", "threshold", "stage", "base_url", "key_env",
-        "max_tokens")
+KEYS = ("view", "images", "captions", "ocr", "policy", "policies", "threshold", "stage", "on_error", "base_url",
+        "key_env", "max_tokens")
 
 
 def _llm(opts: dict[str, str]) -> Guard:
@@ -107,6 +108,8 @@ def parse_guard(text: str) -> GuardSpec:
     stage = opts.get("stage", "input")
     if stage not in ("input", "output", "both"):
         raise ConfigError(f"guard spec {text!r}: stage must be input, output or both")
+    if opts.get("on_error", "stop") not in ("stop", "block", "pass"):
+        raise ConfigError(f"guard spec {text!r}: on_error must be stop, block or pass")
     view = View.parse(opts.get("view", "last"), opts.get("images", "images"))
     return GuardSpec(text, adapter, model, view, stage, opts)  # type: ignore[arg-type]
 

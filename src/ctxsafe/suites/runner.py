@@ -10,11 +10,12 @@ from typing import Any
 
 from ctxsafe.ablations import ablate
 from ctxsafe.engine.call import Caller
-from ctxsafe.engine.policy import Policy
+from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
+from ctxsafe.guards.session import GuardSetup
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.policies.registry import make_policies
@@ -42,6 +43,8 @@ class RunPlan:
     store: Path
     out: Path
     run_id: str | None = None
+    guards: tuple[str, ...] = ()
+    """`--guard` specs: each is evaluated as a classifier over every bare run and as guard + model runs."""
 
 
 def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | None, provider: Provider,
@@ -99,9 +102,11 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
         raise ConfigError("--limit must be at least 1")
     if plan.run_id and len(plan.models) > 1:
         raise ConfigError("--run-id names one run; give a single --model with it")
-    if plan.run_id and plan.common.defenses:
-        raise ConfigError("--run-id names one run, but --defense makes one run per defense plus the bare model")
-    policies = make_policies(plan.common.defenses, plan.suite.defenses)
+    if plan.run_id and (plan.common.defenses or plan.guards):
+        raise ConfigError("--run-id names one run, but --defense and --guard make one run per defense or guard "
+                          "plus the bare model")
+    guards = GuardSetup(plan.guards, plan.endpoint.timeout_s, plan.common.concurrency)
+    policies = [*make_policies(plan.common.defenses, plan.suite.defenses), *guards.policies()]
     images = ImageStore()
     prepared = plan.suite.prepare(plan.common, plan.extra, images)
     cases = ablate(first_pairs(prepared.cases, plan.common.limit), plan.common.ablation, images)
@@ -125,6 +130,9 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
                     with make_sink() as sink:
                         row = await evaluate_model(plan, prepared, digest, store, provider, judges, images, sink,
                                                    defense, verifier)
+                        if guards and is_bare(defense):
+                            row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
+                                                                  row["model"], plan.common.retry, sink)
                     row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))
                     rows.append(row)
             finally:
@@ -132,5 +140,6 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
     finally:
         for p in closing:
             await p.aclose()
+        await guards.aclose()
         store.close()
     return rows

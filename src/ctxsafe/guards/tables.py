@@ -1,0 +1,61 @@
+"""Terminal views of guard results: the guards table per suite, the per-turn firing plot, and the blocking
+stages of guarded runs. The same documents are written as JSON for the HTML report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def guards_table(docs: list[dict[str, Any]], title: str) -> Table:
+    """One row per (guard, model run, group): block rate on unsafe cases and on their safe twins."""
+    t = Table(title=title)
+    for col in ("guard", "view", "model run", "group", "unsafe blocked %", "safe blocked %", "pair acc %",
+                "pairs", "not scored"):
+        t.add_column(col, no_wrap=col in ("guard", "view"))
+    for doc in docs:
+        m = doc["metrics"]
+        groups = [("overall", m["overall"])] + [(f"cat {k}", v) for k, v in m["by_category"].items()] + \
+            [(f"modality {k}", v) for k, v in m["by_modality"].items()]
+        for name, g in groups:
+            t.add_row(Text(doc["guard"]), doc["view"], Text(doc["model"]), Text(name),
+                      f"{_pct(g['unsafe_block_rate'])} ({g['unsafe_blocked']}/{g['unsafe']})",
+                      f"{_pct(g['safe_block_rate'])} ({g['safe_blocked']}/{g['safe']})",
+                      _pct(g["pair_accuracy"]), str(g["pairs"]), str(g["not_scored"]))
+    return t
+
+
+def firing_plot(doc: dict[str, Any], width: int = 30) -> Table:
+    """First firing turn, unsafe cases against safe twins, as bars; and unsafe cases against the risk turn."""
+    turns = doc["metrics"]["first_firing_turn"]
+    t = Table(title=f"{doc['guard']} ({doc['view']}) on {doc['model']}: first turn the guard fires")
+    for col in ("turn", "unsafe", "safe twin (false positive)"):
+        t.add_column(col)
+    counts = [*turns["unsafe"].values(), *turns["safe"].values()]
+    top = max(counts, default=0) or 1
+    for k in sorted({*turns["unsafe"], *turns["safe"]}, key=int):
+        u, s = turns["unsafe"].get(k, 0), turns["safe"].get(k, 0)
+        t.add_row(f"t{k}", f"{'#' * round(width * u / top)} {u}", f"{'#' * round(width * s / top)} {s}")
+    offsets = doc["metrics"]["vs_risk_turn"]
+    if offsets:
+        t.caption = "unsafe vs the risk turn: " + ", ".join(f"{k} {v}" for k, v in sorted(offsets.items()))
+    return t
+
+
+def stages_table(docs: list[dict[str, Any]]) -> Table:
+    """Guard + model runs: which stage blocked each case (per context), and what the guard added."""
+    t = Table(title="Guarded runs: blocking stage per case (first blocked turn)")
+    for col in ("run", "context", "input", "output", "answered", "error", "guard calls/case", "guard s/case"):
+        t.add_column(col)
+    for doc in docs:
+        for ctx, c in doc["by_context"].items():
+            t.add_row(Text(doc["run_id"]), ctx, str(c.get("input", 0)), str(c.get("output", 0)),
+                      str(c.get("none", 0)), str(c.get("error", 0)), f"{doc['guard_calls_per_case']:.2f}",
+                      f"{doc['guard_latency_s_per_case']:.3f}")
+    return t
