@@ -105,6 +105,12 @@ def test_guard_classifier_and_guarded_run_on_mtmcs(tmp_path: Path,
     assert blocked["response"] == "Sorry, I can't help with that request."
     assert (guarded["run_id"], "type_a-0-image-unsafe", "t3/guard-in") in rows
     assert "Guards as classifiers" in res.output and "blocking stage" in res.output
+    # The same document, rebuilt from the store alone.
+    shown = cli("guards", doc["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "again"))
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(next((tmp_path / "again").glob("guards-*.json")).read_text()) == doc
+    wrong = cli("guards", guarded["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "x"))
+    assert wrong.exit_code == 2 and not (tmp_path / "x").exists()
     # Re-running the same command resumes: every guard call is answered from the store.
     before = guard.stats()["chat_completions"]
     again = _mtmcs_guard_run(tmp_path, guard)
@@ -179,3 +185,23 @@ async def test_omni_moderation_through_the_sdk_cached(tmp_path: Path,
         await provider.aclose()
         store.close()
 
+
+
+def test_an_input_the_guard_cannot_take_is_recorded_and_blocks_only_when_asked(
+        tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:
+    """ShieldGemma 2 rates images only: on text-only dialogues it makes no call, and says why."""
+    guard = openai_server(ServerConfig(reply="No"))
+    res = cli("run", "mtmcs", "--model", "ref:always-comply", "--type", "a", "--modality", "text", "--limit", "1",
+              "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "results"), "--no-progress",
+              "--guard", f"shieldgemma-2=vllm:sg2;base_url={guard.base_url};on_error=block")
+    assert res.exit_code == 0, res.output
+    assert guard.stats()["chat_completions"] == 0
+    doc = json.loads(next((tmp_path / "results").glob("guards-*.json")).read_text())
+    assert doc["classifier"][0]["metrics"]["overall"]["not_scored"] == 2
+    (case,) = [c for c in doc["classifier"][0]["metrics"]["cases"] if c["context"] == "unsafe"]
+    assert case["stopped_on"].startswith("t1: cannot take input: no image in view")
+    (guarded,) = doc["guarded_runs"]
+    assert guarded["by_context"] == {"safe": {"input": 1}, "unsafe": {"input": 1}}
+    rows = steps(tmp_path / "runs.sqlite", guarded["run_id"])
+    sub = rows[(guarded["run_id"], "type_a-0-text-unsafe", "t1/guard-in")]
+    assert sub["outcome"] == "error" and "ShieldGemma 2 rates images only" in sub["error"]

@@ -8,6 +8,7 @@ from ctxsafe.cli_convert import convert, schema
 from ctxsafe.cli_effect import effect
 from ctxsafe.cli_run import run_command
 from ctxsafe.cli_views import list_things, report, runs, show
+from ctxsafe.guards.command import guards
 from ctxsafe.judges.agreement_command import agreement
 from ctxsafe.judges.eval_command import judge_eval
 from ctxsafe.suites.registry import SUITES
@@ -28,3 +29,4 @@ app.command("schema")(schema)
 app.command("effect")(effect)
 app.command("judge-eval")(judge_eval)
 app.command("agreement")(agreement)
+app.command("guards")(guards)

@@ -172,7 +172,7 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
         print_defenses(suite, rows, Path(shared["store"]), Path(shared["out"]))
     if plan.guards:
         with user_errors():
-            print_guards(console, rows, Path(shared["store"]), Path(shared["out"]), suite.name)
+            print_guards(console, rows, Path(shared["store"]), Path(shared["out"]))
     if shared["show"]:
         from ctxsafe.cli_views import print_pairs
 

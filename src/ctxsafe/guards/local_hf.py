@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ class LocalGuardModel:
     is_reference = False
     max_concurrency = 1
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, answer_tokens: tuple[str, str] | None = None) -> None:
+        """`answer_tokens` (e.g. ("Yes", "No")): instead of generating, answer with the probabilities of these two
+        tokens as the first answer token, as JSON (`{"Yes": p, "No": 1 - p}`), for guards scored that way."""
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
@@ -47,7 +50,9 @@ class LocalGuardModel:
             raise ConfigError(f"no local model folder at {path}")
         self.path = path
         self.name = f"hf:{path.name}"
-        self.identity = f"hf-local|{path.resolve()}"
+        self.answer_tokens = answer_tokens
+        mode = "" if answer_tokens is None else f"|p({answer_tokens[0]} vs {answer_tokens[1]})"
+        self.identity = f"hf-local|{path.resolve()}{mode}"
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, bool] | None = None
 
@@ -93,6 +98,8 @@ class LocalGuardModel:
                                               return_dict=True)
             tokenizer = proc
         n_in = int(inputs["input_ids"].shape[-1])
+        if self.answer_tokens is not None:
+            return self._answer_probs(model, tokenizer, inputs, n_in)
         with torch.no_grad():
             out = model.generate(**inputs, do_sample=False, max_new_tokens=params.max_tokens or 64,
                                  pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
@@ -102,8 +109,27 @@ class LocalGuardModel:
         return Completion(text=text, finish_reason="stop" if ended else "length",
                           usage=Usage(input_tokens=n_in, output_tokens=len(new)))
 
+    def _answer_probs(self, model: Any, tokenizer: Any, inputs: Any, n_in: int) -> Completion:
+        import torch
+
+        assert self.answer_tokens is not None
+        ids = [tokenizer.convert_tokens_to_ids(t) for t in self.answer_tokens]
+        if any(i is None or i == tokenizer.unk_token_id for i in ids):
+            raise ProviderError(f"the tokenizer has no single token for {self.answer_tokens}", retryable=False)
+        with torch.no_grad():
+            logits = model(**inputs).logits[0, -1]
+        p = torch.softmax(logits[ids].float(), dim=-1).tolist()
+        text = json.dumps({self.answer_tokens[0]: p[0], self.answer_tokens[1]: p[1]})
+        return Completion(text=text, finish_reason="stop", usage=Usage(input_tokens=n_in, output_tokens=0))
+
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
-        return await asyncio.to_thread(self._generate, messages, params, images)
+        try:
+            return await asyncio.to_thread(self._generate, messages, params, images)
+        except ProviderError:
+            raise
+        except Exception as exc:  # a template, tokenizer or model failure is this call's explicit error
+            raise ProviderError(f"local model {self.path.name} failed: {type(exc).__name__}: {exc}",
+                                retryable=False) from None
 
     async def aclose(self) -> None:
         self._loaded = None

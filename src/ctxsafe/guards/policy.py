@@ -4,11 +4,13 @@ Each guard call is a recorded, cached, resumable sub-step of its turn (`t2/guard
 `t2/guard-out`, with `-N` when a guard takes several calls). A blocked turn keeps a fixed refusal as
 its reply, pointing at the guard call that blocked it, so which stage blocked each case is read from
 the store alone (`stage_of`). A guard error, an unreadable verdict or an input the guard cannot take
-stops the turn with that error by default (`on_error=stop`); `block` or `pass` must be asked for.
+stops the turn with that error by default (`on_error=stop`); `block` (counted as a block by the stage
+that erred) or `pass` must be asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from ctxsafe.engine.call import Caller
@@ -55,11 +57,13 @@ class Guarded:
                      target: Target) -> tuple[GuardVerdict, TurnRecord]:
         """The guard's verdict, and the record of its last call (the one a block points at)."""
         prepared = self.guard.prepare(select(conversation, self.spec.view, target, self.texts))
-        if not prepared.requests:
+        if not prepared.requests:  # no call: the sub-step is recorded as an error so the store shows why
+            reason = f"guard cannot take input: {prepared.given.cannot}"
             stub = TurnRecord(run_id=ctx.run_id, case_id=ctx.case.id, step=f"{ctx.prefix}/{name}", index=ctx.index,
-                              request_hash="", response=None, outcome="error",
-                              error=f"guard cannot take input: {prepared.given.cannot}")
-            return GuardVerdict(verdict="error", error=stub.error), stub
+                              request_hash=f"cannot:{hashlib.sha256(reason.encode()).hexdigest()}", response=None,
+                              outcome="error", error=reason)
+            ctx.callers["model"].store.record_turn(stub, None)
+            return GuardVerdict(verdict="error", error=reason), stub
         outputs: list[str] = []
         rec: TurnRecord | None = None
         for i, request in enumerate(prepared.requests):
@@ -80,6 +84,11 @@ class Guarded:
                                                      "error": f"guard verdict: {verdict.error}"}))
         return self.on_error == "block"
 
+    @staticmethod
+    def _blocked(rec: TurnRecord) -> Reply:
+        """The refusal a block keeps, pointing at the guard sub-step that blocked (even one that made no call)."""
+        return Reply(rec.model_copy(update={"outcome": "ok", "error": None}), REFUSAL)
+
     async def respond(self, ctx: StepContext) -> Reply:
         callers = {**ctx.callers, "guard": self._guard_caller(ctx)}
         gctx = StepContext(ctx.case, ctx.step, ctx.index, ctx.messages, callers, ctx.run_id, ctx.done, ctx.new,
@@ -87,13 +96,13 @@ class Guarded:
         if self.stage in ("input", "both"):
             verdict, rec = await self._check(gctx, "guard-in", ctx.messages, "prompt")
             if self._decide(verdict, rec):
-                return Reply(rec, REFUSAL)
+                return self._blocked(rec)
         answer = await gctx.call("answer", ctx.messages)
         if self.stage == "input" or answer.outcome != "ok":
             return Reply(answer)
         reviewed = [*ctx.messages, Message.text("assistant", answer.response or "")]
         verdict, rec = await self._check(gctx, "guard-out", reviewed, "response")
-        return Reply(rec, REFUSAL) if self._decide(verdict, rec) else Reply(answer)
+        return self._blocked(rec) if self._decide(verdict, rec) else Reply(answer)
 
     async def aclose(self) -> None:
         await self.provider.aclose()
@@ -103,7 +112,7 @@ def stage_of(turn: TurnRecord, substeps: dict[str, TurnRecord]) -> str | None:
     """Which stage blocked a guarded turn: `input`, `output`, or None (answered), from the hash the turn's
     kept reply points at. `substeps` maps sub-step names (`guard-in`, `answer`, ...) to their records."""
     for name, rec in substeps.items():
-        if rec.request_hash == turn.request_hash and rec.outcome == "ok":
+        if rec.request_hash == turn.request_hash:
             if name.startswith("guard-in"):
                 return "input"
             if name.startswith("guard-out"):

@@ -131,5 +131,5 @@ def guard_provider(spec: GuardSpec, timeout_s: float = 120.0, concurrency: int =
     if family == "hf":
         from ctxsafe.guards.local_hf import LocalGuardModel  # torch is an optional extra
 
-        return LocalGuardModel(Path(model))
+        return LocalGuardModel(Path(model), ("Yes", "No") if spec.adapter == "shieldgemma-2" else None)
     return make_provider(spec.model, endpoint)

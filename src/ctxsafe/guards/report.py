@@ -1,5 +1,7 @@
-"""After a run with `--guard`: the guards table, the per-turn firing plot and the blocking stages, printed
-and written as `guards-<run_id>.json` beside the results (the data the HTML report reads)."""
+"""The guard results of a bare run, rebuilt from the store alone: the guards table, the per-turn firing
+plot and the blocking stages of the guarded runs of the same model on the same cases. Printed after a
+run with `--guard` and by `ctxsafe guards RUN_ID`, and written as `guards-<run_id>.json` (the data the
+HTML report reads)."""
 
 from __future__ import annotations
 
@@ -8,44 +10,64 @@ from typing import Any
 
 from rich.console import Console
 
+from ctxsafe.engine.session import display_name
 from ctxsafe.engine.store import RunStore
+from ctxsafe.errors import CtxsafeError
 from ctxsafe.guards.attribution import attribution
+from ctxsafe.guards.classify import classify
 from ctxsafe.guards.tables import firing_plot, guards_table, stages_table
 from ctxsafe.report.results import write_results
 
 
-def guard_documents(store: RunStore, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per bare run: its guards as classifiers and the guarded runs of the same model with their stages."""
-    docs: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if "guards" in row:
-            docs[row["run_id"]] = {"run_id": row["run_id"], "model": row["model"], "classifier": row["guards"],
-                                   "guarded_runs": []}
-    for row in rows:
-        info = store.run(row["run_id"])
-        if info is None or not str(info.config.get("defense", "")).startswith("guard-"):
+def guard_document(store: RunStore, run_id: str) -> dict[str, Any]:
+    """Every guard judged over `run_id` as a classifier, and the guarded runs of its model on its cases."""
+    info = store.run(run_id)
+    if info is None:
+        raise CtxsafeError(f"no run {run_id} in the store")
+    if str(info.config.get("defense", "")).startswith("guard-"):
+        raise CtxsafeError(f"run {run_id} is a guarded run; give the bare run of its model (see `ctxsafe runs`)")
+    cases = store.cases(run_id)
+    model = display_name(info.config)
+    classifier = []
+    for judge_id, version in store.judges_of(run_id):
+        if not judge_id.startswith("guard:"):
             continue
-        bare = next((d for d in docs.values() if d["model"] == str(info.config.get("model_name"))), None)
-        if bare is not None:
-            stages = attribution(store, row["run_id"], store.cases(row["run_id"]))
-            bare["guarded_runs"].append({**stages, "model": row["model"], "defense": info.config["defense"]})
-    return docs
+        _, view, target = [*version.split("|"), "?", "?"][:3]
+        classifier.append({"guard": judge_id.removeprefix("guard:"), "view": view, "target": target,
+                           "model": model, "run_id": run_id, "judge_id": judge_id, "prompt_version": version,
+                           "metrics": classify(cases, store.judgements(run_id, judge_id, version))})
+    ids = {c.id for c in cases}
+    guarded = []
+    for other in store.runs():
+        defense = str(other.config.get("defense", ""))
+        if defense.startswith("guard-") and other.config.get("model_name") == info.config.get("model_name") \
+                and store.case_ids(other.run_id) == ids:
+            guarded.append({**attribution(store, other.run_id, cases), "model": display_name(other.config),
+                            "defense": defense})
+    return {"run_id": run_id, "model": model, "classifier": classifier, "guarded_runs": guarded}
 
 
-def print_guards(console: Console, rows: list[dict[str, Any]], store_path: Path, out: Path, title: str) -> None:
+def show_guards(console: Console, doc: dict[str, Any], out: Path) -> Path:
+    """Print one bare run's guard document and write it beside the results; returns the file written."""
+    path = write_results(out / f"guards-{doc['run_id']}.json", doc)
+    if doc["classifier"]:
+        console.print(guards_table(doc["classifier"], "Guards as classifiers: a case is blocked when the guard "
+                                                      "flags any of its turns"))
+        for g in doc["classifier"]:
+            if any(len(c["verdicts"]) > 1 for c in g["metrics"]["cases"]):
+                console.print(firing_plot(g))
+    if doc["guarded_runs"]:
+        console.print(stages_table(doc["guarded_runs"]))
+    console.print(f"guards: {path}")
+    return path
+
+
+def print_guards(console: Console, rows: list[dict[str, Any]], store_path: Path, out: Path) -> None:
+    """After a run with `--guard`: the guard document of each bare run that the guards classified."""
     store = RunStore(store_path)
     try:
-        docs = guard_documents(store, rows)
+        docs = [guard_document(store, row["run_id"]) for row in rows if "guards" in row]
     finally:
         store.close()
-    for run_id, doc in docs.items():
-        path = write_results(out / f"guards-{run_id}.json", doc)
-        console.print(guards_table(doc["classifier"], f"Guards as classifiers on {title}: a case is blocked when "
-                                                      "the guard flags any of its turns"))
-        for g in doc["classifier"]:
-            if max((len(c["verdicts"]) for c in g["metrics"]["cases"]), default=0) > 1 or \
-                    g["metrics"]["first_firing_turn"]["unsafe"]:
-                console.print(firing_plot(g))
-        if doc["guarded_runs"]:
-            console.print(stages_table(doc["guarded_runs"]))
-        console.print(f"guards: {path}")
+    for doc in docs:
+        show_guards(console, doc, out)

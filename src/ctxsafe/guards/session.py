@@ -16,7 +16,6 @@ from ctxsafe.engine.progress import ProgressSink
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.runner import judge_run
 from ctxsafe.engine.store import RunStore
-from ctxsafe.guards.classify import classify
 from ctxsafe.guards.judge import GuardJudge
 from ctxsafe.guards.policy import Guarded
 from ctxsafe.guards.registry import GuardSpec, guard_provider, make_guard, parse_guard
@@ -55,20 +54,20 @@ class GuardSetup:
                         s.options.get("on_error", "stop"))  # type: ignore[arg-type]
                 for s in self.specs]
 
-    async def classify(self, store: RunStore, images: ImageStore, cases: Sequence[Case], run_id: str, model: str,
+    async def classify(self, store: RunStore, images: ImageStore, cases: Sequence[Case], run_id: str,
                        retry: RetryPolicy | None = None, progress: ProgressSink | None = None) -> list[dict[str, Any]]:
-        """Every guard as a classifier over the bare run `run_id`: one document per guard and target."""
+        """Every guard as a classifier over the bare run `run_id` (verdicts stored as judgements; the report is
+        rebuilt from the store by `guards.report`): one entry per guard and target."""
         docs = []
         for spec in self.specs:
             guard = make_guard(spec)
             caller = Caller(self._provider(spec), spec.params(), store, images, retry, self.concurrency)
             for target in TARGETS[spec.stage]:
                 judge = GuardJudge(guard, caller, spec.view, target, spec.texts())
-                await judge_run(store, run_id, cases, judge, progress)
-                judged = store.judgements(run_id, judge.judge_id, judge.prompt_version)
-                docs.append({"guard": spec.label, "adapter": spec.adapter, "view": spec.view.describe(),
-                             "target": target, "model": model, "run_id": run_id, "judge_id": judge.judge_id,
-                             "prompt_version": judge.prompt_version, "metrics": classify(cases, judged)})
+                summary = await judge_run(store, run_id, cases, judge, progress)
+                docs.append({"guard": spec.label, "target": target, "judge_id": judge.judge_id,
+                             "prompt_version": judge.prompt_version, "judged": summary.total_steps,
+                             "not_scored": summary.errors})
         return docs
 
     async def aclose(self) -> None:

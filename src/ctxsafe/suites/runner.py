@@ -132,7 +132,7 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
                                                    defense, verifier)
                         if guards and is_bare(defense):
                             row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
-                                                                  row["model"], plan.common.retry, sink)
+                                                                  plan.common.retry, sink)
                     row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))
                     rows.append(row)
             finally:
