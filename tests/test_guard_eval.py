@@ -205,3 +205,26 @@ def test_an_input_the_guard_cannot_take_is_recorded_and_blocks_only_when_asked(
     rows = steps(tmp_path / "runs.sqlite", guarded["run_id"])
     sub = rows[(guarded["run_id"], "type_a-0-text-unsafe", "t1/guard-in")]
     assert sub["outcome"] == "error" and "ShieldGemma 2 rates images only" in sub["error"]
+
+
+def test_stored_verdicts_are_keyed_by_everything_that_shapes_them(tmp_path: Path) -> None:
+    """A different LLM-guard policy, endpoint or decoding must not reuse another setup's stored verdicts."""
+    from ctxsafe.guards.llm_guard import LLMGuard
+    from ctxsafe.providers.openai_compat import OpenAICompatible
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    images = ImageStore()
+    a = OpenAICompatible("m", base_url="http://127.0.0.1:9/v1", api_key=None)
+    b = OpenAICompatible("m", base_url="http://127.0.0.1:8/v1", api_key=None)
+    try:
+        def version(guard: LLMGuard, provider: OpenAICompatible, params: GenParams) -> tuple[str, str]:
+            judge = GuardJudge(guard, Caller(provider, params, store, images), View("all"))
+            return judge.judge_id, judge.prompt_version
+
+        base = version(LLMGuard("No weapons."), a, GenParams())
+        assert version(LLMGuard("No weapons."), a, GenParams()) == base
+        assert version(LLMGuard("No weapons or drugs."), a, GenParams())[1] != base[1]
+        assert version(LLMGuard("No weapons."), b, GenParams())[1] != base[1]
+        assert version(LLMGuard("No weapons."), a, GenParams(max_tokens=9))[1] != base[1]
+    finally:
+        store.close()

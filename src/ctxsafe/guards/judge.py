@@ -7,6 +7,7 @@ guard's view; with target `response` it also sees the model's reply to turn k.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from ctxsafe.engine.call import Caller
@@ -51,7 +52,13 @@ class GuardJudge:
         self.target = target
         self.texts = texts
         self.judge_id = guard_judge_id(guard, caller)
-        self.prompt_version = f"{guard.version}|{view.describe()}|{target}"
+        # Stored verdicts are keyed by judge id and this version: it covers everything that shapes them (the
+        # guard's options such as an LLM guard's policy, the endpoint, the decoding), not only the names.
+        setup = json.dumps({"guard": guard.describe(), "provider": caller.provider.identity,
+                            "params": caller.params.as_dict(), "texts": None if texts is None else dict(texts.texts)},
+                           sort_keys=True, default=str)
+        digest = hashlib.sha256(setup.encode()).hexdigest()[:10]
+        self.prompt_version = f"{guard.version}|{view.describe()}|{target}|{digest}"
         self.input_mode = f"guard:{view.describe()}:{target}"
         self.concurrency = caller.concurrency
 
