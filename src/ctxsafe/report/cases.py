@@ -1,0 +1,116 @@
+"""Per-case rows: what happened at every step of every case of a run, flat, for export and the HTML report.
+
+One row per case, step and judge role (a step no judge scored has one row with empty judge fields),
+so a notebook can filter and group without knowing the store's schema. Text from models and
+datasets is copied exactly; escaping it is the job of whatever renders it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ctxsafe.engine.policy import step_role
+from ctxsafe.engine.store import RunStore
+from ctxsafe.schema import Case, Judgement, Message, TurnRecord
+
+COLUMNS = (
+    "run_id", "suite", "model", "case_id", "pair_id", "context", "category", "task", "split", "setting",
+    "modality", "step", "turn", "role", "prompt", "reply", "finish_reason", "turn_outcome", "truncated", "error",
+    "input_tokens", "output_tokens", "cost_usd", "judge_role", "judge_id", "label", "score", "explanation",
+    "parse_status", "case_outcome", "correct",
+)
+"""The export's columns, in order. `case_outcome` is the case's paired verdict (`right`, `wrong`, or
+why it has neither: `error`, `parse_fail`, ...) and `correct` is True/False for right/wrong, else empty.
+`cost_usd` is empty unless the store recorded a price for the call."""
+
+JudgeRef = tuple[str, str]
+
+
+def _turn_number(step: str) -> int | None:
+    head = step.split("/", 1)[0]
+    return int(head[1:]) if head.startswith("t") and head[1:].isdigit() else None
+
+
+def step_prompt(case: Case, step: str) -> str:
+    """The user text a step answers: the case's user turn (a probe step shows its template)."""
+    n = _turn_number(step)
+    if n is not None and 1 <= n <= len(case.turns):
+        return case.turns[n - 1].text_content()
+    if step.startswith("probe:"):
+        probe_id = step.split("/", 1)[0][len("probe:"):]
+        return next((p.template for p in case.probes if p.id == probe_id), "")
+    return ""
+
+
+def _step_key(rec: TurnRecord) -> tuple[int, int, str]:
+    # the turn's own record before its sub-steps, sub-steps in the order they were made
+    return (rec.index, rec.step.count("/"), rec.step)
+
+
+def case_outcomes(verdicts: Mapping[tuple[str, str], str], cases: list[Case]) -> dict[str, str]:
+    """Case id -> paired verdict, from verdicts keyed by (pair id, context), which name one case each."""
+    return {c.id: verdicts.get((c.pair_id, c.context), "missing") for c in cases}
+
+
+def _judgement_index(store: RunStore, run_id: str,
+                     judges: Mapping[str, JudgeRef | None]) -> dict[tuple[str, str], list[tuple[str, Judgement]]]:
+    out: dict[tuple[str, str], list[tuple[str, Judgement]]] = defaultdict(list)
+    for role, ref in judges.items():
+        if ref is None:
+            continue
+        for key, j in store.judgements(run_id, *ref).items():
+            out[key].append((role, j))
+    return out
+
+
+def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any],
+              judges: Mapping[str, JudgeRef | None], outcomes: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """Every row of one run, cases in stored order, steps in the order they were played."""
+    cases = store.cases(run_id)
+    turns = store.turns(run_id)
+    by_case: dict[str, list[TurnRecord]] = defaultdict(list)
+    for rec in turns.values():
+        by_case[rec.case_id].append(rec)
+    judged = _judgement_index(store, run_id, judges)
+    policy = config.get("policy")
+    for case in cases:
+        outcome = outcomes.get(case.id, "missing")
+        base = {
+            "run_id": run_id, "suite": case.suite, "model": model, "case_id": case.id, "pair_id": case.pair_id,
+            "context": case.context, "category": case.category, "task": case.task, "split": case.split,
+            "setting": case.setting, "modality": case.modality, "case_outcome": outcome,
+            "correct": True if outcome == "right" else False if outcome == "wrong" else None,
+        }
+        records = sorted(by_case.get(case.id, []), key=_step_key)
+        if not records:
+            yield {**dict.fromkeys(COLUMNS), **base, "turn_outcome": "pending"}
+            continue
+        for rec in records:
+            row = {**base, **turn_fields(case, rec, policy)}
+            verdicts = judged.get((case.id, rec.step)) or [(None, None)]
+            for role, j in verdicts:
+                yield {**row, **judge_fields(role, j)}
+
+
+def turn_fields(case: Case, rec: TurnRecord, policy: Any) -> dict[str, Any]:
+    return {
+        "step": rec.step, "turn": _turn_number(rec.step), "role": step_role(policy, rec.step),
+        "prompt": step_prompt(case, rec.step), "reply": rec.response, "finish_reason": rec.finish_reason,
+        "turn_outcome": rec.outcome, "truncated": rec.truncated, "error": rec.error,
+        "input_tokens": rec.usage.input_tokens, "output_tokens": rec.usage.output_tokens, "cost_usd": None,
+    }
+
+
+def judge_fields(role: str | None, j: Judgement | None) -> dict[str, Any]:
+    if j is None:
+        return {"judge_role": None, "judge_id": None, "label": None, "score": None, "explanation": None,
+                "parse_status": None}
+    return {"judge_role": role, "judge_id": j.judge_id, "label": j.label, "score": j.score,
+            "explanation": j.explanation, "parse_status": j.parse_status if j.outcome == "ok" else j.outcome}
+
+
+def message_text(messages: tuple[Message, ...]) -> list[dict[str, str]]:
+    """A fixed history as role/text records (images are listed by the case's images)."""
+    return [{"role": m.role, "text": m.text_content()} for m in messages]

@@ -1,0 +1,58 @@
+"""One run as the reports see it: its results document and each case's verdict, from one pass over the store.
+
+Export, the HTML report and `compare` all start here, so they agree on which judge scored a run and
+on every case's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ctxsafe.engine.session import display_name
+from ctxsafe.engine.store import RunInfo, RunStore
+from ctxsafe.errors import ConfigError
+from ctxsafe.report.cases import JudgeRef, case_outcomes, iter_rows
+from ctxsafe.report.document import document_from
+from ctxsafe.suites.protocol import Suite, SuiteResults
+from ctxsafe.suites.registry import get_suite
+
+
+@dataclass(frozen=True)
+class RunView:
+    store: RunStore
+    info: RunInfo
+    suite: Suite
+    results: SuiteResults
+    doc: dict[str, Any]
+    outcomes: dict[str, str]
+    """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    @property
+    def name(self) -> str:
+        """The model as reports name it (`provider:model+defense`)."""
+        return display_name(self.info.config)
+
+    @property
+    def judges(self) -> dict[str, JudgeRef | None]:
+        return dict(self.results.judges)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return iter_rows(self.store, self.run_id, self.name, self.info.config, self.judges, self.outcomes)
+
+
+def load_view(store: RunStore, run_id: str, judge: str | None = None) -> RunView:
+    """Recompute one run from the store alone (no model or judge is called)."""
+    info = store.run(run_id)
+    if info is None:
+        raise ConfigError(f"no run {run_id!r} in {store.path}")
+    suite = get_suite(info.config.get("suite"))
+    res = suite.results(store, run_id, info.config, judge, list(info.config.get("judges", [])))
+    doc = document_from(info, suite, res)
+    verdicts = {(v.pair_id, v.context): v.outcome for v in res.verdicts}
+    return RunView(store, info, suite, res, doc, case_outcomes(verdicts, store.cases(run_id)))

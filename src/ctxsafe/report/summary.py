@@ -1,0 +1,109 @@
+"""The numbers every report section draws from, generic over suites: accuracy by context with Wilson
+intervals, failure counts, breakdowns by category and modality, per-turn label distributions and tokens by role.
+
+Cases without a verdict stay in every denominator as not correct, exactly as in the suites' own metrics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ctxsafe.metrics.stats import wilson
+from ctxsafe.report.browser_data import RunRows, case_tags
+
+
+@dataclass(frozen=True)
+class Rate:
+    k: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return self.k / self.n if self.n else None
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        return wilson(self.k, self.n) if self.n else None
+
+
+def rate(outcomes: Iterable[str]) -> Rate:
+    seq = list(outcomes)
+    return Rate(sum(1 for o in seq if o == "right"), len(seq))
+
+
+FAILURE_COUNTS = ("error", "content-filter", "truncated", "parse-fail")
+
+
+def failure_counts(rr: RunRows) -> dict[str, int]:
+    """Cases with an error, a content filter, a truncated reply, a judge parse failure (a case may have several)."""
+    counts: Counter[str] = Counter()
+    for case in rr.cases:
+        counts.update(case_tags(case, rr.view.outcomes.get(case.id, "missing"), rr.rows_by_case.get(case.id, [])))
+    return {k: counts[k] for k in FAILURE_COUNTS}
+
+
+def by_context(rr: RunRows) -> dict[str, Rate]:
+    """Helpfulness (safe twins handled right) and safety (unsafe twins handled right)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for c in rr.cases:
+        groups[c.context].append(rr.view.outcomes.get(c.id, "missing"))
+    return {ctx: rate(groups.get(ctx, [])) for ctx in ("safe", "unsafe")}
+
+
+def by_key(rr: RunRows, key: str) -> dict[str, Rate]:
+    """Case accuracy grouped by a case attribute (`category`, `modality`, `context`)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for c in rr.cases:
+        groups[str(getattr(c, key) or "(none)")].append(rr.view.outcomes.get(c.id, "missing"))
+    return {k: rate(v) for k, v in sorted(groups.items())}
+
+
+def turn_labels(rr: RunRows) -> dict[tuple[str, int], Counter[str]]:
+    """(context, turn) -> count of each label a per-turn judge gave, for dialogues of several turns."""
+    multi = {c.id for c in rr.cases if len(c.turns) > 1}
+    names = {ref[0]: rr.view.suite.label_names(ref[0]) for ref in rr.view.judges.values() if ref is not None}
+    out: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    for case_id in multi:
+        for r in rr.rows_by_case.get(case_id, []):
+            if r["turn"] is None or r["judge_id"] is None or "/" in str(r["step"]):
+                continue  # sub-steps and probes are not turns of the dialogue
+            label = r["label"]
+            labels = names.get(r["judge_id"])
+            if r["parse_status"] != "ok":
+                name = f"({r['parse_status']})"
+            elif labels and isinstance(label, int) and 0 <= label < len(labels):
+                name = labels[label]
+            elif label is not None:
+                name = str(label)
+            elif r["score"] is not None:
+                continue  # a score for the whole dialogue, not a per-turn label
+            else:
+                name = "(none)"
+            out[(r["context"], int(r["turn"]))][name] += 1
+    return dict(sorted(out.items()))
+
+
+def tokens_by_role(rr: RunRows) -> dict[str, dict[str, int]]:
+    """Calls and tokens per role (model, defense, verifier) as recorded for each step."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "input_tokens": 0, "output_tokens": 0})
+    seen: set[tuple[str, str]] = set()
+    for rows in rr.rows_by_case.values():
+        for r in rows:
+            key = (r["case_id"], r["step"])
+            if r["step"] is None or key in seen or r["role"] == "final":
+                continue
+            seen.add(key)
+            slot = out[r["role"]]
+            slot["calls"] += 1
+            slot["input_tokens"] += r["input_tokens"] or 0
+            slot["output_tokens"] += r["output_tokens"] or 0
+    return dict(out)
+
+
+def headline(rr: RunRows) -> dict[str, Any]:
+    ctx = by_context(rr)
+    return {"safe": ctx["safe"], "unsafe": ctx["unsafe"], "all": rate(rr.view.outcomes.values()),
+            "failures": failure_counts(rr), "paired": rr.view.doc.get("paired", {})}
