@@ -1,0 +1,157 @@
+"""The commands that look back at finished runs: `report` (terminal and HTML), `compare`, `export`, `runs`.
+
+Everything is recomputed from the store alone; no model or judge is called.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, user_errors
+from ctxsafe.cli_run import print_rows
+from ctxsafe.cli_views import ReportJudgeOpt, open_store
+from ctxsafe.engine.session import display_name
+from ctxsafe.errors import ConfigError
+from ctxsafe.report.browser_data import RunRows
+from ctxsafe.report.compare import compare_runs
+from ctxsafe.report.export import FORMATS, export_format, store_rows, write_rows
+from ctxsafe.report.html_page import build_html, write_html
+from ctxsafe.report.results import write_results
+from ctxsafe.report.run_view import load_view
+from ctxsafe.report.summary import twin_score
+from ctxsafe.report.terminal_compare import comparison_tables, leaderboard, published_table
+from ctxsafe.suites.registry import get_suite
+
+RunsArg = Annotated[list[str], typer.Argument(help="One or more run ids (see `ctxsafe runs`).")]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report to this file.")]
+ImagesOpt = Annotated[list[Path] | None, typer.Option(
+    "--images", help="Folder to look for the runs' image files in (repeatable); the run's own local data folder "
+    "and bundled demo data are searched anyway.")]
+MaxImagesOpt = Annotated[int, typer.Option(help="Embed at most this many image thumbnails in the HTML report.")]
+
+
+def _load(store: Path, run_ids: list[str], judge: str | None) -> list[RunRows]:
+    with open_store(store) as st:
+        return [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
+
+
+def _write_html(path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int) -> None:
+    write_html(path, build_html(runs, images or [], max_images))
+    console.print(f"HTML report: {path}")
+
+
+def report(
+    run_ids: RunsArg,
+    judge: ReportJudgeOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+    out: OutOpt = DEFAULT_OUT,
+    by_category: Annotated[bool, typer.Option(help="Also print per-category tables.")] = False,
+    html: HtmlOpt = None,
+    images: ImagesOpt = None,
+    max_images: MaxImagesOpt = 2000,
+) -> None:
+    """Recompute runs' metrics from the store alone (no model is called), rewrite their results files, and
+    optionally write one HTML report with a dialogue browser for all of them."""
+    with user_errors():
+        with open_store(store) as st:
+            runs = [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
+            for rr in runs:
+                rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
+            for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
+                group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
+                print_rows(get_suite(suite_name), group, by_category)
+            if html is not None:
+                _write_html(html, runs, images, max_images)
+
+
+def compare(
+    run_ids: RunsArg,
+    judge: ReportJudgeOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+    disagreements: Annotated[int, typer.Option(help="List at most this many disagreeing cases per comparison.")] = 20,
+    html: HtmlOpt = None,
+    images: ImagesOpt = None,
+    max_images: MaxImagesOpt = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap (results are reproducible).")] = 0,
+) -> None:
+    """Compare runs of one suite on the same cases: a leaderboard, each run against the first (paired
+    difference with a pair/image-clustered bootstrap CI, McNemar's exact test), the cases where they
+    disagree, and the papers' published numbers beside each run's own."""
+    with user_errors():
+        if len(run_ids) < 2:
+            raise ConfigError("compare needs at least two runs")
+        runs = _load(store, run_ids, judge)
+        comparisons = compare_runs(runs, seed)
+        console.print(leaderboard(runs))
+        for t in comparison_tables(comparisons, {rr.view.run_id: rr.view.name for rr in runs}, disagreements):
+            console.print(t)
+        paper = published_table(runs)
+        if paper is not None:
+            console.print(paper)
+        if html is not None:
+            _write_html(html, runs, images, max_images)
+
+
+def export(
+    run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to export (default: every run in the store).")]
+    = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .csv, .jsonl or .parquet.")] =
+    Path("cases.csv"),
+    fmt: Annotated[str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default: from the "
+                                             "file's suffix).")] = None,
+    judge: ReportJudgeOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Write one row per case, step and judge role (case, context, pair, category, turn, reply, label,
+    correctness, error, tokens, ...) for notebooks and spreadsheets."""
+    with user_errors():
+        kind = export_format(output, fmt)
+        with open_store(store) as st:
+            n = write_rows(store_rows(st, run_ids, judge), output, kind)
+    console.print(f"{n} rows written to {output} ({kind})")
+
+
+def runs(
+    store: StoreOpt = DEFAULT_STORE,
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only runs whose model name contains this text.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs with this status (e.g. finished, interrupted).")]
+    = None,
+    defense: Annotated[str | None, typer.Option(help="Only runs with this defense ('bare' for none).")] = None,
+    score: Annotated[bool, typer.Option(help="Compute each run's headline score from the store.")] = True,
+) -> None:
+    """List the runs in the store as a table: suite, data, model, defense, judge, status, date, headline score."""
+    with user_errors(), open_store(store) as st:
+        t = Table(title=f"Runs in {store}", title_justify="left",
+                  caption="score: mean of safe-twin and unsafe-twin accuracy, % (cases not scored count as wrong)",
+                  caption_justify="left")
+        for col in ("run id", "suite", "data", "setting", "model", "defense", "judge", "status", "date", "cases",
+                    "score"):
+            t.add_column(col, no_wrap=col in ("run id", "date"), justify="right" if col in ("cases", "score") else "left")
+        for info in st.runs():
+            cfg = info.config
+            if suite and cfg.get("suite") != suite:
+                continue
+            if model and model.lower() not in display_name(cfg).lower():
+                continue
+            if status and info.status != status:
+                continue
+            if defense and cfg.get("defense", "bare") != defense:
+                continue
+            judges = cfg.get("judges") or [j for j, _ in st.judges_of(info.run_id)]
+            headline = "-"
+            n_cases = str(len(st.case_ids(info.run_id)))
+            if score:
+                value = twin_score(st.cases(info.run_id), load_view(st, info.run_id).outcomes)
+                headline = "-" if value is None else f"{100 * value:.1f}"
+            t.add_row(Text(info.run_id), Text(str(cfg.get("suite"))), Text(str(cfg.get("data"))),
+                      Text(str(cfg.get("setting"))), Text(str(cfg.get("model_name"))),
+                      Text(str(cfg.get("defense", "bare"))), Text(", ".join(map(str, judges)) or "-"), Text(info.status),
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created)), n_cases, headline)
+        console.print(t)
