@@ -66,7 +66,8 @@ def test_export_round_trips_into_pandas(store: Path, tmp_path: Path, suffix: str
         df = pd.read_parquet(out)
     assert list(df.columns) == list(COLUMNS)
     assert len(df) == N and set(df.run_id) == {"run-a"}
-    assert df.case_outcome.value_counts().to_dict() == cases_frame(store, ["run-a"]).case_outcome.value_counts().to_dict()
+    want = cases_frame(store, ["run-a"]).case_outcome.value_counts().to_dict()
+    assert df.case_outcome.value_counts().to_dict() == want
     replies = dict(zip(df.case_id, df.reply, strict=True))
     for i, text in enumerate(PLANTED):
         if i % 97 and i % 89:

@@ -6,8 +6,9 @@ import typer
 
 from ctxsafe.cli_convert import convert, schema
 from ctxsafe.cli_effect import effect
+from ctxsafe.cli_reports import compare, export, report, runs
 from ctxsafe.cli_run import run_command
-from ctxsafe.cli_views import list_things, report, runs, show
+from ctxsafe.cli_views import list_things, show
 from ctxsafe.guards.command import guards
 from ctxsafe.judges.agreement_command import agreement
 from ctxsafe.judges.eval_command import judge_eval
@@ -23,6 +24,8 @@ for _suite in SUITES.values():
 app.command("report")(report)
 app.command("show")(show)
 app.command("runs")(runs)
+app.command("compare")(compare)
+app.command("export")(export)
 app.command("list")(list_things)
 app.command("convert")(convert)
 app.command("schema")(schema)

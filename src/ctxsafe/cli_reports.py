@@ -58,16 +58,15 @@ def report(
 ) -> None:
     """Recompute runs' metrics from the store alone (no model is called), rewrite their results files, and
     optionally write one HTML report with a dialogue browser for all of them."""
-    with user_errors():
-        with open_store(store) as st:
-            runs = [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
-            for rr in runs:
-                rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
-            for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
-                group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
-                print_rows(get_suite(suite_name), group, by_category)
-            if html is not None:
-                _write_html(html, runs, images, max_images)
+    with user_errors(), open_store(store) as st:
+        runs = [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
+        for rr in runs:
+            rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
+        for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
+            group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
+            print_rows(get_suite(suite_name), group, by_category)
+        if html is not None:
+            _write_html(html, runs, images, max_images)
 
 
 def compare(
@@ -132,8 +131,9 @@ def runs(
                   caption="score: mean of safe-twin and unsafe-twin accuracy, % (cases not scored count as wrong)",
                   caption_justify="left")
         for col in ("run id", "suite", "data", "setting", "model", "defense", "judge", "status", "date", "cases",
-                    "score"):
-            t.add_column(col, no_wrap=col in ("run id", "date"), justify="right" if col in ("cases", "score") else "left")
+                    "steps", "score"):
+            t.add_column(col, no_wrap=col in ("run id", "date"),
+                         justify="right" if col in ("cases", "steps", "score") else "left")
         for info in st.runs():
             cfg = info.config
             if suite and cfg.get("suite") != suite:
@@ -152,6 +152,8 @@ def runs(
                 headline = "-" if value is None else f"{100 * value:.1f}"
             t.add_row(Text(info.run_id), Text(str(cfg.get("suite"))), Text(str(cfg.get("data"))),
                       Text(str(cfg.get("setting"))), Text(str(cfg.get("model_name"))),
-                      Text(str(cfg.get("defense", "bare"))), Text(", ".join(map(str, judges)) or "-"), Text(info.status),
-                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created)), n_cases, headline)
+                      Text(str(cfg.get("defense", "bare"))), Text(", ".join(map(str, judges)) or "-"),
+                      Text(info.status),
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created)), n_cases,
+                      str(st.turn_count(info.run_id)), headline)
         console.print(t)

@@ -1,4 +1,5 @@
-"""The commands that read the store, for every suite: `report`, `show`, `runs`, and `list`.
+"""The commands that read the store, for every suite: `show` and `list` (`report`, `runs`, `compare` and
+`export` are in `cli_reports`).
 
 `report` and `show` find a run's suite from its stored configuration, never by probing.
 """
@@ -15,13 +16,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, user_errors
+from ctxsafe.cli_common import DEFAULT_STORE, StoreOpt, console, user_errors
 from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError, CtxsafeError
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import OPENAI_COMPATIBLE_DEFAULTS
 from ctxsafe.report.document import results_document
-from ctxsafe.report.results import write_results
 from ctxsafe.report.show import pair_views
 from ctxsafe.suites.pairs import first_pairs, pair_order
 from ctxsafe.suites.protocol import Judgements, Suite
@@ -48,23 +48,6 @@ def run_info(st: RunStore, run_id: str) -> tuple[RunInfo, Suite]:
     if info is None:
         raise ConfigError(f"no run {run_id!r} in {st.path}")
     return info, get_suite(info.config.get("suite"))
-
-
-def report(
-    run_id: Annotated[str, typer.Argument(help="The run to report (see `ctxsafe runs`).")],
-    judge: ReportJudgeOpt = None,
-    store: StoreOpt = DEFAULT_STORE,
-    out: OutOpt = DEFAULT_OUT,
-    by_category: Annotated[bool, typer.Option(help="Also print per-category tables.")] = False,
-) -> None:
-    """Recompute a run's metrics from the store alone (no model is called) and rewrite its results file."""
-    from ctxsafe.cli_run import print_rows
-
-    with user_errors(), open_store(store) as st:
-        _, suite = run_info(st, run_id)
-        row = results_document(st, suite, run_id, judge)
-        row["results_file"] = str(write_results(out / f"{run_id}.json", row))
-    print_rows(suite, [row], by_category)
 
 
 def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | None = None,
@@ -107,18 +90,6 @@ def show(
             _, suite = run_info(st, run_id)
             row = results_document(st, suite, run_id, judge)
             print_pairs(st, suite, row, limit or None, case, context)
-
-
-def runs(store: StoreOpt = DEFAULT_STORE) -> None:
-    """List the runs in the store: suite, setting, model, status and progress."""
-    with user_errors(), open_store(store) as st:
-        t = Table(title=f"Runs in {store}", title_justify="left")
-        for col in ("run id", "suite", "setting", "model", "status", "turns"):
-            t.add_column(col, no_wrap=col == "run id")
-        for info in st.runs():
-            t.add_row(Text(info.run_id), Text(str(info.config.get("suite"))), Text(str(info.config.get("setting"))),
-                      Text(str(info.config.get("model_name"))), info.status, str(st.turn_count(info.run_id)))
-        console.print(t)
 
 
 def list_things() -> None:

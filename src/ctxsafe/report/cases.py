@@ -89,8 +89,8 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
             continue
         for rec in records:
             row = {**base, **turn_fields(case, rec, policy)}
-            verdicts = judged.get((case.id, rec.step)) or [(None, None)]
-            for role, j in verdicts:
+            verdicts: list[tuple[str | None, Judgement | None]] = list(judged.get((case.id, rec.step), []))
+            for role, j in verdicts or [(None, None)]:
                 yield {**row, **judge_fields(role, j)}
 
 

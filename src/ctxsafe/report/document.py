@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ctxsafe.engine.session import display_name
-from ctxsafe.engine.store import RunStore
+from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges.pick import ref_dict
 from ctxsafe.metrics import paired
-from ctxsafe.suites.protocol import JudgeRef, Suite
+from ctxsafe.suites.protocol import JudgeRef, Suite, SuiteResults
 
 
 def results_document(store: RunStore, suite: Suite, run_id: str, judge: str | None = None,
@@ -25,8 +25,13 @@ def results_document(store: RunStore, suite: Suite, run_id: str, judge: str | No
     if info is None:
         raise ConfigError(f"no run {run_id!r} in {store.path}")
     res = suite.results(store, run_id, info.config, judge, [*prefer, *info.config.get("judges", [])])
+    return document_from(info, suite, res)
+
+
+def document_from(info: RunInfo, suite: Suite, res: SuiteResults) -> dict[str, Any]:
+    """The document for a run whose suite results are already computed (the reports reuse its verdicts)."""
     doc: dict[str, Any] = {
-        "suite": suite.name, "run_id": run_id, "model": display_name(info.config),
+        "suite": suite.name, "run_id": info.run_id, "model": display_name(info.config),
         "baseline": bool(info.config.get("baseline")), "status": info.status,
         "setting": info.config.get("setting"), "defense": info.config.get("defense", "bare"),
         "ablation": info.config.get("ablation", "image"), "shape": suite.shape,

@@ -36,7 +36,8 @@ def export_format(path: Path, fmt: str | None) -> str:
     return name
 
 
-def store_rows(store: RunStore, run_ids: Sequence[str] | None = None, judge: str | None = None) -> Iterator[dict[str, Any]]:
+def store_rows(store: RunStore, run_ids: Sequence[str] | None = None,
+               judge: str | None = None) -> Iterator[dict[str, Any]]:
     """The rows of the runs named (default: every run in the store), in order."""
     ids = list(run_ids) if run_ids else [info.run_id for info in store.runs()]
     for run_id in ids:

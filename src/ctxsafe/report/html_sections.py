@@ -58,10 +58,12 @@ def headline_section(runs: Sequence[RunRows]) -> str:
         rows.append([escape(rr.view.run_id), escape(rr.view.name), escape(rr.view.suite.name),
                      escape(str(rr.view.doc.get("setting"))), judge_text(rr), rate_cell(h["safe"]),
                      rate_cell(h["unsafe"]), rate_cell(h["all"]), str(paired.get("pairs", "-")), cell("both_right"),
-                     cell("over_refusal"), cell("miss"), cell("both_wrong"), cell("not_scored"), str(f["error"]), str(f["content-filter"]),
+                     cell("over_refusal"), cell("miss"), cell("both_wrong"), cell("not_scored"), str(f["error"]),
+                     str(f["content-filter"]),
                      str(f["truncated"]), str(f["parse-fail"])])
     head = ["run", "model", "suite", "setting", "judge", "helpful: safe twins right %", "safe: unsafe twins right %",
-            "all cases right %", "pairs", "both right", "over-refusal", "miss", "both wrong", "pairs not scored", "errors",
+            "all cases right %", "pairs", "both right", "over-refusal", "miss", "both wrong", "pairs not scored",
+            "errors",
             "content filters", "truncated", "judge parse failures"]
     return (f'<section id="headline"><h2>Headline</h2>{table(head, rows, "headline")}'
             '<p class="note">95% Wilson intervals in brackets. Cases with an error, a content filter or a judge '

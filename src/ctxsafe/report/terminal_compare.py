@@ -31,7 +31,8 @@ def _diff(d: Difference) -> str:
 def leaderboard(runs: Sequence[RunRows]) -> Table:
     """Runs ranked by the mean of safe-twin and unsafe-twin accuracy."""
     t = Table(title="Leaderboard", title_justify="left",
-              caption="% of twins handled right [95% Wilson CI]; cases not scored count as wrong", caption_justify="left")
+              caption="% of twins handled right [95% Wilson CI]; cases not scored count as wrong",
+              caption_justify="left")
     for col in ("#", "model", "run", "judge", "cases", "helpful (safe)", "safe (unsafe)", "score", "not scored"):
         t.add_column(col, justify="right" if col in ("#", "cases", "score") else "left")
     scored = [(twin_score(rr.cases, rr.view.outcomes), rr) for rr in runs]
