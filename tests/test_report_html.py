@@ -86,3 +86,29 @@ def test_report_command_writes_html_for_several_runs(tmp_path: Path) -> None:
     payload = html[html.index('<script id="ctxsafe-data"'):]
     assert '"data:image/jpeg;base64,' in payload  # the demo's real images, as local thumbnails
     assert "Paired comparison" in html and "Per category" in html
+
+
+def test_judge_agreement_from_judge_eval_sits_beside_the_judge(tmp_path: Path) -> None:
+    """The offline judge's agreement measured on the project's human labels (test split) is shown in the headline."""
+    labels = sorted((Path(__file__).resolve().parent.parent / "labels" / "mssbench").glob("*.jsonl"))
+    assert labels
+    figures = tmp_path / "agreement.json"
+    cli("judge-eval", *(a for p in labels[:1] for a in ("--labels", str(p))), "--split", "test",
+        "--store", str(tmp_path / "labels.sqlite"), "--json", str(figures))
+    store, ids = demo_runs(tmp_path)
+    out = tmp_path / "report.html"
+    cli("report", ids[0], "--store", str(store), "--out", str(tmp_path / "out"), "--html", str(out),
+        "--judge-eval", str(figures))
+    html = out.read_text(encoding="utf-8")
+    measured = json.loads(figures.read_text(encoding="utf-8"))
+    view = next(iter(measured["views"].values()))
+    assert f"n={view['n']} human labels (split test), accuracy {100 * view['accuracy']['value']:.1f}" in html
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    from typer.testing import CliRunner
+
+    from ctxsafe.cli import app
+
+    res = CliRunner().invoke(app, ["report", ids[0], "--store", str(store), "--out", str(tmp_path / "out"),
+                                   "--html", str(out), "--judge-eval", str(bad)])
+    assert res.exit_code == 2 and "judge-eval --json" in res.output

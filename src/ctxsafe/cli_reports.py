@@ -22,6 +22,7 @@ from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import compare_runs
 from ctxsafe.report.export import FORMATS, export_format, store_rows, write_rows
 from ctxsafe.report.html_page import build_html, write_html
+from ctxsafe.report.judge_agreement import load_agreement
 from ctxsafe.report.results import write_results
 from ctxsafe.report.run_view import load_view
 from ctxsafe.report.summary import twin_score
@@ -34,6 +35,9 @@ ImagesOpt = Annotated[list[Path] | None, typer.Option(
     "--images", help="Folder to look for the runs' image files in (repeatable); the run's own local data folder "
     "and bundled demo data are searched anyway.")]
 MaxImagesOpt = Annotated[int, typer.Option(help="Embed at most this many image thumbnails in the HTML report.")]
+JudgeEvalOpt = Annotated[list[Path] | None, typer.Option(
+    "--judge-eval", help="A `ctxsafe judge-eval --json` file (repeatable): the judge's measured agreement with "
+    "human labels is shown beside the numbers it produced.")]
 
 
 def _load(store: Path, run_ids: list[str], judge: str | None) -> list[RunRows]:
@@ -41,8 +45,9 @@ def _load(store: Path, run_ids: list[str], judge: str | None) -> list[RunRows]:
         return [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
 
 
-def _write_html(path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int) -> None:
-    write_html(path, build_html(runs, images or [], max_images))
+def _write_html(path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int,
+                judge_eval: list[Path] | None) -> None:
+    write_html(path, build_html(runs, images or [], max_images, agreement=load_agreement(judge_eval or [])))
     console.print(f"HTML report: {path}")
 
 
@@ -55,6 +60,7 @@ def report(
     html: HtmlOpt = None,
     images: ImagesOpt = None,
     max_images: MaxImagesOpt = 2000,
+    judge_eval: JudgeEvalOpt = None,
 ) -> None:
     """Recompute runs' metrics from the store alone (no model is called), rewrite their results files, and
     optionally write one HTML report with a dialogue browser for all of them."""
@@ -66,7 +72,7 @@ def report(
             group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
             print_rows(get_suite(suite_name), group, by_category)
         if html is not None:
-            _write_html(html, runs, images, max_images)
+            _write_html(html, runs, images, max_images, judge_eval)
 
 
 def compare(
@@ -77,6 +83,7 @@ def compare(
     html: HtmlOpt = None,
     images: ImagesOpt = None,
     max_images: MaxImagesOpt = 2000,
+    judge_eval: JudgeEvalOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap (results are reproducible).")] = 0,
 ) -> None:
     """Compare runs of one suite on the same cases: a leaderboard, each run against the first (paired
@@ -94,7 +101,7 @@ def compare(
         if paper is not None:
             console.print(paper)
         if html is not None:
-            _write_html(html, runs, images, max_images)
+            _write_html(html, runs, images, max_images, judge_eval)
 
 
 def export(

@@ -13,7 +13,7 @@ from typing import Any
 
 from ctxsafe.engine.policy import step_role
 from ctxsafe.engine.store import RunStore
-from ctxsafe.schema import Case, Judgement, Message, TurnRecord
+from ctxsafe.schema import Case, Judgement, TurnRecord
 
 COLUMNS = (
     "run_id", "suite", "model", "case_id", "pair_id", "context", "category", "task", "split", "setting",
@@ -110,7 +110,3 @@ def judge_fields(role: str | None, j: Judgement | None) -> dict[str, Any]:
     return {"judge_role": role, "judge_id": j.judge_id, "label": j.label, "score": j.score,
             "explanation": j.explanation, "parse_status": j.parse_status if j.outcome == "ok" else j.outcome}
 
-
-def message_text(messages: tuple[Message, ...]) -> list[dict[str, str]]:
-    """A fixed history as role/text records (images are listed by the case's images)."""
-    return [{"role": m.role, "text": m.text_content()} for m in messages]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -48,8 +48,8 @@ def _thumbnails(runs: Sequence[RunRows], image_dirs: Sequence[Path], limit: int)
 
 
 def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_images: int = 2000,
-               title: str | None = None) -> str:
-    """The whole page as one string."""
+               title: str | None = None, agreement: Mapping[tuple[str, str], list[str]] | None = None) -> str:
+    """The whole page as one string; `agreement` holds judges' measured agreement (`load_agreement`)."""
     thumbs = _thumbnails(runs, image_dirs, max_images)
     comparisons = compare_runs(runs) if len(runs) > 1 and len({r.view.suite.name for r in runs}) == 1 else []
     names = {rr.view.run_id: f"{rr.view.name} ({rr.view.run_id})" for rr in runs}
@@ -63,7 +63,7 @@ def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_ima
                   + (f"; {len(thumbs.skipped)} more left out (--max-images)" if thumbs.skipped else "")
                   + ". Remote images are never fetched.")
     body = "".join([
-        sec.headline_section(runs), sec.published_section(runs), sec.plot_section(runs),
+        sec.headline_section(runs, agreement or {}), sec.published_section(runs), sec.plot_section(runs),
         sec.compare_section(comparisons, names),
         sec.breakdown_section(runs, "category", "Per category", "categories"),
         sec.breakdown_section(runs, "modality", "Image vs. text only", "modality"),

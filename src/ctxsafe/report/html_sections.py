@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -39,12 +39,20 @@ def table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> 
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def judge_text(rr: RunRows) -> str:
-    refs = [f"{role}: {ref[0]} ({ref[1]})" for role, ref in rr.view.judges.items() if ref is not None]
-    return escape("; ".join(refs) or "no judgements")
+def judge_text(rr: RunRows, agreement: Mapping[tuple[str, str], list[str]]) -> str:
+    """Each judge (role, id, prompt version) and, when measured, its agreement with human labels."""
+    parts = []
+    for role, ref in rr.view.judges.items():
+        if ref is None:
+            continue
+        measured = agreement.get(ref)
+        note = "".join(f"<br><small>{escape(line)}</small>" for line in measured) if measured else \
+            "<br><small>agreement not given (--judge-eval)</small>"
+        parts.append(f"{escape(f'{role}: {ref[0]} ({ref[1]})')}{note}")
+    return "<br>".join(parts) or "no judgements"
 
 
-def headline_section(runs: Sequence[RunRows]) -> str:
+def headline_section(runs: Sequence[RunRows], agreement: Mapping[tuple[str, str], list[str]]) -> str:
     rows = []
     for rr in runs:
         h = headline(rr)
@@ -56,7 +64,7 @@ def headline_section(runs: Sequence[RunRows]) -> str:
             return f"{c.get('n', '-')}"
 
         rows.append([escape(rr.view.run_id), escape(rr.view.name), escape(rr.view.suite.name),
-                     escape(str(rr.view.doc.get("setting"))), judge_text(rr), rate_cell(h["safe"]),
+                     escape(str(rr.view.doc.get("setting"))), judge_text(rr, agreement), rate_cell(h["safe"]),
                      rate_cell(h["unsafe"]), rate_cell(h["all"]), str(paired.get("pairs", "-")), cell("both_right"),
                      cell("over_refusal"), cell("miss"), cell("both_wrong"), cell("not_scored"), str(f["error"]),
                      str(f["content-filter"]),

@@ -155,5 +155,6 @@
   document.getElementById("prev").addEventListener("click", function () { page -= 1; render(); });
   document.getElementById("next").addEventListener("click", function () { page += 1; render(); });
   apply();
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
