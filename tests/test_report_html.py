@@ -112,3 +112,24 @@ def test_judge_agreement_from_judge_eval_sits_beside_the_judge(tmp_path: Path) -
     res = CliRunner().invoke(app, ["report", ids[0], "--store", str(store), "--out", str(tmp_path / "out"),
                                    "--html", str(out), "--judge-eval", str(bad)])
     assert res.exit_code == 2 and "judge-eval --json" in res.output
+
+
+def test_multi_turn_report_shows_per_turn_label_distributions(tmp_path: Path) -> None:
+    store = tmp_path / "mtmcs.sqlite"
+    cli("run", "mtmcs", "--model", "ref:keyword-filter", "--store", str(store), "--out", str(tmp_path / "out"),
+        "--no-progress")
+    st = RunStore(store)
+    try:
+        (rr,) = [RunRows.load(load_view(st, info.run_id)) for info in st.runs()]
+    finally:
+        st.close()
+    from ctxsafe.report.summary import turn_labels
+
+    dist = turn_labels(rr)
+    assert {turn for _, turn in dist} == {1, 2, 3} and {ctx for ctx, _ in dist} == {"safe", "unsafe"}
+    names = rr.view.suite.label_names(next(ref[0] for ref in rr.view.judges.values() if ref and "turn" in ref[0]))
+    assert names and all(set(c) <= {*names, "(failed)", "(none)"} for c in dist.values())
+    dialogues = {c.id for c in rr.cases}
+    assert all(sum(c.values()) <= len(dialogues) for c in dist.values())  # one label per dialogue and turn
+    html = build_html([rr])
+    assert 'id="turns"' in html

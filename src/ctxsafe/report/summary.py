@@ -72,26 +72,26 @@ def by_key(rr: RunRows, key: str) -> dict[str, Rate]:
 
 
 def turn_labels(rr: RunRows) -> dict[tuple[str, int], Counter[str]]:
-    """(context, turn) -> count of each label a per-turn judge gave, for dialogues of several turns."""
+    """(context, turn) -> count of each label a per-turn judge gave, for dialogues of several turns.
+
+    Only judges with named labels count (a per-turn label space); a 1-5 score for the whole dialogue,
+    stored at its last turn, is not a per-turn label.
+    """
     multi = {c.id for c in rr.cases if len(c.turns) > 1}
     names = {ref[0]: rr.view.suite.label_names(ref[0]) for ref in rr.view.judges.values() if ref is not None}
     out: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
     for case_id in multi:
         for r in rr.rows_by_case.get(case_id, []):
-            if r["turn"] is None or r["judge_id"] is None or "/" in str(r["step"]):
-                continue  # sub-steps and probes are not turns of the dialogue
-            label = r["label"]
             labels = names.get(r["judge_id"])
+            if r["turn"] is None or not labels or "/" in str(r["step"]):
+                continue  # no per-turn judge, or a sub-step / probe rather than a turn of the dialogue
+            label = r["label"]
             if r["parse_status"] != "ok":
                 name = f"({r['parse_status']})"
-            elif labels and isinstance(label, int) and 0 <= label < len(labels):
+            elif isinstance(label, int) and 0 <= label < len(labels):
                 name = labels[label]
-            elif label is not None:
-                name = str(label)
-            elif r["score"] is not None:
-                continue  # a score for the whole dialogue, not a per-turn label
             else:
-                name = "(none)"
+                name = "(none)" if label is None else str(label)
             out[(r["context"], int(r["turn"]))][name] += 1
     return dict(sorted(out.items()))
 
