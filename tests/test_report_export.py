@@ -101,3 +101,13 @@ def test_unknown_format_and_unknown_run_are_clear_errors(store: Path, tmp_path: 
         cases_frame(store, ["nope"])
     with pytest.raises(ConfigError, match="no run store"):
         cases_frame(tmp_path / "missing.sqlite")
+
+
+def test_runs_table_filters_and_scores(store: Path) -> None:
+    out = cli("runs", "--store", str(store), "--model", "alpha")
+    assert "run-a" in out and "run-b" not in out
+    df = cases_frame(store, ["run-a"])
+    acc = df.groupby("context").correct.apply(lambda s: s.fillna(False).astype(bool).mean())
+    assert f"{100 * (acc['safe'] + acc['unsafe']) / 2:.1f}" in out
+    assert "run-b" in cli("runs", "--store", str(store), "--status", "finished", "--suite", "native")
+    assert "run-a" not in cli("runs", "--store", str(store), "--defense", "multi-agent")

@@ -155,7 +155,8 @@ def runs(
             headline = "-"
             n_cases = str(len(st.case_ids(info.run_id)))
             if score:
-                value = twin_score(st.cases(info.run_id), load_view(st, info.run_id).outcomes)
+                view = load_view(st, info.run_id)
+                value = twin_score(view.cases, view.outcomes)
                 headline = "-" if value is None else f"{100 * value:.1f}"
             t.add_row(Text(info.run_id), Text(str(cfg.get("suite"))), Text(str(cfg.get("data"))),
                       Text(str(cfg.get("setting"))), Text(str(cfg.get("model_name"))),

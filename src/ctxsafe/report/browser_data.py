@@ -39,7 +39,7 @@ class RunRows:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in view.rows():
             grouped[row["case_id"]].append(row)
-        return cls(view, view.store.cases(view.run_id), dict(grouped))
+        return cls(view, view.cases, dict(grouped))
 
 
 def case_images(case: Case) -> list[ImagePart]:

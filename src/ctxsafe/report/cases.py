@@ -8,7 +8,7 @@ datasets is copied exactly; escaping it is the job of whatever renders it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ctxsafe.engine.policy import step_role
@@ -49,7 +49,7 @@ def _step_key(rec: TurnRecord) -> tuple[int, int, str]:
     return (rec.index, rec.step.count("/"), rec.step)
 
 
-def case_outcomes(verdicts: Mapping[tuple[str, str], str], cases: list[Case]) -> dict[str, str]:
+def case_outcomes(verdicts: Mapping[tuple[str, str], str], cases: Sequence[Case]) -> dict[str, str]:
     """Case id -> paired verdict, from verdicts keyed by (pair id, context), which name one case each."""
     return {c.id: verdicts.get((c.pair_id, c.context), "missing") for c in cases}
 
@@ -65,10 +65,9 @@ def _judgement_index(store: RunStore, run_id: str,
     return out
 
 
-def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any],
+def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any], cases: Sequence[Case],
               judges: Mapping[str, JudgeRef | None], outcomes: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    """Every row of one run, cases in stored order, steps in the order they were played."""
-    cases = store.cases(run_id)
+    """Every row of one run (its stored `cases`, in order), steps in the order they were played."""
     turns = store.turns(run_id)
     by_case: dict[str, list[TurnRecord]] = defaultdict(list)
     for rec in turns.values():

@@ -15,6 +15,7 @@ from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.report.cases import JudgeRef, case_outcomes, iter_rows
 from ctxsafe.report.document import document_from
+from ctxsafe.schema import Case
 from ctxsafe.suites.protocol import Suite, SuiteResults
 from ctxsafe.suites.registry import get_suite
 
@@ -26,6 +27,8 @@ class RunView:
     suite: Suite
     results: SuiteResults
     doc: dict[str, Any]
+    cases: list[Case]
+    """The run's cases in stored order, read once for every section."""
     outcomes: dict[str, str]
     """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
 
@@ -43,7 +46,8 @@ class RunView:
         return dict(self.results.judges)
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        return iter_rows(self.store, self.run_id, self.name, self.info.config, self.judges, self.outcomes)
+        return iter_rows(self.store, self.run_id, self.name, self.info.config, self.cases, self.judges,
+                         self.outcomes)
 
 
 def load_view(store: RunStore, run_id: str, judge: str | None = None) -> RunView:
@@ -55,4 +59,5 @@ def load_view(store: RunStore, run_id: str, judge: str | None = None) -> RunView
     res = suite.results(store, run_id, info.config, judge, list(info.config.get("judges", [])))
     doc = document_from(info, suite, res)
     verdicts = {(v.pair_id, v.context): v.outcome for v in res.verdicts}
-    return RunView(store, info, suite, res, doc, case_outcomes(verdicts, store.cases(run_id)))
+    cases = store.cases(run_id)
+    return RunView(store, info, suite, res, doc, cases, case_outcomes(verdicts, cases))
