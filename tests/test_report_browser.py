@@ -125,7 +125,8 @@ def test_demo_report_shows_thumbnails_twins_and_judge(browser: Page, tmp_path: P
     thumbs = browser.evaluate("[...document.querySelectorAll('#pairs img.thumb')].map(i => i.src.slice(0, 23))")
     assert thumbs and set(thumbs) == {"data:image/jpeg;base64,"}
     assert browser.evaluate("document.querySelectorAll('#pairs .pair')[0].querySelectorAll('.case').length") == 2
-    assert "mss4:offline-rules" in browser.evaluate("document.querySelector('#pairs .judge').textContent")
+    judge_line = browser.evaluate("document.querySelector('#pairs .judge').textContent")
+    assert judge_line.startswith("judge scoring mss4:")  # the judge's id and label, shown per case
     assert browser.evaluate("document.querySelectorAll('#compare tbody tr').length") >= 1
     browser.evaluate("document.getElementById('browser').scrollIntoView()")
     browser.screenshot(ARTIFACTS / "report-demo-browser.png")

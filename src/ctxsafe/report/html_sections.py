@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ctxsafe.judges.measured import judge_note
 from ctxsafe.report.browser_data import OUTCOME_TAGS, RunRows
 from ctxsafe.report.compare import PairedComparison
 from ctxsafe.report.plot_svg import Point, legend_html, safety_helpfulness_svg
@@ -40,14 +41,14 @@ def table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> 
 
 
 def judge_text(rr: RunRows, agreement: Mapping[tuple[str, str], list[str]]) -> str:
-    """Each judge (role, id, prompt version) and, when measured, its agreement with human labels."""
+    """Each judge (role, id, prompt version) and its measured agreement with human labels: from the
+    `--judge-eval` files given, else the project's own figures (`judges/measured.py`)."""
     parts = []
     for role, ref in rr.view.judges.items():
         if ref is None:
             continue
-        measured = agreement.get(ref)
-        note = "".join(f"<br><small>{escape(line)}</small>" for line in measured) if measured else \
-            "<br><small>agreement not given (--judge-eval)</small>"
+        lines = agreement.get(ref) or [judge_note(ref[0], ref[1])]
+        note = "".join(f"<br><small>{escape(line)}</small>" for line in lines)
         parts.append(f"{escape(f'{role}: {ref[0]} ({ref[1]})')}{note}")
     return "<br>".join(parts) or "no judgements"
 
