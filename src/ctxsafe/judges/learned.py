@@ -16,13 +16,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ctxsafe.judges.offline_rules import classify_mssbench
+
+if TYPE_CHECKING:  # scikit-learn and scipy.sparse load only when the judge is used (CLI start-up stays fast)
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
 N_SHAPE: Final = 10
@@ -36,6 +38,8 @@ VECTORIZER_ARGS: Final[dict[str, Any]] = {"analyzer": "char_wb", "ngram_range": 
 def shape_features(responses: list[str], queries: list[str]) -> csr_matrix:
     """Rules' label (one-hot), question mark, log length, distinct-word ratio, query overlap,
     punctuation share, very short reply: what separates garbled, off-topic and terse replies."""
+    from scipy.sparse import csr_matrix
+
     m = np.zeros((len(responses), N_SHAPE))
     for i, (text, query) in enumerate(zip(responses, queries, strict=True)):
         toks = [w.lower() for w in _WORD.findall(text)]
@@ -51,6 +55,8 @@ def shape_features(responses: list[str], queries: list[str]) -> csr_matrix:
 
 
 def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[str]) -> csr_matrix:
+    from scipy.sparse import hstack
+
     return hstack([vectorizer.transform(responses), shape_features(responses, queries)]).tocsr()
 
 
@@ -73,6 +79,8 @@ class LearnedModel:
 
 
 def vectorizer_from(vocabulary: dict[str, int], idf: list[float]) -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vec = TfidfVectorizer(vocabulary=vocabulary, **VECTORIZER_ARGS)
     vec.idf_ = np.asarray(idf)
     return vec
