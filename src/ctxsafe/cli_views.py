@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
-from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, user_errors
+from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, exit_for, user_errors
 from ctxsafe.engine.store import RunInfo, RunStore
-from ctxsafe.errors import ConfigError, CtxsafeError
+from ctxsafe.errors import ConfigError
+from ctxsafe.inert import inert_text
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import OPENAI_COMPATIBLE_DEFAULTS
-from ctxsafe.report.document import results_document
+from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
 from ctxsafe.report.show import pair_views
 from ctxsafe.suites.pairs import first_pairs, pair_order
@@ -33,9 +33,8 @@ ReportJudgeOpt = Annotated[str | None, typer.Option(
 
 @contextmanager
 def open_store(path: Path) -> Iterator[RunStore]:
-    if not path.exists():
-        raise CtxsafeError(f"no run store at {path}")
-    st = RunStore(path)
+    """The store, read-only: these commands never create or change it (a missing one is an error)."""
+    st = RunStore(path, readonly=True)
     try:
         yield st
     finally:
@@ -62,9 +61,10 @@ def report(
 
     with user_errors(), open_store(store) as st:
         _, suite = run_info(st, run_id)
-        row = results_document(st, suite, run_id, judge)
+        row = with_problems(st, results_document(st, suite, run_id, judge))
         row["results_file"] = str(write_results(out / f"{run_id}.json", row))
     print_rows(suite, [row], by_category)
+    exit_for([row])
 
 
 def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | None = None,
@@ -85,7 +85,7 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
     judgements: dict[str, Judgements] = {
         ref["id"]: st.judgements(run_id, ref["id"], ref["prompt_version"])
         for ref in row["judges"].values() if ref is not None}
-    console.print(Text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
+    console.print(inert_text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
     for view in pair_views(suite, cases, st.turns(run_id), judgements):
         console.print(view)
 
@@ -110,14 +110,19 @@ def show(
 
 
 def runs(store: StoreOpt = DEFAULT_STORE) -> None:
-    """List the runs in the store: suite, setting, model, status and progress."""
+    """List the runs in the store: suite, setting, model, true status and progress (a run marked running
+    whose process is gone, e.g. killed, shows as interrupted)."""
     with user_errors(), open_store(store) as st:
-        t = Table(title=f"Runs in {store}", title_justify="left")
+        t = Table(title=inert_text(f"Runs in {store}"), title_justify="left")
         for col in ("run id", "suite", "setting", "model", "status", "turns"):
             t.add_column(col, no_wrap=col == "run id")
         for info in st.runs():
-            t.add_row(Text(info.run_id), Text(str(info.config.get("suite"))), Text(str(info.config.get("setting"))),
-                      Text(str(info.config.get("model_name"))), info.status, str(st.turn_count(info.run_id)))
+            status = info.status
+            if status == "running" and not st.is_locked(info.run_id):
+                status = "interrupted (its process ended without finishing)"
+            t.add_row(inert_text(info.run_id), inert_text(info.config.get("suite")),
+                      inert_text(info.config.get("setting")), inert_text(info.config.get("model_name")),
+                      inert_text(status), str(st.turn_count(info.run_id)))
         console.print(t)
 
 
