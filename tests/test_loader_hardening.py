@@ -67,7 +67,7 @@ BAD_NATIVE: dict[str, tuple[Callable[[Path], None], str]] = {
                                            '"turns": ["x"]}', *_lines(d)[1:]]), r"line 1.*duplicate key 'id'"),
     "wrong-case field": (lambda d: _edit_line(d, 0, lambda r: r.update(Category=r.pop("category"))),
                          r"line 1 \(id 'd0-safe'\).*'Category' should be spelled 'category'"),
-    "unpaired twin": (lambda d: _write(d, _lines(d)[:-1]), r"pair 'd1' has a safe case but no unsafe twin"),
+    "unpaired twin": (lambda d: _write(d, _lines(d)[:-1]), r"pair 'd1' has only a safe case"),
     "lone surrogate": (lambda d: _edit_line(d, 2, lambda r: r.update(turns=["hi \ud800 there"])),
                        r"line 3.*lone UTF-16 surrogate"),
     "BOM in the middle": (lambda d: _write(d, [_lines(d)[0], "\ufeff" + _lines(d)[1], *_lines(d)[2:]]), None),
