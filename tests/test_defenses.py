@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ctxsafe.engine.policy import step_role
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.policies import adashield, cot_safety, prompt_patch, self_reflection
 from ctxsafe.policies.immune import Scores, parse_scores, pick
 from ctxsafe.report.defenses import RunUnits, compare, pair_outcome
@@ -139,7 +140,8 @@ def test_immune_without_usable_scores_is_an_error(data: Path, tmp_path: Path, op
     server = openai_server(ServerConfig(rules=[ReplyRule(pattern="candidate reply", reply="Looks fine to me.")],
                                         reply=DRAFT))
     store = tmp_path / "runs.sqlite"
-    assert cli(*mss_args(data, server, store, "--task", "chat", "--defense", "immune")).exit_code == 0
+    res = cli(*mss_args(data, server, store, "--task", "chat", "--defense", "immune"))
+    assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS  # the errors are counted, and the exit code says so
     run = defended(store, "immune")
     final = steps(store, run)[(run, "chat-0-q0-safe", "t1")]
     assert final["outcome"] == "error" and "no usable Safety/Helpfulness scores" in final["error"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.testing.openai_server import ContentFault, ReplyRule, ServerConfig, ServerHandle
 from tests.mss_data import make_mss_dir
 from tests.policy_helpers import cli, last_user_text, mss_args, results, run_ids, sha, steps
@@ -89,7 +90,7 @@ def test_multi_agent_judgment_error_is_an_error_not_a_warning(data: Path, tmp_pa
         ContentFault(pattern=JUDGE_ASK, fault="500", times=None)]))
     store = tmp_path / "runs.sqlite"
     res = cli(*mss_args(data, server, store, "--defense", "multi-agent", "--task", "chat", "--max-attempts", "1"))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS, res.output
     ma = next(r for r, c in run_ids(store).items() if c.get("defense") == "multi-agent")
     rows = steps(store, ma)
     for case in ("chat-0-q0-safe", "chat-0-q0-unsafe"):
@@ -125,7 +126,7 @@ def test_cot_setting_judges_the_answer_part(data: Path, tmp_path: Path, openai_s
     ], log_requests=True))
     store = tmp_path / "runs.sqlite"
     res = cli(*mss_args(data, server, store, "--setting", "cot"))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS, res.output  # one answer without its marker
     [doc] = results(store).values()
     m = doc["metrics"]
     assert doc["judges"]["scoring"]["prompt_version"].endswith("/answer-part")

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ctxsafe.cli import app
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.testing.openai_server import ContentFault, ReplyRule, ServerConfig, ServerHandle
 from tests.mss_data import make_mss_dir
 
@@ -129,7 +130,8 @@ def test_persistent_failures_and_filters_are_counted_not_dropped(data: Path, tmp
     server = openai_server(cfg)
     store = tmp_path / "runs.sqlite"
     res = cli(*base_args(data, server, store, "--max-attempts", "2"))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS, res.output  # the table, then the errors beside it
+    assert "finished with errors" in res.output and "2 failed steps" in res.output
     assert "error 2" in res.output and "filtered 1" in res.output
     [doc] = results(store)
     m = doc["metrics"]
@@ -154,12 +156,14 @@ def test_api_key_never_reaches_store_or_results(data: Path, tmp_path: Path,
     store = tmp_path / "runs.sqlite"
     res = cli(*base_args(data, server, store, "--api-key-env", "MOCK_KEY"))
     assert res.exit_code == 0 and secret not in res.output
-    monkeypatch.setenv("MOCK_KEY", secret[:-1] + "X")  # wrong key: 401 errors carry no key either
-    res = cli(*base_args(data, server, store, "--api-key-env", "MOCK_KEY", "--run-id", "bad", "--max-attempts", "1",
-                   "--temperature", "0.5"))
-    assert res.exit_code == 0 and "error 6" in res.output and "error 4" in res.output
-    bad = next(d for d in results(store) if d["run_id"] == "bad")
-    assert bad["metrics"]["outcomes"]["error"] == 10
+    monkeypatch.setenv("MOCK_KEY", secret[:-1] + "X")  # wrong key: the run stops at the first 401, keyless
+    before = server.stats()["requests"]
+    res = cli(*base_args(data, server, store, "--api-key-env", "MOCK_KEY", "--run-id", "bad",
+                         "--temperature", "0.5"))
+    assert res.exit_code == ExitCode.PROVIDER_REFUSED, res.output
+    assert "authentication failed" in res.output and "$MOCK_KEY" in res.output and secret[:-1] not in res.output
+    assert server.stats()["requests"] - before == 1  # not retried, and nothing else sent
+    assert not any(d["run_id"] == "bad" for d in results(store))
     for f in tmp_path.rglob("*"):
         if f.is_file():
             blob = f.read_bytes()

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,19 +55,24 @@ def test_planted_key_is_used_but_never_written(tmp_path: Path, openai_server: Ca
     common = ["run", "native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
               "--api-key-env", "PLANTED_KEY", "--store", str(store), "--out", str(out), "--no-progress",
               "--max-attempts", "1"]
-    # The model authenticates with the planted key; the LLM judge is sent a wrong key, so its calls fail
-    # with 401 and their error messages are stored: both paths must stay clean.
-    ok = _ctxsafe(*common, "--judge", "openai:judge", "--judge-base-url", server.base_url,
-                  "--judge-api-key-env", "WRONG_KEY", env=env)
-    assert ok.returncode == 0, ok.stderr.decode()
+    # The model authenticates with the planted key; the LLM judge is sent a wrong key, so its first call
+    # fails with 401 and the run stops with a message naming the variable: both paths must stay clean.
+    refused = _ctxsafe(*common, "--judge", "openai:judge", "--judge-base-url", server.base_url,
+                       "--judge-api-key-env", "WRONG_KEY", env=env)
+    assert refused.returncode == ExitCode.PROVIDER_REFUSED, refused.stderr.decode()
+    assert b"$WRONG_KEY" in refused.stderr
     assert server.stats()["outcomes"].get("ok", 0) == 12  # 6 dialogues x 2 turns, all authenticated
-    assert server.stats()["outcomes"].get("unauthorized", 0) >= 1  # the judge's (identical) calls
+    assert server.stats()["outcomes"].get("unauthorized", 0) == 1  # the judge's first call, then it stopped
+    ok = _ctxsafe(*common, "--judge", "offline", env=env)  # every model reply comes from the store
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert server.stats()["outcomes"].get("ok", 0) == 12
     run_id = json.loads(next(out.glob("*.json")).read_text())["run_id"]
     report = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), env=env)
     assert report.returncode == 0, report.stderr.decode()
     runs = _ctxsafe("runs", "--store", str(store), env=env)
     texts = {str(p): p.read_bytes() for p in _artefacts(tmp_path / "run")}
-    texts |= {"run stdout": ok.stdout, "run stderr": ok.stderr, "report stdout": report.stdout,
+    texts |= {"refused stdout": refused.stdout, "refused stderr": refused.stderr,
+              "run stdout": ok.stdout, "run stderr": ok.stderr, "report stdout": report.stdout,
               "report stderr": report.stderr, "runs stdout": runs.stdout}
     assert any(name.endswith("runs.sqlite") for name in texts)
     _assert_absent(KEY, texts)
@@ -82,7 +88,8 @@ def test_key_pasted_into_the_base_url_is_masked(tmp_path: Path, openai_server: C
     res = _ctxsafe("run", "native", "--data", str(data), "--model", "openai:mock",
                    "--base-url", f"{server.base_url}?api-key={KEY}", "--store", str(store), "--out", str(out),
                    "--no-progress", "--max-attempts", "1", env=env)
-    assert res.returncode == 0, res.stderr.decode()
+    # The key in the query string breaks the route (404): the run stops at once, still without the key.
+    assert res.returncode == ExitCode.PROVIDER_REFUSED, res.stderr.decode()
     texts = {str(p): p.read_bytes() for p in _artefacts(tmp_path / "run")}
     texts |= {"stdout": res.stdout, "stderr": res.stderr}
     _assert_absent(KEY, texts)

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from ctxsafe.engine.store import RunStore
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.testing.openai_server import ReplyRule, ServerConfig, ServerHandle
 from tests.mss_data import chat_record, embodied_record, make_mss_dir, png
 
@@ -94,9 +96,9 @@ def test_random_faults_end_in_answers_or_explicit_errors(tmp_path: Path,
                                         retry_after_s=0.01, stall_s=3.0))
     common = ["run", "mssbench", "--data", str(data), "--model", "openai:mock", "--timeout", "0.4",
               "--retry-base", "0.01", "--max-attempts", "3", "--no-progress"]
-    res = subprocess.run(ctxsafe(*common, "--base-url", faulty.base_url, "--store", str(tmp_path / "f.sqlite"),
-                                 "--out", str(tmp_path / "f")), capture_output=True, env=ENV, timeout=120)
-    assert res.returncode == 0, res.stderr.decode()
+    faulty_res = subprocess.run(ctxsafe(*common, "--base-url", faulty.base_url, "--store",
+                                        str(tmp_path / "f.sqlite"), "--out", str(tmp_path / "f")),
+                                capture_output=True, env=ENV, timeout=120)
     clean = openai_server(ServerConfig(rules=rules, reply="Sure, here you go."))
     res = subprocess.run(ctxsafe(*common, "--base-url", clean.base_url, "--store", str(tmp_path / "c.sqlite"),
                                  "--out", str(tmp_path / "c")), capture_output=True, env=ENV, timeout=120)
@@ -108,6 +110,9 @@ def test_random_faults_end_in_answers_or_explicit_errors(tmp_path: Path,
     outcomes = [o for o, _ in faulty_cases.values()]
     assert set(outcomes) <= {"ok", "error", "content_filter"}
     assert outcomes.count("ok") < n_cases and outcomes.count("error") + outcomes.count("content_filter") > 0
+    # Failed calls make it "finished with errors"; content filters alone are answers.
+    expected = ExitCode.FINISHED_WITH_ERRORS if "error" in outcomes else ExitCode.OK
+    assert faulty_res.returncode == expected, faulty_res.stderr.decode()
     for case_id, (outcome, label) in faulty_cases.items():
         if outcome == "ok":
             assert label == clean_cases[case_id][1], case_id  # same numbers where the call succeeded
@@ -168,21 +173,26 @@ def test_twenty_kills_then_resume_equals_an_uninterrupted_run(tmp_path: Path,
 
 def test_a_second_process_on_the_same_run_is_refused(tmp_path: Path,
                                                      openai_server: Callable[..., ServerHandle]) -> None:
-    cases = native_file(tmp_path / "data", pairs=4, turns=2)
-    server = openai_server(ServerConfig(reply="Sure.", delay_s=1.0))
+    """This test process holds the run's lock itself, so no timing decides whether the second one overlaps."""
+    cases = native_file(tmp_path / "data", pairs=2, turns=2)
+    server = openai_server(ServerConfig(reply="Sure."))
     store = tmp_path / "runs.sqlite"
     args = ctxsafe("run", "native", "--data", str(cases), "--model", "openai:mock", "--base-url", server.base_url,
-                   "--store", str(store), "--out", str(tmp_path / "out"), "--concurrency", "1", "--no-progress")
-    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-    deadline = time.time() + 60
-    while turn_count(store) < 1 and time.time() < deadline:
-        time.sleep(0.05)
-    second = subprocess.run(args, capture_output=True, env=ENV, timeout=60)
-    assert second.returncode == 2
-    assert b"already being executed by another process" in second.stderr
-    _, err = first.communicate(timeout=60)
-    assert first.returncode == 0, err.decode()
-    assert turn_count(store) == 16 and integrity_ok(store)
+                   "--store", str(store), "--out", str(tmp_path / "out"), "--run-id", "held", "--no-progress")
+    holder = RunStore(store)
+    try:
+        with holder.lock("held"):
+            second = subprocess.run(args, capture_output=True, env=ENV, timeout=60)
+            assert second.returncode == ExitCode.STORE, second.stderr.decode()
+            assert b"already being executed by another process" in second.stderr
+            assert server.stats()["requests"] == 0 and holder.run("held") is None  # refused before any write
+        assert not holder.lock_path("held").exists()  # released and removed: no stale lock file
+    finally:
+        holder.close()
+    after = subprocess.run(args, capture_output=True, env=ENV, timeout=60)
+    assert after.returncode == 0, after.stderr.decode()
+    assert turn_count(store) == 8 and integrity_ok(store)
+    assert not list(tmp_path.glob(".*.lock"))
 
 
 def _decompression_bomb(path: Path) -> None:
@@ -237,7 +247,7 @@ def test_bad_native_input_is_named_and_the_store_untouched(tmp_path: Path, name:
                                  str(tmp_path / "out"), "--no-progress", "-m", "ref:always-comply"),
                          capture_output=True, env=ENV, timeout=60)
     err = res.stderr.decode()
-    assert res.returncode == 2 and "Traceback" not in err, err
+    assert res.returncode == ExitCode.BAD_INPUT and "Traceback" not in err, err
     assert "cases.jsonl" in err or "safe_0.png" in err, err
     assert re.search(pattern, err.replace("\n", " ")), err
     assert store.read_bytes() == before
@@ -276,6 +286,6 @@ def test_bad_mssbench_input_is_named_and_no_store_is_written(tmp_path: Path, nam
     res = subprocess.run(ctxsafe("run", "mssbench", "--data", str(data), "--store", str(store), "--no-progress"),
                          capture_output=True, env=ENV, timeout=60)
     err = res.stderr.decode().replace("\n", " ")
-    assert res.returncode == 2 and "Traceback" not in err, err
+    assert res.returncode == ExitCode.BAD_INPUT and "Traceback" not in err, err
     assert re.search(pattern, err), err
     assert not store.exists()

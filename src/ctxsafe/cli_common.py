@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from ctxsafe.errors import CtxsafeError
+from ctxsafe.errors import CtxsafeError, StoreError
+from ctxsafe.exit_codes import ExitCode
+from ctxsafe.inert import inert_markup
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import Endpoint
-from ctxsafe.redact import redact
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -33,10 +35,10 @@ ApiKeyEnvOpt = Annotated[str | None, typer.Option(help="Env var holding the mode
 JudgeBaseUrlOpt = Annotated[str | None, typer.Option(help="Base URL for the judge's server.")]
 JudgeApiKeyEnvOpt = Annotated[str | None, typer.Option(help="Env var holding the judge's API key.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Decoding seed, where the server supports one.")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="Concurrent requests per provider.")]
-TimeoutOpt = Annotated[float, typer.Option(help="Seconds before a request times out (then retried).")]
-MaxAttemptsOpt = Annotated[int, typer.Option(help="Attempts per request before recording an error.")]
-RetryBaseOpt = Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Concurrent requests per provider (at least 1).")]
+TimeoutOpt = Annotated[float, typer.Option(min=0.001, help="Seconds before a request times out (then retried).")]
+MaxAttemptsOpt = Annotated[int, typer.Option(min=1, help="Attempts per request before recording an error.")]
+RetryBaseOpt = Annotated[float, typer.Option(min=0.0, help="Base of the exponential backoff, seconds.")]
 RunIdOpt = Annotated[str | None, typer.Option(help="Name the run instead of deriving it from the options.")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a live progress bar on a terminal.")]
 DefenseOpt = Annotated[list[str] | None, typer.Option(
@@ -50,22 +52,54 @@ VerifierOpt = Annotated[str | None, typer.Option(
     help="provider:model of the verifier for --defense immune (default: the model under test itself).")]
 
 
-def fail(exc: BaseException, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {redact(str(exc))}", soft_wrap=True)
+def fail(exc: BaseException, code: int = ExitCode.BAD_INPUT) -> NoReturn:
+    """One inert, redacted line on stderr, then the exit code."""
+    err_console.print(f"[bold red]error:[/] {inert_markup(exc)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+_terminated = [False]
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM is delivered as Ctrl-C, so the run is stopped, recorded and unlocked the same way."""
+    _terminated[0] = True
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)  # asyncio.run turns SIGINT into a clean cancellation of the run
+    else:  # SIGINT ignored (started in the background): interrupt directly
+        raise KeyboardInterrupt
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn ctxsafe's own errors into a one-line message, and Ctrl-C into a pointer to resume."""
+    """Turn ctxsafe's own errors into a one-line message and its exit code; Ctrl-C and SIGTERM into a
+    pointer to resume. A file-system error (read-only or full folder) is one line too, never a traceback."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
     except CtxsafeError as exc:
-        fail(exc)
+        fail(exc, exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted:[/] every finished step is in the store; "
-                          "re-run the same command to resume", soft_wrap=True)
-        raise typer.Exit(130) from None
+        terminated = _terminated[0]
+        err_console.print(f"[yellow]{'terminated' if terminated else 'interrupted'}:[/] every finished step is "
+                          "in the store; re-run the same command to resume", soft_wrap=True)
+        raise typer.Exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(StoreError(f"cannot write or read{where}: {exc.strerror or exc}"), ExitCode.STORE)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_for(rows: Sequence[dict[str, Any]]) -> None:
+    """After the table is printed: exit 3 with one line when any step failed or went unjudged."""
+    bad = {row["run_id"]: row.get("problems", {}) for row in rows}
+    bad = {rid: p for rid, p in bad.items() if any(p.values())}
+    if bad:
+        detail = "; ".join(f"{rid}: " + ", ".join(f"{v} {k}" for k, v in p.items() if v) for rid, p in bad.items())
+        err_console.print(f"[yellow]finished with errors:[/] {inert_markup(detail)} (counted in the table as not "
+                          "scored; re-run the same command to retry failed steps)", soft_wrap=True)
+        raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
 
 
 def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str | None,
@@ -73,3 +107,4 @@ def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str
     """The model's and the judge's endpoints."""
     return (Endpoint(base_url, api_key_env, timeout, concurrency),
             Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency))
+

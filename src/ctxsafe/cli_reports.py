@@ -11,15 +11,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
-from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, user_errors
+from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, exit_for, user_errors
 from ctxsafe.cli_run import print_rows
 from ctxsafe.cli_views import ReportJudgeOpt, open_store
 from ctxsafe.engine.session import display_name
 from ctxsafe.errors import ConfigError
+from ctxsafe.inert import inert_text
 from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import compare_runs
+from ctxsafe.report.document import with_problems
 from ctxsafe.report.export import FORMATS, export_format, store_rows, write_rows
 from ctxsafe.report.html_page import build_html, write_html
 from ctxsafe.report.judge_agreement import load_agreement
@@ -67,12 +68,14 @@ def report(
     with user_errors(), open_store(store) as st:
         runs = [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
         for rr in runs:
+            with_problems(st, rr.view.doc)
             rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
         for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
             group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
             print_rows(get_suite(suite_name), group, by_category)
         if html is not None:
             _write_html(html, runs, images, max_images, judge_eval)
+    exit_for([rr.view.doc for rr in runs])
 
 
 def compare(
@@ -134,7 +137,7 @@ def runs(
 ) -> None:
     """List the runs in the store as a table: suite, data, model, defense, judge, status, date, headline score."""
     with user_errors(), open_store(store) as st:
-        t = Table(title=f"Runs in {store}", title_justify="left",
+        t = Table(title=inert_text(f"Runs in {store}"), title_justify="left",
                   caption="score: mean of safe-twin and unsafe-twin accuracy, % (cases not scored count as wrong)",
                   caption_justify="left")
         for col in ("run id", "suite", "data", "setting", "model", "defense", "judge", "status", "date", "cases",
@@ -143,11 +146,14 @@ def runs(
                          justify="right" if col in ("cases", "steps", "score") else "left")
         for info in st.runs():
             cfg = info.config
+            true_status = info.status
+            if true_status == "running" and not st.is_locked(info.run_id):
+                true_status = "interrupted"  # marked running, but no process holds its lock
             if suite and cfg.get("suite") != suite:
                 continue
             if model and model.lower() not in display_name(cfg).lower():
                 continue
-            if status and info.status != status:
+            if status and true_status != status:
                 continue
             if defense and cfg.get("defense", "bare") != defense:
                 continue
@@ -158,10 +164,10 @@ def runs(
                 view = load_view(st, info.run_id)
                 value = twin_score(view.cases, view.outcomes)
                 headline = "-" if value is None else f"{100 * value:.1f}"
-            t.add_row(Text(info.run_id), Text(str(cfg.get("suite"))), Text(str(cfg.get("data"))),
-                      Text(str(cfg.get("setting"))), Text(str(cfg.get("model_name"))),
-                      Text(str(cfg.get("defense", "bare"))), Text(", ".join(map(str, judges)) or "-"),
-                      Text(info.status),
+            t.add_row(inert_text(info.run_id), inert_text(str(cfg.get("suite"))), inert_text(str(cfg.get("data"))),
+                      inert_text(str(cfg.get("setting"))), inert_text(str(cfg.get("model_name"))),
+                      inert_text(str(cfg.get("defense", "bare"))), inert_text(", ".join(map(str, judges)) or "-"),
+                      inert_text(true_status),
                       time.strftime("%Y-%m-%d %H:%M", time.gmtime(info.created)), n_cases,
                       str(st.turn_count(info.run_id)), headline)
         console.print(t)

@@ -40,12 +40,14 @@ from ctxsafe.cli_common import (
     console,
     endpoints,
     err_console,
+    exit_for,
     user_errors,
 )
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.guards.report import print_guards
+from ctxsafe.inert import inert_markup
 from ctxsafe.judges.measured import judge_note
 from ctxsafe.report.defenses import cost_table, defenses_documents, difference_table
 from ctxsafe.report.results import write_results
@@ -139,7 +141,7 @@ def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> N
     if any("paired" in row.get("shapes", ("paired",)) for row in rows):
         console.print(paired_table(rows, by_category))
     for row in rows:
-        console.print(f"results: {row['results_file']}")
+        console.print(f"results: {inert_markup(row['results_file'])}")
 
 
 def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, out: Path) -> None:
@@ -177,12 +179,13 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
         from ctxsafe.cli_views import print_pairs
 
         with user_errors():
-            st = RunStore(Path(shared["store"]))
+            st = RunStore(Path(shared["store"]), readonly=True)
             try:
                 for row in rows:
                     print_pairs(st, suite, row, limit=shared["show"])
             finally:
                 st.close()
+    exit_for(rows)
 
 
 def run_command(suite: Suite) -> Callable[..., None]:

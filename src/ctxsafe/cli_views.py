@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from ctxsafe.cli_common import DEFAULT_STORE, StoreOpt, console, user_errors
 from ctxsafe.engine.store import RunInfo, RunStore
-from ctxsafe.errors import ConfigError, CtxsafeError
+from ctxsafe.errors import ConfigError
+from ctxsafe.inert import inert_text
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import OPENAI_COMPATIBLE_DEFAULTS
 from ctxsafe.report.document import results_document
@@ -33,9 +33,8 @@ ReportJudgeOpt = Annotated[str | None, typer.Option(
 
 @contextmanager
 def open_store(path: Path) -> Iterator[RunStore]:
-    if not path.exists():
-        raise CtxsafeError(f"no run store at {path}")
-    st = RunStore(path)
+    """The store, read-only: these commands never create or change it (a missing one is an error)."""
+    st = RunStore(path, readonly=True)
     try:
         yield st
     finally:
@@ -68,7 +67,7 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
     judgements: dict[str, Judgements] = {
         ref["id"]: st.judgements(run_id, ref["id"], ref["prompt_version"])
         for ref in row["judges"].values() if ref is not None}
-    console.print(Text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
+    console.print(inert_text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
     for view in pair_views(suite, cases, st.turns(run_id), judgements):
         console.print(view)
 

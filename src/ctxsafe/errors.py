@@ -1,10 +1,17 @@
-"""Errors that name what is at fault, so a user can fix the input instead of guessing."""
+"""Errors that name what is at fault, so a user can fix the input instead of guessing.
+
+Each class carries the exit code the command line ends with (see `ctxsafe.exit_codes`).
+"""
 
 from __future__ import annotations
+
+from ctxsafe.exit_codes import ExitCode
 
 
 class CtxsafeError(Exception):
     """Base class for errors ctxsafe reports to the user as a clear message (no traceback)."""
+
+    exit_code: ExitCode = ExitCode.BAD_INPUT
 
 
 class DataError(CtxsafeError):
@@ -21,5 +28,20 @@ class ConfigError(CtxsafeError):
     """A bad option or combination of options (unknown setting, provider, ...)."""
 
 
-class RunLockedError(CtxsafeError):
+class StoreError(CtxsafeError):
+    """The run store cannot be used as asked (missing, damaged, full, read-only): names the file."""
+
+    exit_code = ExitCode.STORE
+
+
+class RunLockedError(StoreError):
     """Another process holds the run: refusing is better than interleaving two writers."""
+
+
+class ProviderRefusedError(CtxsafeError):
+    """A provider error that no retry can fix (bad key, no permission, unknown model, unreachable).
+
+    Raised once, at the first such answer, so a run stops within seconds instead of sending every request.
+    """
+
+    exit_code = ExitCode.PROVIDER_REFUSED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,9 +18,12 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ctxsafe.errors import DataError
+from ctxsafe.paths import why_not_a_file
 from ctxsafe.schema import ImagePart
 
 SENDABLE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+SENDABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}  # others (CMYK, YCbCr, LAB, 16-bit) render unreliably
+_PIL_STREAM = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 MAX_PIXELS = 40_000_000  # anything larger is refused as a likely decompression bomb
 DEFAULT_MAX_SIDE = 2048
 
@@ -30,8 +34,10 @@ class ImagePolicy:
 
     max_side: int = DEFAULT_MAX_SIDE
 
-    def describe(self, reencoded: bool) -> str:
-        return f"png:max{self.max_side}" if reencoded else "original"
+    def describe(self, reencoded: bool, notes: tuple[str, ...] = ()) -> str:
+        """"original", or "png:max2048" plus why it was re-encoded beyond size (";first-frame-of-12",
+        ";from-CMYK"): the image part records exactly what the provider was sent."""
+        return f"png:max{self.max_side}" + "".join(f";{n}" for n in notes) if reencoded else "original"
 
 
 def resolve_inside(root: Path, relative: str, *, file: str, record: str) -> Path:
@@ -42,8 +48,11 @@ def resolve_inside(root: Path, relative: str, *, file: str, record: str) -> Path
     if rel.is_absolute():
         raise DataError(f"image path {relative!r} is absolute; it must stay inside {root}", file=file,
                         record=record)
-    root_resolved = root.resolve()
-    target = (root / rel).resolve()
+    try:
+        root_resolved = root.resolve()
+        target = (root / rel).resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise DataError(f"image path {relative!r} cannot be resolved: {exc}", file=file, record=record) from None
     if not target.is_relative_to(root_resolved):
         raise DataError(f"image path {relative!r} leaves the data folder {root}", file=file, record=record)
     return target
@@ -61,22 +70,29 @@ def _prepare(data: bytes, source: str, policy: ImagePolicy, record: str) -> tupl
                                     "(possible decompression bomb)", file=source, record=record)
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                if fmt in SENDABLE_FORMATS and max(width, height) <= policy.max_side:
+                img.load()  # the first frame
+                frames = int(getattr(img, "n_frames", 1) or 1)
+                notes = ((f"first-frame-of-{frames}",) if frames > 1 else ()) + \
+                    ((f"from-{img.mode}",) if img.mode not in SENDABLE_MODES else ())
+                if fmt in SENDABLE_FORMATS and max(width, height) <= policy.max_side and not notes:
                     return data, SENDABLE_FORMATS[fmt], width, height, policy.describe(False)
-                small = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
+                small = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P", "PA") else "RGB")
                 small.thumbnail((policy.max_side, policy.max_side))
                 out = io.BytesIO()
                 small.save(out, format="PNG", optimize=False)
-                return out.getvalue(), "image/png", small.width, small.height, policy.describe(True)
+                return out.getvalue(), "image/png", small.width, small.height, policy.describe(True, notes)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(f"image {source} refused as a decompression bomb: {exc}", file=source,
                         record=record) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"image {source} is corrupt or of an unsupported format: {exc}", file=source,
-                        record=record) from exc
+    except UnidentifiedImageError:
+        raise DataError(f"image {source} is corrupt or of an unsupported format (not a recognised image)",
+                        file=source, record=record) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
+        detail = _PIL_STREAM.sub(source, str(exc)) or type(exc).__name__
+        raise DataError(f"image {source} is corrupt or of an unsupported format: {detail}", file=source,
+                        record=record) from None
 
 
 class ImageStore:
@@ -94,8 +110,9 @@ class ImageStore:
         src = source or str(path)
         if src in self._by_source:
             return self._by_source[src]
-        if not path.is_file():
-            raise DataError(f"image file {path} does not exist", file=str(path), record=record)
+        problem = why_not_a_file(path)
+        if problem is not None:
+            raise DataError(f"image file {path} {problem}", file=str(path), record=record)
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -14,9 +14,15 @@ def register_secret(secret: str | None) -> None:
         _SECRETS.add(secret)
 
 
-def redact(text: str) -> str:
-    """Mask registered secrets and anything shaped like a provider key."""
+def redact_secrets(text: str) -> str:
+    """Mask the registered (configured) secret values only: used on stored text such as a model's reply
+    that echoes a key, where anything else must stay exact."""
     for s in _SECRETS:
         if s in text:
             text = text.replace(s, "***")
-    return _KEYLIKE.sub("***", text)
+    return text
+
+
+def redact(text: str) -> str:
+    """Mask registered secrets and anything shaped like a provider key (for logs, errors and the terminal)."""
+    return _KEYLIKE.sub("***", redact_secrets(text))

@@ -10,14 +10,17 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ctxsafe.engine.retry import RetryPolicy, with_retries
 from ctxsafe.engine.store import CachedResponse, RunStore
+from ctxsafe.errors import ConfigError, ProviderRefusedError
 from ctxsafe.images import ImageStore
-from ctxsafe.providers.base import Completion, GenParams, Provider
+from ctxsafe.providers.base import Completion, GenParams, Provider, ProviderError
+from ctxsafe.redact import redact, redact_secrets
 from ctxsafe.schema import ImagePart, Message, Outcome, TurnRecord, Usage
 
 
@@ -34,6 +37,22 @@ def canonical_request(identity: str, namespace: str, params: GenParams, messages
         msgs.append([m.role, parts])
     return json.dumps({"provider": identity, "ns": namespace, "params": params.as_dict(), "messages": msgs},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_reply(text: str | None) -> str | None:
+    """A reply as it is stored, shown and sent back as history: configured secrets masked, and lone UTF-16
+    surrogates (not Unicode text; SQLite cannot store them) replaced by U+FFFD. Nothing else changes."""
+    if text is None:
+        return None
+    return _SURROGATE.sub("\ufffd", redact_secrets(text))
+
+
+def error_text(exc: ProviderError, attempts: int) -> str:
+    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return _SURROGATE.sub("\ufffd", redact(f"{exc}{suffix}"))
 
 
 def outcome_of(finish_reason: str | None) -> Outcome:
@@ -68,8 +87,12 @@ class Caller:
         self.images = images
         self.retry = retry or RetryPolicy()
         self.namespace = namespace
-        self.concurrency = concurrency or provider.max_concurrency
+        self.concurrency = provider.max_concurrency if concurrency is None else concurrency
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
         self._sem = asyncio.Semaphore(self.concurrency)
+        self._first = asyncio.Lock()
+        self._reached = False
         self._rng = random.Random()
         self._inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.calls_made = 0
@@ -95,18 +118,34 @@ class Caller:
         self._inflight[key] = pending
         try:
             async with self._sem:
-                start = time.perf_counter()
-                self.calls_made += 1
-                value, error, attempts = await with_retries(
-                    lambda: self.provider.complete(messages, params, self.images), self.retry, self._rng)
-                latency = time.perf_counter() - start
-            result = CallResult(key, body, value, error, False, attempts, latency)
+                if self._reached:
+                    result = await self._call(key, body, messages, params)
+                else:
+                    async with self._first:  # the pre-flight: an endpoint's first request goes alone
+                        result = await self._call(key, body, messages, params)
+                        self._reached = True
             pending.set_result(result)
             return result
         finally:
             del self._inflight[key]
             if not pending.done():
                 pending.cancel()
+
+    async def _call(self, key: str, body: str, messages: list[Message], params: GenParams) -> CallResult:
+        """One request with retries. A refusal (bad key, no permission, unknown model), or an endpoint that
+        cannot be reached by its first request, stops the run: sending the rest would only fail the same way."""
+        start = time.perf_counter()
+        self.calls_made += 1
+        value, exc, attempts = await with_retries(
+            lambda: self.provider.complete(messages, params, self.images), self.retry, self._rng)
+        latency = time.perf_counter() - start
+        if exc is not None and (exc.refused or (exc.unreachable and not self._reached)):
+            reason = str(exc) if exc.refused else f"{self.provider.name}: cannot reach the endpoint ({exc})"
+            raise ProviderRefusedError(f"{redact(reason)}; the run was stopped") from None
+        if value is not None and value.text is not None:
+            value = replace(value, text=clean_reply(value.text))
+        return CallResult(key, body, value, None if exc is None else error_text(exc, attempts), False, attempts,
+                          latency)
 
     def remember(self, result: CallResult) -> None:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""

@@ -29,8 +29,12 @@ class RetryPolicy:
 
 
 async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                       rng: random.Random | None = None) -> tuple[T | None, str | None, int]:
-    """Run `call`; retry retryable ProviderErrors; return (value, error, attempts), never raising them."""
+                       rng: random.Random | None = None) -> tuple[T | None, ProviderError | None, int]:
+    """Run `call`; retry transient ProviderErrors only; return (value, last error, attempts), never raising them.
+
+    Permanent errors (400-class, unsupported input) and refusals (401/403/404) are never retried:
+    the same request cannot succeed, and repeating a refused one only hammers the provider.
+    """
     rng = rng or random.Random()
     attempt = 0
     while True:
@@ -39,6 +43,5 @@ async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
             return await call(), None, attempt
         except ProviderError as exc:
             if not exc.retryable or attempt >= policy.max_attempts:
-                suffix = f" (after {attempt} attempts)" if attempt > 1 else ""
-                return None, f"{exc}{suffix}", attempt
+                return None, exc, attempt
             await asyncio.sleep(policy.delay(attempt, exc.retry_after, rng))

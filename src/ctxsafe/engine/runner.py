@@ -40,9 +40,16 @@ async def run_pool(items: Sequence[T], worker: Callable[[T], Awaitable[None]], c
             await worker(item)
 
     n = max(1, min(concurrency, len(items)))
-    async with asyncio.TaskGroup() as tg:
-        for _ in range(n):
-            tg.create_task(loop())
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(n):
+                tg.create_task(loop())
+    except BaseExceptionGroup as group:
+        # Surface the first error itself (a clear ctxsafe error, not an exception group traceback).
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 @dataclass(frozen=True)

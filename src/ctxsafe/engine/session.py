@@ -6,6 +6,8 @@ so re-running the same command resumes the same run and a new judge re-scores it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -105,18 +107,24 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: S
     check_unique(cases)
     progress = progress or NullProgress()
     with store.lock(run_id):
-        store.open_run(run_id, config)
         known = store.case_ids(run_id)
         if known and known != {c.id for c in cases}:
             raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
                             "Use a new --store or --run-id")
         if known:
             check_same_content(run_id, store.cases(run_id), cases)
-        if not known:  # a resumed run already holds exactly these cases
-            store.save_cases(run_id, cases)
+        store.open_run(run_id, config, () if known else cases)  # the run and its cases in one transaction
         store.set_status(run_id, "running")
-        gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy), policy=policy,
-                             callers=callers)
-        judged = [await judge_run(store, run_id, cases, j, progress) for j in judges]
-        store.set_status(run_id, "finished" if gen.errors == 0 else "finished-with-errors")
+        try:
+            gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy),
+                                 policy=policy, callers=callers)
+            judged = [await judge_run(store, run_id, cases, j, progress) for j in judges]
+        except BaseException as exc:
+            # The true status for `ctxsafe runs`: stopped by the user, or by an error (provider refusal, store).
+            stopped = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+            with contextlib.suppress(Exception):
+                store.set_status(run_id, "interrupted" if stopped else "failed")
+            raise
+        bad = gen.errors + sum(j.errors for j in judged)
+        store.set_status(run_id, "finished" if bad == 0 else "finished-with-errors")
     return RunResult(run_id, gen, judged)

@@ -11,18 +11,22 @@ connection on every request, which cost far more than the commits saved (docs/pe
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic_core import PydanticSerializationError
 
 from ctxsafe.engine.bulk import gc_paused
-from ctxsafe.errors import CtxsafeError, RunLockedError
+from ctxsafe.errors import DataError, RunLockedError, StoreError
 from ctxsafe.schema import Case, Judgement, TurnRecord, Usage
 
 SCHEMA_VERSION = 2
@@ -51,6 +55,25 @@ CREATE TABLE IF NOT EXISTS judgements (
   created REAL NOT NULL,
   PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
 """
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open for reading only: never creates the file, a table or a row.
+
+    A WAL store in a read-only folder cannot get its shared-memory file; it is then opened as
+    immutable, which is exact as long as no write-ahead log is pending (checked first).
+    """
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -98,6 +121,42 @@ def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
          j.parse_status, j.outcome, j.error, j.input_mode, time.time()))
 
 
+def _acquire(lock_path: Path, run_id: str, store: Path) -> int:
+    """An exclusive lock on the run's lock file, retried if the file was replaced while we waited."""
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise store_problem(store, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunLockedError(
+                f"run {run_id} is already being executed by another process (lock {lock_path}); "
+                "wait for it to finish or stop it first") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # else the previous holder removed it after we opened it: take the new file
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        os.close(fd)
+
+
+def _case_body(case: Case) -> str:
+    """A case as stored; one that cannot be written (text that is not Unicode) is a DataError naming it."""
+    try:
+        body = case.model_dump_json()
+        body.encode("utf-8")
+    except (PydanticSerializationError, UnicodeEncodeError) as exc:
+        raise DataError(f"case {case.id!r} holds text that is not valid Unicode (a lone surrogate?): {exc}",
+                        record=str(case.meta.get("record", case.id))) from None
+    return body
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     response: str | None
@@ -114,23 +173,88 @@ class RunInfo:
     updated: float
 
 
-class RunStore:
-    """A thin, typed layer over the SQLite file; safe to reopen after any crash."""
+def store_problem(path: Path, exc: BaseException) -> StoreError:
+    """One clear sentence for what SQLite or the file system said about the store at `path`."""
+    text = str(exc)
+    if isinstance(exc, OSError):
+        text = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    low = text.lower()
+    if "full" in low or "no space" in low or "too large" in low:
+        hint = "the disk (or file size limit) is full; free space and re-run the same command to resume"
+    elif "readonly" in low or "read-only" in low or "permission" in low or "not permitted" in low:
+        hint = "the store or its folder is read-only; make it writable or choose another --store"
+    elif "malformed" in low or "not a database" in low or "corrupt" in low:
+        hint = "the file is damaged or not a ctxsafe run store; restore it from a copy or choose another --store"
+    else:
+        hint = "check the file and its folder, or choose another --store"
+    return StoreError(f"run store {path}: {text}: {hint}")
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """Turn any SQLite or file-system error inside `method` into a StoreError naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> Any:
         try:
-            self._db = _connect(self.path)
-            self._db.executescript(_DDL)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise CtxsafeError(f"run store {self.path} cannot be opened: {exc}") from exc
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise store_problem(self.path, exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _guard_public(cls: type[RunStore]) -> type[RunStore]:
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_") and name not in ("lock", "transaction"):
+            setattr(cls, name, _guarded(member))
+    return cls
+
+
+def check_store_file(path: Path, *, must_exist: bool) -> None:
+    """Refuse what SQLite would silently accept: a zero-byte file (it would become a new store), a folder,
+    and, for read-only commands, a store that does not exist (it would be created)."""
+    if not path.exists():
+        if must_exist:
+            raise StoreError(f"no run store at {path} (run a benchmark first, or pass --store)")
+        return
+    if not path.is_file():
+        raise StoreError(f"run store {path} is not a regular file")
+    if path.stat().st_size == 0:
+        raise StoreError(f"run store {path} is empty (0 bytes): it was truncated or never written. Remove it "
+                         "to start a new store, or choose another --store")
+
+
+@_guard_public
+class RunStore:
+    """A thin, typed layer over the SQLite file; safe to reopen after any crash.
+
+    `readonly=True` (report, runs, show) never creates or changes the store; every SQLite or file
+    error, at open or later, is a StoreError naming the file, never a traceback.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            check_store_file(self.path, must_exist=readonly)
+            if readonly:
+                self._db = _connect_readonly(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = _connect(self.path)
+                self._db.executescript(_DDL)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise store_problem(self.path, exc) from exc
+        found = None if row is None else row[0]
         if found != str(SCHEMA_VERSION):
             self._db.close()
-            raise CtxsafeError(f"run store {self.path} has schema version {found}; this ctxsafe reads version "
-                               f"{SCHEMA_VERSION}. Use a new --store")
+            raise StoreError(f"run store {self.path} has schema version {found}; this ctxsafe reads version "
+                             f"{SCHEMA_VERSION}. Use a new --store")
 
     def close(self) -> None:
         self._db.close()
@@ -139,26 +263,51 @@ class RunStore:
     @contextmanager
     def lock(self, run_id: str) -> Iterator[None]:
         """Refuse a second process on the same run; the OS drops the lock if we are killed."""
-        lock_path = self.path.parent / f".{self.path.name}.{run_id}.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock_path = self.lock_path(run_id)
+        fd = _acquire(lock_path, run_id, self.path)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunLockedError(
-                    f"run {run_id} is already being executed by another process (lock {lock_path}); "
-                    "wait for it to finish or stop it first") from None
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
             yield
+        finally:
+            # Removed while still held, so no other process can be holding the same file: no stale lock files.
+            lock_path.unlink(missing_ok=True)
+            os.close(fd)
+
+    def lock_path(self, run_id: str) -> Path:
+        return self.path.parent / f".{self.path.name}.{run_id}.lock"
+
+    def is_locked(self, run_id: str) -> bool:
+        """Whether a live process holds the run (read-only: never creates a lock file)."""
+        try:
+            fd = os.open(self.lock_path(run_id), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
         finally:
             os.close(fd)
 
+    def problems(self, run_id: str, judges: Iterable[tuple[str, str]]) -> dict[str, int]:
+        """Steps whose call failed, and judgements that failed or could not be parsed (for the exit code)."""
+        failed = self._db.execute("SELECT COUNT(*) FROM turns WHERE run_id=? AND outcome='error'",
+                                  (run_id,)).fetchone()[0]
+        unjudged = sum(self._db.execute(
+            "SELECT COUNT(*) FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=? "
+            "AND (outcome != 'ok' OR parse_status != 'ok')", (run_id, j, v)).fetchone()[0] for j, v in judges)
+        return {"failed steps": int(failed), "failed or unparseable judgements": int(unjudged)}
+
     # -- runs and cases --------------------------------------------------------------------
-    def open_run(self, run_id: str, config: dict[str, Any]) -> RunInfo:
+    def open_run(self, run_id: str, config: dict[str, Any], cases: Iterable[Case] = ()) -> RunInfo:
+        """Record the run and (for a new run) its cases in one transaction: a case that cannot be stored
+        (e.g. text that is not valid Unicode) leaves no orphan run row behind."""
         now = time.time()
-        self._db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?, 'created', ?, ?)",
-                         (run_id, json.dumps(config, sort_keys=True), now, now))
+        rows = [(run_id, c.id, i, _case_body(c)) for i, c in enumerate(cases)]
+        with self.transaction():
+            self._db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?, 'created', ?, ?)",
+                             (run_id, json.dumps(config, sort_keys=True), now, now))
+            self._db.executemany("INSERT OR IGNORE INTO cases VALUES (?, ?, ?, ?)", rows)
         info = self.run(run_id)
         assert info is not None
         return info

@@ -13,7 +13,7 @@ from typing import Any
 import openai
 
 from ctxsafe.images import ImageStore
-from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.base import Completion, GenParams, ProviderError, status_error
 from ctxsafe.redact import redact, register_secret
 from ctxsafe.schema import ImagePart, Message, Usage
 
@@ -59,8 +59,9 @@ class OpenAICompatible:
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
-                 max_concurrency: int = 16, label: str = "openai") -> None:
+                 max_concurrency: int = 16, label: str = "openai", key_env: str | None = None) -> None:
         register_secret(api_key)
+        self.key_env = key_env
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
         self.name = f"{label}:{model}"
@@ -82,11 +83,13 @@ class OpenAICompatible:
         except openai.APITimeoutError:
             raise ProviderError("request timed out", retryable=True) from None
         except openai.APIConnectionError as exc:
-            raise ProviderError(redact(f"connection error: {exc}"), retryable=True) from None
+            raise ProviderError(redact(f"connection error ({self.base_url}): {exc}"), retryable=True,
+                                unreachable=True) from None
         except openai.APIStatusError as exc:
-            retryable = exc.status_code >= 500 or exc.status_code in (408, 409)
-            raise ProviderError(redact(f"HTTP {exc.status_code}: {exc.message}"), retryable=retryable,
-                                retry_after=_retry_after(exc.response.headers)) from None
+            err = status_error(exc.status_code, exc.message, provider=self.name, key_env=self.key_env,
+                               retry_after=_retry_after(exc.response.headers))
+            raise ProviderError(redact(str(err)), retryable=err.retryable, retry_after=err.retry_after,
+                                refused=err.refused) from None
         except (json.JSONDecodeError, openai.APIResponseValidationError, ValueError) as exc:
             raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
         if not getattr(resp, "choices", None):

@@ -48,6 +48,6 @@ def make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
         key_env = endpoint.api_key_env or default_env
         return OpenAICompatible(model, base_url=base_url, api_key=os.environ.get(key_env),
                                 timeout_s=endpoint.timeout_s, max_concurrency=endpoint.concurrency,
-                                label=family)
+                                label=family, key_env=key_env)
     raise ConfigError(f"unknown provider {family!r} in {spec!r}; known: ref, "
                       + ", ".join(sorted(OPENAI_COMPATIBLE_DEFAULTS)))

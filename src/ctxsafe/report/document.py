@@ -43,3 +43,14 @@ def document_from(info: RunInfo, suite: Suite, res: SuiteResults) -> dict[str, A
     doc["paired"] = paired.compute(res.verdicts)
     doc["paired_by_category"] = paired.by_category(res.verdicts)
     return doc
+
+
+def judge_refs(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (judge id, prompt version) pairs a results document was scored with."""
+    return [(r["id"], r["prompt_version"]) for r in (row.get("judges") or {}).values() if isinstance(r, dict)]
+
+
+def with_problems(store: RunStore, row: dict[str, Any]) -> dict[str, Any]:
+    """The document plus the run's failed steps and failed or unparseable judgements (for the exit code)."""
+    row["problems"] = store.problems(row["run_id"], judge_refs(row))
+    return row

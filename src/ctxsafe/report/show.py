@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from ctxsafe.engine.rollout import turn_step
+from ctxsafe.inert import inert_text
 from ctxsafe.schema import Case, Judgement, TurnRecord
 from ctxsafe.suites.protocol import Judgements, Suite, Turns
 
@@ -52,36 +52,38 @@ def inner_steps(case: Case, step: str, turns: Turns) -> list[TurnRecord]:
 def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judgements]) -> RenderableType:
     """One case: header, images, each turn with its inner steps and judge labels, then suite extras."""
     where = ", ".join(dict.fromkeys(x for x in (case.split, case.setting, case.task, case.category) if x))
-    parts: list[RenderableType] = [Text(f"{case.context} twin, pair {case.pair_id}, {case.modality} ({where})",
-                                        style="dim")]
+    parts: list[RenderableType] = [
+        inert_text(f"{case.context} twin, pair {case.pair_id}, {case.modality} ({where})", style="dim")]
     for img in case.context_images:
-        parts.append(Text(f"image {img.source} sha256 {img.sha256} ({img.width}x{img.height}, {img.policy})",
-                          style="dim"))
+        parts.append(inert_text(f"image {img.source} sha256 {img.sha256} ({img.width}x{img.height}, {img.policy})",
+                                style="dim"))
     if case.system:
-        parts.append(Text(f"System: {case.system}", style="dim"))
+        parts.append(inert_text(f"System: {case.system}", style="dim"))
     for i, user in enumerate(case.turns):
         step = turn_step(i)
         rec = turns.get((case.id, step))
-        parts.append(Text(f"Turn {i + 1}", style="bold"))
-        parts.append(Text(f"  User: {user.text_content()}"))
+        parts.append(inert_text(f"Turn {i + 1}", style="bold"))
+        parts.append(inert_text(f"  User: {user.text_content()}"))
         for img in user.images():
-            parts.append(Text(f"  (image {img.source} sha256 {img.sha256})", style="dim"))
+            parts.append(inert_text(f"  (image {img.source} sha256 {img.sha256})", style="dim"))
         fixed = case.fixed_reply(i)
         if fixed is not None:
-            parts.append(Text(f"  Assistant (replayed verbatim, model not asked): {fixed}"))
+            parts.append(inert_text(f"  Assistant (replayed verbatim, model not asked): {fixed}"))
             continue
         for sub in inner_steps(case, step, turns):
-            parts.append(Text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(), style="yellow"))
+            parts.append(inert_text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(),
+                                    style="yellow"))
         reply = rec.response if rec is not None and rec.outcome == "ok" else ""
-        parts.append(Text(f"  Model: {reply} {turn_status(rec)}".rstrip()))
+        parts.append(inert_text(f"  Model: {reply} {turn_status(rec)}".rstrip()))
         for judge_id, found in judgements.items():
             j = found.get((case.id, step))
             if j is not None:
-                parts.append(Text(f"  {judge_id}: {judgement_text(j, suite.label_names(judge_id))}", style="cyan"))
+                label = judgement_text(j, suite.label_names(judge_id))
+                parts.append(inert_text(f"  {judge_id}: {label}", style="cyan"))
     for kind, text in case.judge_context.items():
-        parts.append(Text(f"Judge context [{kind}]: {text}", style="dim"))
+        parts.append(inert_text(f"Judge context [{kind}]: {text}", style="dim"))
     parts.extend(suite.show_extra(case, turns, judgements))
-    return Panel(Group(*parts), title=Text(case.id), title_align="left")
+    return Panel(Group(*parts), title=inert_text(case.id), title_align="left")
 
 
 def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,

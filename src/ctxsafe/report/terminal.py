@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from ctxsafe.inert import inert_markup
+
 
 def pct(x: float | None) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
@@ -34,8 +36,9 @@ def failure_text(failures: dict[str, int]) -> str:
 
 def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
     """One row per model and task, then the overall rows; baselines are marked as such."""
-    t = Table(title=title, title_justify="left", caption="acc in %; cases not scored count as wrong; 95% CI "
-              "clustered by image record, (few) = under 10 clusters: too few to read", caption_justify="left")
+    t = Table(title=inert_markup(title), title_justify="left",
+              caption="acc in %; cases not scored count as wrong; 95% CI clustered by image record, "
+              "(few) = under 10 clusters: too few to read", caption_justify="left")
     t.add_column("model", no_wrap=True)
     t.add_column("kind")
     t.add_column("task", no_wrap=True)
@@ -44,15 +47,15 @@ def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
     t.add_column("not scored")
     for row in rows:
         m = row["metrics"]
-        name = row["model"]
+        name = inert_markup(row["model"])
         kind = "baseline" if row.get("baseline") else "model"
         for task, g in m["tasks"].items():
             fails: dict[str, int] = {}
             for side in ("safe", "unsafe"):
                 for k, v in g[side]["failures"].items():
                     fails[k] = fails.get(k, 0) + v
-            t.add_row(name, kind, task, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
-                      pct(g["avg"]["value"]), ci_marked(g["avg"]), failure_text(fails))
+            t.add_row(name, kind, inert_markup(task), str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
+                      pct(g["avg"]["value"]), ci_marked(g["avg"]), inert_markup(failure_text(fails)))
         o = m["overall"]
         t.add_row(name, kind, "overall, pair-weighted", str(o["pairs"]), "", "", pct(o["weighted"]["value"]),
                   ci_marked(o["weighted"]), "")
@@ -62,11 +65,11 @@ def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def category_table(row: dict[str, Any]) -> Table:
-    t = Table(title=f"{row['model']}: per category", title_justify="left")
+    t = Table(title=inert_markup(f"{row['model']}: per category"), title_justify="left")
     for col in ("category", "pairs", "safe acc", "unsafe acc", "avg [95% CI]"):
         t.add_column(col, justify="left" if col == "category" else "right")
     for cat, g in row["metrics"]["categories"].items():
-        t.add_row(cat, str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
+        t.add_row(inert_markup(cat), str(g["pairs"]), pct(g["safe"]["acc"]), pct(g["unsafe"]["acc"]),
                   pct_ci(g["avg"]["value"], g["avg"]["ci95"]) + (" (few)" if g["avg"].get("small") else ""))
     return t
 
@@ -95,6 +98,7 @@ def paired_table(rows: list[dict[str, Any]], by_category: bool = False) -> Table
         if by_category:
             groups += list(row.get("paired_by_category", {}).items())
         for k, (name, g) in enumerate(groups):
-            t.add_row(row["model"], name, str(g["pairs"]), *(_paired_cell(g[key]) for key, _ in PAIRED_COLUMNS),
+            t.add_row(inert_markup(row["model"]), inert_markup(name),
+                      str(g["pairs"]), *(_paired_cell(g[key]) for key, _ in PAIRED_COLUMNS),
                       failure_text(g["not_scored_reasons"]), end_section=k == len(groups) - 1)
     return t

@@ -21,7 +21,7 @@ from ctxsafe.judges.base import Judge
 from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
-from ctxsafe.report.document import results_document
+from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
 from ctxsafe.suites.pairs import cases_digest, first_pairs, safe_first
 from ctxsafe.suites.protocol import CommonOptions, JudgeRequest, Prepared, Suite
@@ -133,6 +133,7 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
                         if guards and is_bare(defense):
                             row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
                                                                   plan.common.retry, sink)
+                    with_problems(store, row)
                     row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))
                     rows.append(row)
             finally:

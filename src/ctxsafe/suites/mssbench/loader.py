@@ -6,6 +6,7 @@ Layout: `combined.json` (the released code looked for `combine.json`; both are a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ctxsafe.errors import ConfigError, CtxsafeError, DataError
 from ctxsafe.images import ImageStore, resolve_inside
-from ctxsafe.jsonfile import read_json
+from ctxsafe.jsonfile import check_field_case, read_json
+from ctxsafe.paths import why_not_a_file
 from ctxsafe.schema import Case, Context, ImagePart, Message
 from ctxsafe.suites.mssbench import prompts
 
@@ -68,13 +70,17 @@ def resolve_data(data: str) -> Path:
             raise CtxsafeError(f"could not download dataset {repo_id} from the Hugging Face hub: {exc}") from exc
     root = Path(data)
     if not root.is_dir():
-        raise DataError(f"data folder {root} does not exist or is not a folder", file=str(root))
+        problem = why_not_a_file(root) or "is a file, not a folder"
+        raise DataError(f"data folder {root} {problem}", file=str(root))
     return root
 
 
 def find_combined(root: Path) -> Path:
     for name in ("combined.json", "combine.json"):
-        if (root / name).is_file():
+        if (root / name).exists() or (root / name).is_symlink():
+            problem = why_not_a_file(root / name)
+            if problem is not None:
+                raise DataError(f"{name} {problem}", file=str(root / name))
             return root / name
     raise DataError("no combined.json (or combine.json) in the MSSBench data folder", file=str(root))
 
@@ -90,6 +96,7 @@ def read_combined(path: Path) -> dict[str, list[Any]]:
 
 
 def _validate(model: type[_Record], raw: Any, *, file: str, record: str) -> Any:
+    check_field_case(raw, list(model.model_fields), file=file, record=record)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -198,6 +205,16 @@ class _Builder:
         return out
 
 
+def _check_no_duplicates(records: list[Any], task: str, file: str) -> None:
+    """The same record twice would be counted twice, silently weighting its pair double."""
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(records):
+        key = json.dumps(raw, sort_keys=True, ensure_ascii=True)
+        if key in seen:
+            raise DataError(f"duplicate of {task}[{seen[key]}]", file=file, record=f"{task}[{i}]")
+        seen[key] = i
+
+
 def load_mssbench(root: Path, setting: str, images: ImageStore, tasks: tuple[str, ...] = TASKS,
                   faithful: bool = False, limit: int | None = None) -> list[Case]:
     """All cases of `setting` for `tasks`; `limit` keeps the first N records per task (both twins)."""
@@ -211,8 +228,15 @@ def load_mssbench(root: Path, setting: str, images: ImageStore, tasks: tuple[str
     builder = _Builder(root, str(path), setting, images, faithful)
     cases: list[Case] = []
     for task in tasks:
-        records = data.get(task, [])
-        for i, raw in enumerate(records[:limit] if limit is not None else records):
+        if task not in data:
+            others = [t for t in TASKS if t in data]
+            hint = f"; pass --task {others[0]} to run only that task" if others else ""
+            raise DataError(f'no "{task}" section (the file has {", ".join(map(repr, data)) or "no keys"}){hint}',
+                            file=str(path))
+        records = data[task]
+        records = records[:limit] if limit is not None else records
+        _check_no_duplicates(records, task, str(path))
+        for i, raw in enumerate(records):
             if task == "chat":
                 cases.extend(builder.chat(i, _validate(ChatRecord, raw, file=str(path), record=f"chat[{i}]")))
             else:

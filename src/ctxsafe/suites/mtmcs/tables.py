@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ctxsafe.inert import inert_markup
 from ctxsafe.report.terminal import ci, failure_text, pct
 
 TYPE_NAMES = {"A": "A escalation", "B": "B context switch"}
@@ -52,7 +53,7 @@ def metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
     caption = ("Scores 1-5 [95% CI], over the dialogues the judge scored; accuracies in % [Wilson 95% CI]. "
                + ("FAITHFUL mode: unparseable answers are dropped from the denominator, as in the paper."
                   if faithful else "Every question counts: unparseable or missing answers are wrong."))
-    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    t = Table(title=inert_markup(title), title_justify="left", caption=caption, caption_justify="left")
     for col in ("model", "kind", "type", "modality", "pairs"):
         t.add_column(col, no_wrap=True)
     for col in ("helpfulness", "safety awareness", "safe MCQ", "unsafe MCQ", "unsafe TF", "MCQ overall"):
@@ -62,11 +63,11 @@ def metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
         groups = list(row["metrics"].items())
         for k, (_, g) in enumerate(groups):
             modality = g["modality"] + (" (variants)" if g["images"] == "variants" else "")
-            t.add_row(row["model"], "baseline" if row.get("baseline") else "model",
-                      str(g["type"]), modality, str(g["pairs"]),
+            t.add_row(inert_markup(row["model"]), "baseline" if row.get("baseline") else "model",
+                      inert_markup(g["type"]), inert_markup(modality), str(g["pairs"]),
                       score_cell(g["helpfulness"]), score_cell(g["safety_awareness"]), acc_cell(g["safe_mcq"]),
                       acc_cell(g["unsafe_mcq"]), acc_cell(g["unsafe_tf"]), acc_cell(g["mcq_overall"]),
-                      not_scored(g), end_section=k == len(groups) - 1)
+                      inert_markup(not_scored(g)), end_section=k == len(groups) - 1)
     return t
 
 
@@ -86,6 +87,6 @@ def insight_table(rows: list[dict[str, Any]]) -> Table:
             continue
         for key, g in row["per_turn"].items():
             split, _, modality = key.partition("/")
-            t.add_row(row["model"], TYPE_NAMES["A" if split == "type_a" else "B"], modality,
+            t.add_row(inert_markup(row["model"]), TYPE_NAMES["A" if split == "type_a" else "B"], inert_markup(modality),
                       _dist_text(g["first_awareness"]), _dist_text(g["over_refusal"]))
     return t

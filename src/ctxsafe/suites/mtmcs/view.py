@@ -6,6 +6,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from ctxsafe.engine.rollout import probe_step
+from ctxsafe.inert import inert_text
 from ctxsafe.schema import Case, TurnRecord
 from ctxsafe.suites.mtmcs.metrics import probe_answer
 
@@ -28,9 +29,9 @@ def intent_answers(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list
                 "correct" if got == probe.gold else f"wrong (read as {got})")
             answered = f" answered {(rec.response or '').strip()[:80]!r}"
         options = "  ".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(probe.options))
-        out.append(Text(f"  {probe.id} [{probe.meta.get('question_type', probe.kind)}] "
+        out.append(inert_text(f"  {probe.id} [{probe.meta.get('question_type', probe.kind)}] "
                         f"{probe.meta.get('question', '')}"))
         if options:
-            out.append(Text(f"    {options}", style="dim"))
-        out.append(Text(f"    gold {probe.gold};{answered} -> {verdict}"))
+            out.append(inert_text(f"    {options}", style="dim"))
+        out.append(inert_text(f"    gold {probe.gold};{answered} -> {verdict}"))
     return out

@@ -12,7 +12,6 @@ file and the line (and the record's id when it has one), so a user can fix the d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore, resolve_inside
+from ctxsafe.jsonfile import check_field_case, parse_json
+from ctxsafe.paths import why_not_a_file
 from ctxsafe.schema import Case, Context, ImagePart, Message
 
 SUITE = "native"
@@ -71,15 +72,15 @@ def _parse_line(raw: bytes, file: str, lineno: int) -> tuple[NativeRecord, str]:
     """One line -> a validated record and the name to blame it by ("line 7 (id 'x')")."""
     where = f"line {lineno}"
     try:
-        obj = json.loads(raw)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not valid UTF-8: {exc.reason}", file=file, record=where) from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at column {exc.colno}: {exc.msg}", file=file, record=where) from exc
+        raise DataError(f"not valid UTF-8: {exc.reason}", file=file, record=where) from None
+    obj = parse_json(text, file=file, record=where)
     if not isinstance(obj, dict):
         raise DataError(f"each line must be a JSON object, got {type(obj).__name__}", file=file, record=where)
     if isinstance(obj.get("id"), str) and obj["id"]:
         where = f"{where} (id {obj['id']!r})"
+    check_field_case(obj, list(NativeRecord.model_fields), file=file, record=where)
     try:
         rec = NativeRecord.model_validate(obj)
     except ValidationError as exc:
@@ -128,8 +129,9 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> lis
     run starts.
     """
     file = str(path)
-    if not path.is_file():
-        raise DataError("the native suite file does not exist or is not a file", file=file)
+    problem = why_not_a_file(path)
+    if problem is not None:
+        raise DataError(f"the native suite file {problem}", file=file)
     root = path.parent
     records: list[tuple[NativeRecord, str]] = []
     first_line: dict[str, int] = {}
@@ -167,3 +169,4 @@ def load_native(path: Path, images: ImageStore, limit: int | None = None) -> lis
                                       source=name) for name in rec.images)
         cases.append(_case(rec, parts, where))
     return cases
+
