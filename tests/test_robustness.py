@@ -177,7 +177,13 @@ def test_a_second_process_on_the_same_run_is_refused(tmp_path: Path,
     deadline = time.time() + 60
     while turn_count(store) < 1 and time.time() < deadline:
         time.sleep(0.05)
-    second = subprocess.run(args, capture_output=True, env=ENV, timeout=60)
+    # Freeze the first process while it holds the run's lock, so the second one meets it however slowly
+    # this machine starts Python (the first would otherwise finish its 16 turns first on a loaded machine).
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(args, capture_output=True, env=ENV, timeout=60)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 2
     assert b"already being executed by another process" in second.stderr
     _, err = first.communicate(timeout=60)
