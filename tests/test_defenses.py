@@ -73,7 +73,7 @@ def test_self_reflection_reuses_the_bare_answer_and_resumes_without_calls(data: 
     assert cli(*mss_args(data, server, store, "--task", "all")).exit_code == 0
     other = next(r for r, c in run_ids(store).items() if c["tasks"] == ["chat", "embodied"])
     res = cli("defenses", bare, other, "--store", str(store), "--out", str(tmp_path / "again"))
-    assert res.exit_code == 2 and "not on the same cases" in res.output and "tasks" in res.output
+    assert res.exit_code == 2 and "not on the same cases" in res.output and "data_sha" in res.output
 
 
 def test_defense_is_part_of_the_run_identity(data: Path, tmp_path: Path, openai_server: Server) -> None:

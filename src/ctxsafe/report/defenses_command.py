@@ -14,8 +14,9 @@ from ctxsafe.report.document import results_document
 from ctxsafe.report.results import write_results
 from ctxsafe.suites.registry import get_suite
 
-SAME_CASES = ("suite", "data_sha", "setting", "mode", "tasks", "splits", "modalities", "limit")
-"""Run-identity fields two runs must share for their units to pair up."""
+SAME_CASES = ("suite", "data_sha", "setting", "params")
+"""Run-identity fields two runs must share for their units to pair up: the exact cases (their digest)
+and the setting or mode, played with the same decoding."""
 
 
 def defenses(
