@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -35,8 +36,14 @@ def defenses(
             doc = compare([units_of(st, run_id) for run_id in run_ids])
         finally:
             st.close()
+    print_defenses_document(doc, out)
+
+
+def print_defenses_document(doc: dict[str, Any], out: Path) -> None:
+    """Write a defenses table beside the results files and print it."""
     path = write_results(out / f"defenses-{doc['reference']['run_id']}.json", doc)
-    console.print(difference_table(doc, f"Defenses vs {doc['reference']['run_id']}, paired on the same units"))
+    console.print(difference_table(doc, f"Defenses vs the bare model ({doc['reference']['model']}, run "
+                                        f"{doc['reference']['run_id']}), paired on the same units"))
     console.print(cost_table(doc))
     console.print(f"defenses: {path}")
 
