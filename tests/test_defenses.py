@@ -64,6 +64,17 @@ def test_self_reflection_reuses_the_bare_answer_and_resumes_without_calls(data: 
     assert cost["self-reflection"]["model"]["tokens"] > cost["bare"]["model"]["tokens"]
     [comp] = doc["comparisons"]
     assert comp["metrics"]["unsafe acc"]["diff"] == 1.0 and comp["metrics"]["safe acc"]["diff"] == -1.0
+    # the same table, recomputed from the store alone
+    bare = next(r for r, c in run_ids(store).items() if c["defense"] == "bare")
+    res = cli("defenses", bare, sr, "--store", str(store), "--out", str(tmp_path / "again"))
+    assert res.exit_code == 0, res.output
+    assert json.loads(next((tmp_path / "again").glob("defenses-*.json")).read_text()) == doc
+    assert server.stats()["requests"] == 12
+    # runs on other cases are refused, not paired
+    assert cli(*mss_args(data, server, store, "--task", "all")).exit_code == 0
+    other = next(r for r, c in run_ids(store).items() if c["tasks"] == ["chat", "embodied"])
+    res = cli("defenses", bare, other, "--store", str(store), "--out", str(tmp_path / "again"))
+    assert res.exit_code == 2 and "not on the same cases" in res.output and "data_sha" in res.output
 
 
 def test_defense_is_part_of_the_run_identity(data: Path, tmp_path: Path, openai_server: Server) -> None:

@@ -12,6 +12,7 @@ from ctxsafe.cli_views import list_things, show
 from ctxsafe.guards.command import guards
 from ctxsafe.judges.agreement_command import agreement
 from ctxsafe.judges.eval_command import judge_eval
+from ctxsafe.report.defenses_command import defenses
 from ctxsafe.suites.registry import SUITES
 
 app = typer.Typer(help="Contextual-safety evaluation of multimodal LLMs.", no_args_is_help=True,
@@ -33,3 +34,4 @@ app.command("effect")(effect)
 app.command("judge-eval")(judge_eval)
 app.command("agreement")(agreement)
 app.command("guards")(guards)
+app.command("defenses")(defenses)

@@ -49,8 +49,8 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.guards.report import print_guards
 from ctxsafe.inert import inert_markup
 from ctxsafe.judges.measured import judge_note
-from ctxsafe.report.defenses import cost_table, defenses_documents, difference_table
-from ctxsafe.report.results import write_results
+from ctxsafe.report.defenses import defenses_documents
+from ctxsafe.report.defenses_command import print_defenses_document
 from ctxsafe.report.terminal import paired_table
 from ctxsafe.suites.protocol import CommonOptions, Suite
 from ctxsafe.suites.runner import RunPlan, run_models
@@ -153,11 +153,7 @@ def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, o
         finally:
             store.close()
     for doc in docs:
-        path = write_results(out / f"defenses-{doc['reference']['run_id']}.json", doc)
-        console.print(difference_table(doc, f"Defenses vs the bare model ({doc['reference']['model']}), paired on "
-                                            "the same units"))
-        console.print(cost_table(doc))
-        console.print(f"defenses: {path}")
+        print_defenses_document(doc, out)
 
 
 def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -101,8 +101,8 @@ class StepContext:
 
 
 class Policy(Protocol):
-    """What answers a step. `describe()` is part of the run's identity; `roles` names who each
-    sub-step name works for (by its last path segment, a trailing `-N` ignored)."""
+    """What answers a step. `describe()` is part of the run's identity; its `roles` names who each
+    sub-step name works for (by its last path segment, a trailing `-N` ignored; default `model`)."""
 
     name: str
 

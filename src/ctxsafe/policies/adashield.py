@@ -60,7 +60,8 @@ def transcript(messages: list[Message]) -> str:
 
 
 class AdaShield:
-    """Inspection (with the images) -> the request with the chosen shield prompt prepended."""
+    """Adaptive shield: inspect image and request, then answer under the defense prompt that inspection picks
+    (2 calls per step)."""
 
     name = "adashield"
 

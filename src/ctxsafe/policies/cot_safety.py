@@ -33,7 +33,8 @@ def reply_part(text: str) -> str | None:
 
 
 class CotSafety:
-    """Adds the reasoning instruction; keeps the reply part of the answer."""
+    """Chain-of-thought safety prompting: reason about intent and risk first, keep the reply part (1 call per
+    step)."""
 
     name = "cot-safety"
 

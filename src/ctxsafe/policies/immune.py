@@ -61,7 +61,8 @@ def pick(scored: list[tuple[TurnRecord, Scores | None]]) -> TurnRecord | None:
 
 
 class Immune:
-    """k sampled candidates (seeds 1..k), each verified; the verifier is `--verifier` or the model itself."""
+    """Immune-style: k sampled candidates (seeds 1..k) rated by a safety verifier, the safest kept (2k calls per
+    step); the verifier is `--verifier` or the model itself."""
 
     name = "immune"
 

@@ -21,7 +21,7 @@ PATCH = (
 
 
 class PromptPatch:
-    """Appends `PATCH` to the latest user message; the model's answer is kept as is."""
+    """Defensive prompt patch: a fixed safety instruction appended to the request (1 call per step)."""
 
     name = "prompt-patch"
 

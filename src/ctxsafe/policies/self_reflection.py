@@ -28,7 +28,7 @@ REVISE = (
 
 
 class SelfReflection:
-    """Draft with the bare request, critique the draft, then revise it in the light of the critique."""
+    """Self-reflection: draft, critique the draft, revise it in the light of the critique (3 calls per step)."""
 
     name = "self-reflection"
 

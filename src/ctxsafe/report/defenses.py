@@ -109,8 +109,8 @@ def compare(runs: Sequence[RunUnits]) -> dict[str, Any]:
     }
 
 
-def _num(x: float, digits: int = 3) -> str:
-    return "-" if math.isnan(x) else f"{x:.{digits}g}" if abs(x) >= 10 else f"{x:.{digits}f}"
+def _num(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.3f}"
 
 
 def _signed(x: float) -> str:
@@ -137,7 +137,7 @@ def cost_table(doc: dict[str, Any]) -> Table:
     for r in doc["runs"]:
         po = r["pair_outcomes"]
         cost = r["cost_per_case"]
-        calls = ", ".join(_num(cost[role]["calls"], 2) for role in COST_ROLES)
+        calls = ", ".join(f"{cost[role]['calls']:.2f}" for role in COST_ROLES)
         tokens = sum(cost[role]["tokens"] for role in ROLES)
         t.add_row(r["defense"], *(str(po.get(k, 0)) for k in PAIR_OUTCOMES), calls, f"{tokens:.0f}")
     return t

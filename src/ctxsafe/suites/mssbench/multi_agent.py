@@ -65,6 +65,9 @@ def branch(rec: TurnRecord) -> str:
 
 
 class MultiAgent:
+    """The paper's multi-agent mitigation: intent -> safety judgment -> answer or warn (chat, 3 calls); hazard ->
+    respond or flag (embodied, 2 calls)."""
+
     name = "multi-agent"
 
     def describe(self) -> dict[str, Any]:

@@ -17,6 +17,9 @@ VERSION = "mss-selfcap-v1"
 
 
 class SelfCaption:
+    """Caption the image, then let the wrapped policy answer with that caption appended (1 call + the inner
+    policy's)."""
+
     name = "self-caption"
 
     def __init__(self, inner: Policy) -> None:
