@@ -139,3 +139,7 @@ class ImageStore:
         else:
             self._urls.move_to_end(part.sha256)
         return url
+
+    def base64_of(self, part: ImagePart) -> str:
+        """The base64 payload alone (Anthropic, Gemini), cut from the cached data URL so it is encoded once."""
+        return self.data_url(part).partition(",")[2]
