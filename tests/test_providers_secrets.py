@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
+from tests.test_providers_native import needs_sdk
 from tests.test_reliability_secrets import KEY, OTHER_KEY, ROOT, _artefacts, _assert_absent, _ctxsafe, _native
 
 SPECS = {"anthropic": "anthropic/claude-test", "google": "google/gemini-test", "azure": "azure/deploy-test",
@@ -20,6 +21,7 @@ SPECS = {"anthropic": "anthropic/claude-test", "google": "google/gemini-test", "
 @pytest.mark.parametrize("family", sorted(SPECS))
 def test_native_provider_keys_never_written(family: str, tmp_path: Path,
                                             openai_server: Callable[..., ServerHandle]) -> None:
+    needs_sdk(family)
     server = openai_server(ServerConfig(api_key=KEY, reply="Sure, here you go."))
     base = server.base_url if family == "openai-responses" else server.root_url
     data = _native(tmp_path / "data")

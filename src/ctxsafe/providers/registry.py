@@ -8,18 +8,19 @@ Both spellings users already know are accepted: `provider:model` (ctxsafe's own)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import openai
 
 from ctxsafe.errors import ConfigError
-from ctxsafe.providers.anthropic_native import AnthropicProvider
 from ctxsafe.providers.base import Provider
 from ctxsafe.providers.capabilities import OPENAI, TEXT_ONLY, Capabilities
-from ctxsafe.providers.gemini import GeminiProvider
 from ctxsafe.providers.openai_compat import OpenAICompatible
 from ctxsafe.providers.openai_responses import OpenAIResponses
 from ctxsafe.providers.reference import REFERENCE_MODELS
+from ctxsafe.providers.replicas import Replicas
 from ctxsafe.redact import register_secret
 
 # Conventional defaults so `vllm:Qwen/Qwen2-VL-7B` works without a base URL flag.
@@ -49,6 +50,7 @@ class Endpoint:
     """Where and how to reach a hosted model; the key is named by its env var, never stored."""
 
     base_url: str | None = None
+    """One URL, or several separated by commas: replicas of the same model."""
     api_key_env: str | None = None
     timeout_s: float = 120.0
     concurrency: int = 16
@@ -69,6 +71,15 @@ def split_spec(spec: str) -> tuple[str, str]:
         raise ConfigError(f"unknown provider {family!r} in {spec!r}; known: {', '.join(sorted(FAMILIES))}")
     raise ConfigError(f"model spec {spec!r} must look like provider:model or provider/model "
                       "(e.g. openai:gpt-4o, anthropic/claude-sonnet-4-5, ref:always-refuse)")
+
+
+@contextmanager
+def _extra(name: str) -> Iterator[None]:
+    """Native SDKs are optional extras, imported only when used (they cost seconds of start-up)."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigError(f"this provider needs the {exc.name} package: pip install 'ctxsafe[{name}]'") from None
 
 
 def _key(endpoint: Endpoint, default_env: str, *fallbacks: str) -> str | None:
@@ -99,16 +110,23 @@ def make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     `vllm:MODEL`, ... -> provider."""
     endpoint = endpoint or Endpoint()
     family, model = split_spec(spec)
+    urls = [u.strip() for u in (endpoint.base_url or "").split(",") if u.strip()]
+    if len(urls) > 1:  # replicas of one model: spread, fail over, keep each endpoint's concurrency
+        return Replicas([make_provider(spec, replace(endpoint, base_url=u)) for u in urls])
     if family == "ref":
         if model not in REFERENCE_MODELS:
             raise ConfigError(f"unknown reference model {model!r}; choose from {sorted(REFERENCE_MODELS)}")
         return REFERENCE_MODELS[model]()
     text_only = TEXT_ONLY if endpoint.text_only else None
     if family == "anthropic":
+        with _extra("anthropic"):
+            from ctxsafe.providers.anthropic_native import AnthropicProvider
         return AnthropicProvider(model, base_url=endpoint.base_url or os.environ.get("ANTHROPIC_BASE_URL"),
                                  api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
                                  max_concurrency=endpoint.concurrency, capabilities=text_only)
     if family in ("google", "gemini"):
+        with _extra("google"):
+            from ctxsafe.providers.gemini import GeminiProvider
         return GeminiProvider(model, base_url=endpoint.base_url,
                               api_key=_key(endpoint, "GEMINI_API_KEY", "GOOGLE_API_KEY"), timeout_s=endpoint.timeout_s,
                               max_concurrency=endpoint.concurrency, capabilities=text_only)
