@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
 from ctxsafe.errors import CtxsafeError
 from ctxsafe.providers.pricing import PriceTable
@@ -58,9 +59,12 @@ class Meter:
                 f"budget reached: ${self.total_cost:.4f} spent of --max-cost ${self.max_cost:.4f}; every finished "
                 "step is stored, re-run the same command (with a larger --max-cost) to resume")
 
-    def charge(self, role: str, provider_name: str, usage: Usage) -> None:
+    def charge(self, role: str, provider_name: str, usage: Usage | None) -> None:
+        """Count one fresh call; `usage` None means it failed (nothing billed)."""
         spend = self.roles.setdefault(role, Spend())
         spend.calls += 1
+        if usage is None:
+            return
         spend.input_tokens += usage.input_tokens or 0
         spend.output_tokens += usage.output_tokens or 0
         cost = self.prices.cost(provider_name, usage)
@@ -68,6 +72,19 @@ class Meter:
             spend.unpriced_calls += 1
         else:
             spend.cost += cost
+
+    def snapshot(self) -> dict[str, Spend]:
+        return {r: Spend(**vars(s)) for r, s in self.roles.items()}
+
+    def since(self, before: dict[str, Spend]) -> dict[str, object]:
+        """The summary of what was spent after `before` (one run of a multi-model command)."""
+        delta = Meter(self.prices, self.max_cost)
+        for role, s in self.roles.items():
+            b = before.get(role, Spend())
+            delta.roles[role] = Spend(s.calls - b.calls, s.input_tokens - b.input_tokens,
+                                      s.output_tokens - b.output_tokens, s.cost - b.cost,
+                                      s.unpriced_calls - b.unpriced_calls)
+        return delta.summary()
 
     def summary(self) -> dict[str, object]:
         """Per role and in total, for the results file and the terminal."""
@@ -80,6 +97,31 @@ class Meter:
             total.unpriced_calls += s.unpriced_calls
         return {"roles": {r: s.as_dict() for r, s in sorted(self.roles.items())}, "total": total.as_dict(),
                 "max_cost_usd": self.max_cost}
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """Shared run options about money and inputs: budget, dry run, price table, text-only models."""
+
+    max_cost: float | None = None
+    dry_run: bool = False
+    prices: Path | None = None
+    text_only: bool = False
+    """Declare the models under test text-only: a run with image cases stops before its first call."""
+
+
+def describe(summary: dict[str, object]) -> str:
+    """One line per role, for the terminal: calls, tokens and cost (unknown when any call is unpriced)."""
+    lines = []
+    roles = summary["roles"]
+    assert isinstance(roles, dict)
+    for role, s in {**roles, "total": summary["total"]}.items():
+        cost = s["cost_usd"]
+        money = f"${cost:.4f}" if cost is not None else (
+            f"unknown (${s['cost_usd_priced_part']:.4f} priced, {s['unpriced_calls']} calls to unpriced models)")
+        lines.append(f"{role}: {s['calls']} calls, {s['input_tokens']} input + {s['output_tokens']} output tokens, "
+                     f"cost {money}")
+    return "; ".join(lines)
 
 
 _CURRENT: ContextVar[Meter | None] = ContextVar("ctxsafe_meter", default=None)

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ctxsafe.engine import budget
+from ctxsafe.engine.adaptive import limit_for
 from ctxsafe.engine.retry import RetryPolicy, with_retries
 from ctxsafe.engine.store import CachedResponse, RunStore
 from ctxsafe.images import ImageStore
@@ -61,7 +63,8 @@ class Caller:
     """Binds a provider to its parameters, the store (cache) and a retry policy."""
 
     def __init__(self, provider: Provider, params: GenParams, store: RunStore, images: ImageStore,
-                 retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "") -> None:
+                 retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "",
+                 adaptive: bool = True) -> None:
         self.provider = provider
         self.params = params
         self.store = store
@@ -70,6 +73,8 @@ class Caller:
         self.namespace = namespace
         self.concurrency = concurrency or provider.max_concurrency
         self._sem = asyncio.Semaphore(self.concurrency)
+        # Each attempt also passes the provider's adaptive limit, which halves on 429 and grows back.
+        self.adaptive = limit_for(provider, self.concurrency) if adaptive else None
         self._rng = random.Random()
         self._inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.calls_made = 0
@@ -95,11 +100,17 @@ class Caller:
         self._inflight[key] = pending
         try:
             async with self._sem:
+                meter = budget.current()
+                if meter is not None:
+                    meter.check()  # no new call once the budget is spent
                 start = time.perf_counter()
                 self.calls_made += 1
-                value, error, attempts = await with_retries(
-                    lambda: self.provider.complete(messages, params, self.images), self.retry, self._rng)
+                value, error, attempts = await with_retries(lambda: self._attempt(messages, params), self.retry,
+                                                            self._rng)
                 latency = time.perf_counter() - start
+                if meter is not None:
+                    meter.charge(self.namespace or "model", self.provider.name,
+                                 value.usage if value is not None else None)
             result = CallResult(key, body, value, error, False, attempts, latency)
             pending.set_result(result)
             return result
@@ -107,6 +118,11 @@ class Caller:
             del self._inflight[key]
             if not pending.done():
                 pending.cancel()
+
+    async def _attempt(self, messages: list[Message], params: GenParams) -> Completion:
+        if self.adaptive is None:
+            return await self.provider.complete(messages, params, self.images)
+        return await self.adaptive.run(lambda: self.provider.complete(messages, params, self.images))
 
     def remember(self, result: CallResult) -> None:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""

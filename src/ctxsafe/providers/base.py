@@ -33,12 +33,15 @@ class Completion:
 
 
 class ProviderError(Exception):
-    """A failed call. `retryable` errors are retried with backoff; `retry_after` is the server's hint."""
+    """A failed call. `retryable` errors are retried with backoff; `retry_after` is the server's hint;
+    `rate_limited` (HTTP 429) also tells the adaptive concurrency limit to back off."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class Provider(Protocol):

@@ -6,7 +6,7 @@ line instead of answering every image case with an error after retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ctxsafe.errors import ConfigError
@@ -48,6 +48,12 @@ GEMINI = Capabilities(max_images=3000, max_image_bytes=20 << 20,
 OPENAI = Capabilities(max_images=500, max_image_bytes=20 << 20)
 
 
+def capabilities_of(provider: object) -> Capabilities:
+    """A provider's declared capabilities; one that declares none is assumed to take any image."""
+    caps = getattr(provider, "capabilities", None)
+    return caps if isinstance(caps, Capabilities) else Capabilities()
+
+
 def image_problem(part: ImagePart, count: int, caps: Capabilities, size: int | None = None) -> str | None:
     """Why this image (the `count`-th of its request) cannot be sent, or None when it can."""
     if not caps.images:
@@ -67,16 +73,17 @@ def _request_images(messages: Iterable[Message]) -> list[ImagePart]:
     return [p for m in messages for p in m.images()]
 
 
-def check_cases(model: str, caps: Capabilities, cases: Iterable[Case], sizes: dict[str, int] | None = None) -> None:
+def check_cases(model: str, caps: Capabilities, cases: Iterable[Case],
+                size_of: Callable[[ImagePart], int] | None = None) -> None:
     """Refuse a run before its first call when any case carries an input the provider cannot take.
 
     The error names the model, the first case at fault and the reason, in one line.
     """
-    sizes = sizes or {}
     for case in cases:
         images = list(case.context_images) + _request_images((*case.history, *case.turns))
         for count, part in enumerate(images, start=1):
-            problem = image_problem(part, count, caps, sizes.get(part.sha256))
+            size = size_of(part) if size_of is not None and caps.max_image_bytes is not None else None
+            problem = image_problem(part, count, caps, size)
             if problem is not None:
                 raise ConfigError(f"model {model} cannot take case {case.id}: {problem} "
                                   f"({len(images)} image(s) in the case; declared: {caps.describe()})")

@@ -48,7 +48,7 @@ def status_error(status: int, message: str, headers: Mapping[str, str] | None = 
         return ProviderError(redact(f"unsupported input (HTTP {status}): {message}"), retryable=False)
     if status == 429:
         return ProviderError(redact(f"rate limited (429): {message}"), retryable=True,
-                             retry_after=retry_after(headers))
+                             retry_after=retry_after(headers), rate_limited=True)
     retryable = status >= 500 or status in _RETRYABLE_STATUS
     return ProviderError(redact(f"HTTP {status}: {message}"), retryable=retryable, retry_after=retry_after(headers))
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 
 import openai
 
+from ctxsafe.engine import dry_run
+from ctxsafe.engine.dry_run import Estimator
 from ctxsafe.errors import ConfigError
 from ctxsafe.providers.base import Provider
 from ctxsafe.providers.capabilities import OPENAI, TEXT_ONLY, Capabilities
@@ -107,12 +109,17 @@ def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
 
 def make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     """`ref:always-comply`, `openai:gpt-4o`, `anthropic/claude-...`, `google:gemini-...`, `azure:DEPLOYMENT`,
-    `vllm:MODEL`, ... -> provider."""
+    `vllm:MODEL`, ... -> provider (one that sends nothing under `--dry-run`)."""
+    provider = _make_provider(spec, endpoint)
+    return Estimator(provider) if dry_run.active() else provider
+
+
+def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     endpoint = endpoint or Endpoint()
     family, model = split_spec(spec)
     urls = [u.strip() for u in (endpoint.base_url or "").split(",") if u.strip()]
     if len(urls) > 1:  # replicas of one model: spread, fail over, keep each endpoint's concurrency
-        return Replicas([make_provider(spec, replace(endpoint, base_url=u)) for u in urls])
+        return Replicas([_make_provider(spec, replace(endpoint, base_url=u)) for u in urls])
     if family == "ref":
         if model not in REFERENCE_MODELS:
             raise ConfigError(f"unknown reference model {model!r}; choose from {sorted(REFERENCE_MODELS)}")
