@@ -12,11 +12,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import CtxsafeError, StoreError
 from ctxsafe.exit_codes import ExitCode
-from ctxsafe.inert import inert_markup
+from ctxsafe.inert import inert, inert_markup
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import Endpoint
+from ctxsafe.report.errors import error_lines
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -103,8 +105,14 @@ def exit_for(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str | None,
-              judge_api_key_env: str | None, timeout: float, concurrency: int) -> tuple[Endpoint, Endpoint]:
-    """The model's and the judge's endpoints."""
-    return (Endpoint(base_url, api_key_env, timeout, concurrency),
+              judge_api_key_env: str | None, timeout: float, concurrency: int,
+              text_only: bool = False) -> tuple[Endpoint, Endpoint]:
+    """The model's and the judge's endpoints (`text_only` declares the models under test text-only)."""
+    return (Endpoint(base_url, api_key_env, timeout, concurrency, text_only=text_only),
             Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency))
 
+
+def print_errors(store: RunStore, run_id: str) -> None:
+    """Why the run's failed steps failed, grouped and counted (server text, printed inert)."""
+    for line in error_lines(store, run_id):
+        console.print(inert(f"{run_id}: error: {line}"), soft_wrap=True, markup=False, highlight=False)

@@ -41,8 +41,10 @@ from ctxsafe.cli_common import (
     endpoints,
     err_console,
     exit_for,
+    print_errors,
     user_errors,
 )
+from ctxsafe.engine.budget import RunLimits, describe
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
@@ -67,11 +69,23 @@ ByCategoryOpt = Annotated[bool, typer.Option(help="Also print per-category table
 AblationOpt = Annotated[str, typer.Option(help=f"Modality ablation applied to every case: {', '.join(ABLATIONS)} "
                                            "(recorded in the run; see docs/ablations.md).")]
 ShowOpt = Annotated[int, typer.Option(help="Print the first N pairs of each run in full (as `ctxsafe show`).")]
+MaxCostOpt = Annotated[float | None, typer.Option(
+    min=0.0, help="Stop starting calls once this many USD are spent (priced by the price table); finished steps "
+                  "are stored, so re-running the same command resumes.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Send nothing: count the calls this run would make (cache hits excluded) and estimate "
+                      "their tokens and cost.")]
+PricesOpt = Annotated[Path | None, typer.Option(
+    help='JSON price table overriding the built-in list prices: {"model-prefix": {"input": USD per Mtok, '
+         '"output": USD per Mtok}}.')]
+TextOnlyOpt = Annotated[bool, typer.Option(
+    "--text-only", help="Declare the models under test text-only (e.g. a llama.cpp server without a vision "
+                        "projector): a run with image cases stops before its first call.")]
 
 SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
           "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
           "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation",
-          "guard")
+          "guard", "max_cost", "dry_run", "prices", "text_only")
 
 
 def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
@@ -107,6 +121,10 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
         ("verifier", VerifierOpt, None),
         ("ablation", AblationOpt, "image"),
         ("guard", GuardOpt, None),
+        ("max_cost", MaxCostOpt, None),
+        ("dry_run", DryRunOpt, False),
+        ("prices", PricesOpt, None),
+        ("text_only", TextOnlyOpt, False),
     ]
     assert tuple(name for name, _, _ in spec) == SHARED
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
@@ -122,10 +140,13 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
         concurrency=shared["concurrency"], defenses=tuple(shared["defense"] or ()), verifier=shared["verifier"],
         ablation=shared["ablation"])
     endpoint, judge_endpoint = endpoints(shared["base_url"], shared["api_key_env"], shared["judge_base_url"],
-                                         shared["judge_api_key_env"], shared["timeout"], shared["concurrency"])
+                                         shared["judge_api_key_env"], shared["timeout"], shared["concurrency"],
+                                         shared["text_only"])
+    limits = RunLimits(max_cost=shared["max_cost"], dry_run=shared["dry_run"], prices=shared["prices"],
+                       text_only=shared["text_only"])
     return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,
                    endpoint=endpoint, judge_endpoint=judge_endpoint, store=shared["store"], out=shared["out"],
-                   run_id=shared["run_id"], guards=tuple(shared["guard"] or ()))
+                   run_id=shared["run_id"], guards=tuple(shared["guard"] or ()), limits=limits)
 
 
 def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> None:
@@ -165,7 +186,21 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
     with user_errors():
         plan = make_plan(suite, shared, extra)
         rows = asyncio.run(run_models(plan, sink))
+    if plan.limits.dry_run:
+        for row in rows:
+            console.print(f"dry run, nothing was sent: {row['run_id']}: {describe(row['spend'])}", soft_wrap=True,
+                          markup=False, highlight=False)
+        return
     print_rows(suite, rows, shared["by_category"])
+    with user_errors():
+        st = RunStore(Path(shared["store"]))
+        try:
+            for row in rows:
+                console.print(f"{row['run_id']}: {describe(row['spend'])}", soft_wrap=True, markup=False,
+                              highlight=False)
+                print_errors(st, row["run_id"])
+        finally:
+            st.close()
     if plan.common.defenses or plan.guards:
         print_defenses(suite, rows, Path(shared["store"]), Path(shared["out"]))
     if plan.guards:

@@ -11,7 +11,8 @@ import hashlib
 import io
 import re
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,13 +97,19 @@ def _prepare(data: bytes, source: str, policy: ImagePolicy, record: str) -> tupl
 
 
 class ImageStore:
-    """Holds prepared image bytes by sha256; data URLs are built lazily and kept in a small LRU."""
+    """Holds prepared image bytes by sha256; data URLs are built lazily and kept in an LRU bounded by size.
 
-    def __init__(self, policy: ImagePolicy | None = None, lru_size: int = 64) -> None:
+    With the default budget every payload of a benchmark-sized run is base64-encoded once per run,
+    whichever provider or role sends it; `encodings` counts the encodings actually made.
+    """
+
+    def __init__(self, policy: ImagePolicy | None = None, lru_bytes: int = 512 << 20) -> None:
         self.policy = policy or ImagePolicy()
         self._paths: dict[str, Path | bytes] = {}
         self._urls: OrderedDict[str, str] = OrderedDict()
-        self._lru_size = lru_size
+        self._lru_bytes = lru_bytes
+        self._url_bytes = 0
+        self.encodings = 0
         self._by_source: dict[str, ImagePart] = {}
 
     def add_file(self, path: Path, *, record: str, source: str | None = None) -> ImagePart:
@@ -150,9 +157,29 @@ class ImageStore:
         url = self._urls.get(part.sha256)
         if url is None:
             url = f"data:{part.media_type};base64,{base64.b64encode(self.bytes_of(part)).decode('ascii')}"
+            self.encodings += 1
             self._urls[part.sha256] = url
-            if len(self._urls) > self._lru_size:
-                self._urls.popitem(last=False)
+            self._url_bytes += len(url)
+            while self._url_bytes > self._lru_bytes and len(self._urls) > 1:
+                self._url_bytes -= len(self._urls.popitem(last=False)[1])
         else:
             self._urls.move_to_end(part.sha256)
         return url
+
+    def size_of(self, part: ImagePart) -> int:
+        """Bytes of the payload as sent (for providers' per-image size limits), without reading a file."""
+        held = self._paths.get(part.sha256)
+        if held is None:
+            raise DataError(f"image {part.source} was not loaded in this session", file=part.source)
+        return held.stat().st_size if isinstance(held, Path) else len(held)
+
+    def policy_summary(self, parts: Iterable[ImagePart]) -> str:
+        """One line saying how the run's distinct images are sent, e.g. `12 images: 10 original, 2 png:max2048`."""
+        by_sha = {p.sha256: p.policy for p in parts}
+        counts = Counter(by_sha.values())
+        detail = ", ".join(f"{n} {policy}" for policy, n in sorted(counts.items()))
+        return f"{len(by_sha)} images sent as prepared once for every provider: {detail}" if by_sha else ""
+
+    def base64_of(self, part: ImagePart) -> str:
+        """The base64 payload alone (Anthropic, Gemini), cut from the cached data URL so it is encoded once."""
+        return self.data_url(part).partition(",")[2]

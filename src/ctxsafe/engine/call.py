@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ctxsafe.engine import budget
+from ctxsafe.engine.adaptive import limit_for
 from ctxsafe.engine.retry import RetryPolicy, with_retries
 from ctxsafe.engine.store import CachedResponse, RunStore
 from ctxsafe.errors import ConfigError, ProviderRefusedError
@@ -80,7 +82,8 @@ class Caller:
     """Binds a provider to its parameters, the store (cache) and a retry policy."""
 
     def __init__(self, provider: Provider, params: GenParams, store: RunStore, images: ImageStore,
-                 retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "") -> None:
+                 retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "",
+                 adaptive: bool = True) -> None:
         self.provider = provider
         self.params = params
         self.store = store
@@ -93,6 +96,8 @@ class Caller:
         self._sem = asyncio.Semaphore(self.concurrency)
         self._first = asyncio.Lock()
         self._reached = False
+        # Each attempt also passes the provider's adaptive limit, which halves on 429 and grows back.
+        self.adaptive = limit_for(provider, self.concurrency) if adaptive else None
         self._rng = random.Random()
         self._inflight: dict[str, asyncio.Future[CallResult]] = {}
         self.calls_made = 0
@@ -118,12 +123,18 @@ class Caller:
         self._inflight[key] = pending
         try:
             async with self._sem:
+                meter = budget.current()
+                if meter is not None:
+                    meter.check()  # no new call once the budget is spent
                 if self._reached:
                     result = await self._call(key, body, messages, params)
                 else:
                     async with self._first:  # the pre-flight: an endpoint's first request goes alone
                         result = await self._call(key, body, messages, params)
                         self._reached = True
+                if meter is not None:
+                    meter.charge(self.namespace or "model", self.provider.name,
+                                 result.completion.usage if result.completion is not None else None)
             pending.set_result(result)
             return result
         finally:
@@ -136,16 +147,22 @@ class Caller:
         cannot be reached by its first request, stops the run: sending the rest would only fail the same way."""
         start = time.perf_counter()
         self.calls_made += 1
-        value, exc, attempts = await with_retries(
-            lambda: self.provider.complete(messages, params, self.images), self.retry, self._rng)
+        value, exc, attempts = await with_retries(lambda: self._attempt(messages, params), self.retry, self._rng)
         latency = time.perf_counter() - start
         if exc is not None and (exc.refused or (exc.unreachable and not self._reached)):
-            reason = str(exc) if exc.refused else f"{self.provider.name}: cannot reach the endpoint ({exc})"
+            reason = str(exc) if exc.refused else f"cannot reach the endpoint ({exc})"
+            if not reason.startswith(f"{self.provider.name}:"):
+                reason = f"{self.provider.name}: {reason}"
             raise ProviderRefusedError(f"{redact(reason)}; the run was stopped") from None
         if value is not None and value.text is not None:
             value = replace(value, text=clean_reply(value.text))
         return CallResult(key, body, value, None if exc is None else error_text(exc, attempts), False, attempts,
                           latency)
+
+    async def _attempt(self, messages: list[Message], params: GenParams) -> Completion:
+        if self.adaptive is None:
+            return await self.provider.complete(messages, params, self.images)
+        return await self.adaptive.run(lambda: self.provider.complete(messages, params, self.images))
 
     def remember(self, result: CallResult) -> None:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,41 +35,21 @@ class Completion:
 class ProviderError(Exception):
     """A failed call, classified once so that the engine never guesses.
 
-    `retryable`: transient (429, 5xx, timeouts), retried with backoff; `retry_after` is the server's hint.
+    `retryable`: transient (429, 5xx, timeouts), retried with backoff; `retry_after` is the server's hint;
+    `rate_limited` (HTTP 429) also tells the adaptive concurrency limit to back off.
     `refused`: no request can succeed (bad key, no permission, unknown model): the run stops at once.
     `unreachable`: the server was not reached at all (connection refused, DNS); fatal on the first call.
     Anything else (400-class, unsupported input) is permanent for this request: recorded, not retried.
     """
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, refused: bool = False,
-                 unreachable: bool = False) -> None:
+                 unreachable: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable and not refused
         self.retry_after = retry_after
         self.refused = refused
         self.unreachable = unreachable
-
-
-_REFUSALS = {401: "authentication failed", 403: "permission denied", 404: "model or endpoint not found"}
-
-
-def status_error(status: int, message: str, *, provider: str, key_env: str | None,
-                 retry_after: float | None = None) -> ProviderError:
-    """The one classification of an HTTP status, shared by every provider.
-
-    A refusal names the provider and the environment variable that holds the key (never the key).
-    """
-    retryable = status == 429 or status >= 500 or status in (408, 409)
-    if status not in _REFUSALS:
-        return ProviderError(f"HTTP {status}: {message}", retryable=retryable, retry_after=retry_after)
-    if status == 404:
-        hint = "check the model name and the base URL"
-    else:
-        where = f"${key_env}" if key_env else "the API key"
-        state = "" if not key_env else (" (it is set)" if os.environ.get(key_env) else " (it is not set)")
-        hint = f"check the key in {where}{state}" + (" and its access to this model" if status == 403 else "")
-    return ProviderError(f"{provider}: {_REFUSALS[status]} (HTTP {status}: {message}); {hint}", retryable=False,
-                         refused=True)
+        self.rate_limited = rate_limited
 
 
 class Provider(Protocol):

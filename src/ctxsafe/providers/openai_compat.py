@@ -1,39 +1,23 @@
-"""Any OpenAI-compatible chat-completions server (OpenAI, vLLM, SGLang, Ollama, llama.cpp, OpenRouter).
+"""Any OpenAI-compatible chat-completions server (OpenAI, vLLM, SGLang, Ollama, llama.cpp, LM Studio,
+OpenRouter, Together) and Azure OpenAI, through the official `openai` SDK.
 
-Calls go through the official `openai` SDK with its own retries off: ctxsafe retries itself so
-that every attempt, wait and final outcome is recorded.
+The SDK's own retries are off: ctxsafe retries itself so that every attempt, wait and final
+outcome is recorded.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import openai
 
 from ctxsafe.images import ImageStore
-from ctxsafe.providers.base import Completion, GenParams, ProviderError, status_error
+from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.capabilities import Capabilities
+from ctxsafe.providers.http_errors import status_error, transport_error
 from ctxsafe.redact import redact, register_secret
 from ctxsafe.schema import ImagePart, Message, Usage
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def to_openai_messages(messages: list[Message], images: ImageStore) -> list[dict[str, Any]]:
@@ -53,22 +37,44 @@ def to_openai_messages(messages: list[Message], images: ImageStore) -> list[dict
     return out
 
 
+def is_content_filter(exc: openai.APIStatusError) -> bool:
+    """Azure (and OpenAI moderation) refuse a flagged prompt with HTTP 400 and code ``content_filter``."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    return exc.status_code == 400 and (getattr(exc, "code", None) == "content_filter"
+                                       or inner.get("code") == "content_filter")
+
+
+def openai_error(exc: Exception, provider: str | None = None, key_env: str | None = None) -> ProviderError:
+    """One mapping of the `openai` SDK's exceptions, shared by chat completions, Azure and Responses."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("request timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return transport_error(exc)
+    if isinstance(exc, openai.APIStatusError):
+        return status_error(exc.status_code, exc.message, exc.response.headers, provider=provider, key_env=key_env)
+    return ProviderError(redact(f"malformed response body: {exc}"), retryable=True)
+
+
 class OpenAICompatible:
-    """A chat model behind an OpenAI-compatible endpoint."""
+    """A chat model behind an OpenAI-compatible endpoint (or an Azure deployment, given its client)."""
 
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
-                 max_concurrency: int = 16, label: str = "openai", key_env: str | None = None) -> None:
+                 max_concurrency: int = 16, label: str = "openai", capabilities: Capabilities | None = None,
+                 client: openai.AsyncOpenAI | None = None, identity: str | None = None,
+                 key_env: str | None = None) -> None:
         register_secret(api_key)
         self.key_env = key_env
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
         self.name = f"{label}:{model}"
         # The identity is stored (run config, request bodies): a key pasted into the URL must not ride along.
-        self.identity = redact(f"openai-chat|{self.base_url}|{model}")
+        self.identity = redact(identity or f"openai-chat|{self.base_url}|{model}")
         self.max_concurrency = max_concurrency
-        self._client = openai.AsyncOpenAI(
+        self.capabilities = capabilities or Capabilities()
+        self._client = client or openai.AsyncOpenAI(
             api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0, timeout=timeout_s)
 
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
@@ -77,28 +83,22 @@ class OpenAICompatible:
                 model=self.model, messages=to_openai_messages(messages, images),  # type: ignore[arg-type]
                 **params.as_dict(),
             )
-        except openai.RateLimitError as exc:
-            raise ProviderError(redact(f"rate limited (429): {exc}"), retryable=True,
-                                retry_after=_retry_after(exc.response.headers)) from None
-        except openai.APITimeoutError:
-            raise ProviderError("request timed out", retryable=True) from None
-        except openai.APIConnectionError as exc:
-            raise ProviderError(redact(f"connection error ({self.base_url}): {exc}"), retryable=True,
-                                unreachable=True) from None
         except openai.APIStatusError as exc:
-            err = status_error(exc.status_code, exc.message, provider=self.name, key_env=self.key_env,
-                               retry_after=_retry_after(exc.response.headers))
-            raise ProviderError(redact(str(err)), retryable=err.retryable, retry_after=err.retry_after,
-                                refused=err.refused) from None
-        except (json.JSONDecodeError, openai.APIResponseValidationError, ValueError) as exc:
-            raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
+            if is_content_filter(exc):
+                return Completion(text=None, finish_reason="content_filter")
+            raise openai_error(exc) from None
+        except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
+            raise openai_error(exc) from None
         if not getattr(resp, "choices", None):
             raise ProviderError("malformed response: no choices", retryable=True)
         choice = resp.choices[0]
         usage = resp.usage
+        message = choice.message
+        refusal = getattr(message, "refusal", None) if message is not None else None
+        text = message.content if message is not None else None
         return Completion(
-            text=choice.message.content if choice.message is not None else None,
-            finish_reason=choice.finish_reason,
+            text=text if text is not None or refusal is None else refusal,
+            finish_reason="refusal" if refusal and not text else choice.finish_reason,
             usage=Usage(input_tokens=usage.prompt_tokens if usage else None,
                         output_tokens=usage.completion_tokens if usage else None),
         )

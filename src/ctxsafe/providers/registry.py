@@ -1,14 +1,29 @@
-"""Turn a `provider:model` spec from the command line into a provider object."""
+"""Turn a model spec from the command line into a provider object.
+
+Both spellings users already know are accepted: `provider:model` (ctxsafe's own) and
+`provider/model` (Inspect, LiteLLM). The model part may itself hold `/` or `:`
+(`vllm/Qwen/Qwen2-VL-7B`, `ollama:llama3.2:3b`).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
+import openai
+
+from ctxsafe.engine import dry_run
+from ctxsafe.engine.dry_run import Estimator
 from ctxsafe.errors import ConfigError
 from ctxsafe.providers.base import Provider
+from ctxsafe.providers.capabilities import OPENAI, TEXT_ONLY, Capabilities
 from ctxsafe.providers.openai_compat import OpenAICompatible
+from ctxsafe.providers.openai_responses import OpenAIResponses
 from ctxsafe.providers.reference import REFERENCE_MODELS
+from ctxsafe.providers.replicas import Replicas
+from ctxsafe.redact import register_secret
 
 # Conventional defaults so `vllm:Qwen/Qwen2-VL-7B` works without a base URL flag.
 OPENAI_COMPATIBLE_DEFAULTS: dict[str, tuple[str | None, str]] = {
@@ -17,8 +32,19 @@ OPENAI_COMPATIBLE_DEFAULTS: dict[str, tuple[str | None, str]] = {
     "sglang": ("http://localhost:30000/v1", "SGLANG_API_KEY"),
     "ollama": ("http://localhost:11434/v1", "OLLAMA_API_KEY"),
     "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_API_KEY"),
+    "lmstudio": ("http://localhost:1234/v1", "LMSTUDIO_API_KEY"),
     "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    "together": ("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
 }
+NATIVE_KEYS: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google": "GEMINI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "azure": "AZURE_OPENAI_API_KEY",
+    "openai-responses": "OPENAI_API_KEY",
+}
+FAMILIES = frozenset({"ref", *OPENAI_COMPATIBLE_DEFAULTS, *NATIVE_KEYS})
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
 @dataclass(frozen=True)
@@ -26,28 +52,102 @@ class Endpoint:
     """Where and how to reach a hosted model; the key is named by its env var, never stored."""
 
     base_url: str | None = None
+    """One URL, or several separated by commas: replicas of the same model."""
     api_key_env: str | None = None
     timeout_s: float = 120.0
     concurrency: int = 16
+    api_version: str | None = None
+    """Azure OpenAI's API version (default: $OPENAI_API_VERSION, else a GA version)."""
+    text_only: bool = False
+    """Declare the model text-only: a run with image cases then stops before its first call."""
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """(family, model) from `family:model` or `family/model`; the first separator after a known family wins."""
+    for sep in (":", "/"):
+        family, found, model = spec.partition(sep)
+        if found and model and family in FAMILIES:
+            return family, model
+    family = spec.partition(":")[0].partition("/")[0]
+    if (":" in spec or "/" in spec) and family and family not in FAMILIES:
+        raise ConfigError(f"unknown provider {family!r} in {spec!r}; known: {', '.join(sorted(FAMILIES))}")
+    raise ConfigError(f"model spec {spec!r} must look like provider:model or provider/model "
+                      "(e.g. openai:gpt-4o, anthropic/claude-sonnet-4-5, ref:always-refuse)")
+
+
+@contextmanager
+def _extra(name: str) -> Iterator[None]:
+    """Native SDKs are optional extras, imported only when used (they cost seconds of start-up)."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigError(f"this provider needs the {exc.name} package: pip install 'ctxsafe[{name}]'") from None
+
+
+def _key(endpoint: Endpoint, default_env: str, *fallbacks: str) -> str | None:
+    for name in (endpoint.api_key_env or default_env, *fallbacks):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
+    azure_endpoint = endpoint.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")
+    if not azure_endpoint:
+        raise ConfigError(f"azure:{deployment} needs an endpoint: --base-url https://NAME.openai.azure.com "
+                          "or $AZURE_OPENAI_ENDPOINT")
+    version = endpoint.api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+    key = _key(endpoint, NATIVE_KEYS["azure"])
+    register_secret(key)
+    client = openai.AsyncAzureOpenAI(azure_endpoint=azure_endpoint, azure_deployment=deployment, api_version=version,
+                                     api_key=key or "EMPTY", max_retries=0, timeout=endpoint.timeout_s)
+    return OpenAICompatible(deployment, base_url=azure_endpoint, api_key=key, timeout_s=endpoint.timeout_s,
+                            max_concurrency=endpoint.concurrency, label="azure", capabilities=caps, client=client,
+                            identity=f"azure-openai|{azure_endpoint}|{deployment}|{version}")
 
 
 def make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
-    """`ref:always-comply`, `openai:gpt-4o`, `vllm:MODEL`, ... -> provider."""
+    """`ref:always-comply`, `openai:gpt-4o`, `anthropic/claude-...`, `google:gemini-...`, `azure:DEPLOYMENT`,
+    `vllm:MODEL`, ... -> provider (one that sends nothing under `--dry-run`)."""
+    provider = _make_provider(spec, endpoint)
+    return Estimator(provider) if dry_run.active() else provider
+
+
+def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     endpoint = endpoint or Endpoint()
-    family, sep, model = spec.partition(":")
-    if not sep or not model:
-        raise ConfigError(f"model spec {spec!r} must look like provider:model (e.g. openai:gpt-4o, ref:always-refuse)")
+    family, model = split_spec(spec)
+    urls = [u.strip() for u in (endpoint.base_url or "").split(",") if u.strip()]
+    if len(urls) > 1:  # replicas of one model: spread, fail over, keep each endpoint's concurrency
+        return Replicas([_make_provider(spec, replace(endpoint, base_url=u)) for u in urls])
     if family == "ref":
         if model not in REFERENCE_MODELS:
             raise ConfigError(f"unknown reference model {model!r}; choose from {sorted(REFERENCE_MODELS)}")
         return REFERENCE_MODELS[model]()
-    if family in OPENAI_COMPATIBLE_DEFAULTS:
-        default_url, default_env = OPENAI_COMPATIBLE_DEFAULTS[family]
-        base_url = endpoint.base_url or (os.environ.get("OPENAI_BASE_URL") if family == "openai" else None) \
-            or default_url
-        key_env = endpoint.api_key_env or default_env
-        return OpenAICompatible(model, base_url=base_url, api_key=os.environ.get(key_env),
-                                timeout_s=endpoint.timeout_s, max_concurrency=endpoint.concurrency,
-                                label=family, key_env=key_env)
-    raise ConfigError(f"unknown provider {family!r} in {spec!r}; known: ref, "
-                      + ", ".join(sorted(OPENAI_COMPATIBLE_DEFAULTS)))
+    text_only = TEXT_ONLY if endpoint.text_only else None
+    if family == "anthropic":
+        with _extra("anthropic"):
+            from ctxsafe.providers.anthropic_native import AnthropicProvider
+        return AnthropicProvider(model, base_url=endpoint.base_url or os.environ.get("ANTHROPIC_BASE_URL"),
+                                 api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
+                                 max_concurrency=endpoint.concurrency, capabilities=text_only)
+    if family in ("google", "gemini"):
+        with _extra("google"):
+            from ctxsafe.providers.gemini import GeminiProvider
+        return GeminiProvider(model, base_url=endpoint.base_url,
+                              api_key=_key(endpoint, "GEMINI_API_KEY", "GOOGLE_API_KEY"), timeout_s=endpoint.timeout_s,
+                              max_concurrency=endpoint.concurrency, capabilities=text_only)
+    if family == "azure":
+        return _azure(model, endpoint, text_only or OPENAI)
+    if family == "openai-responses":
+        return OpenAIResponses(model, base_url=endpoint.base_url or os.environ.get("OPENAI_BASE_URL"),
+                               api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
+                               max_concurrency=endpoint.concurrency, capabilities=text_only)
+    default_url, default_env = OPENAI_COMPATIBLE_DEFAULTS[family]
+    base_url = endpoint.base_url or (os.environ.get("OPENAI_BASE_URL") if family == "openai" else None) \
+        or default_url
+    caps = text_only or (OPENAI if family == "openai" and not endpoint.base_url else Capabilities())
+    key_env = endpoint.api_key_env or default_env
+    return OpenAICompatible(model, base_url=base_url, api_key=os.environ.get(key_env),
+                            timeout_s=endpoint.timeout_s, max_concurrency=endpoint.concurrency, label=family,
+                            capabilities=caps, key_env=key_env)

@@ -4,12 +4,15 @@ then for each model run (or resume) the cases, judge them, and write its results
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ctxsafe.ablations import ablate
+from ctxsafe.engine.budget import Meter, RunLimits, metering
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.dry_run import dry_run
 from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
@@ -20,6 +23,8 @@ from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
+from ctxsafe.providers.capabilities import capabilities_of, check_cases
+from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
@@ -45,6 +50,7 @@ class RunPlan:
     run_id: str | None = None
     guards: tuple[str, ...] = ()
     """`--guard` specs: each is evaluated as a classifier over every bare run and as guard + model runs."""
+    limits: RunLimits = field(default_factory=RunLimits)
 
 
 def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | None, provider: Provider,
@@ -96,8 +102,19 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
     """Load and check all data first (bad input never touches the store), then run each model in turn,
     bare and under each defense (`--defense`) on the same cases.
 
-    Each run's results file is written as soon as that run finishes.
+    Each run's results file is written as soon as that run finishes; each row carries what its fresh
+    calls spent (`spend`). Under `--max-cost` no call starts once the budget is spent; under
+    `--dry-run` the whole run works on a throwaway copy of the store and nothing is sent.
     """
+    meter = Meter(PriceTable.load(plan.limits.prices), plan.limits.max_cost)
+    with metering(meter), ExitStack() as stack:
+        if plan.limits.dry_run:
+            store, out = stack.enter_context(dry_run(plan.store))
+            plan = replace(plan, store=store, out=out)
+        return await _run_models(plan, make_sink, meter)
+
+
+async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> list[dict[str, Any]]:
     if plan.common.limit is not None and plan.common.limit < 1:
         raise ConfigError("--limit must be at least 1")
     if plan.run_id and len(plan.models) > 1:
@@ -112,6 +129,8 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
     cases = ablate(first_pairs(prepared.cases, plan.common.limit), plan.common.ablation, images)
     prepared = replace(prepared, cases=cases)
     digest = cases_digest(cases)
+    image_summary = images.policy_summary(p for c in cases for m in (*c.history, *c.turns)
+                                          for p in (*c.context_images, *m.images()))
     store = RunStore(plan.store)
     rows = []
     closing: list[Provider] = []
@@ -126,7 +145,9 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
         for spec in plan.models:
             provider = make_provider(spec, plan.endpoint)
             try:
+                check_cases(spec, capabilities_of(provider), cases, images.size_of)  # one line, before any call
                 for defense in policies:
+                    before = meter.snapshot()
                     with make_sink() as sink:
                         row = await evaluate_model(plan, prepared, digest, store, provider, judges, images, sink,
                                                    defense, verifier)
@@ -134,6 +155,8 @@ async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, An
                             row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
                                                                   plan.common.retry, sink)
                     with_problems(store, row)
+                    row["spend"] = meter.since(before)
+                    row["images"] = image_summary
                     row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))
                     rows.append(row)
             finally:

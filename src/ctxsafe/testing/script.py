@@ -55,7 +55,10 @@ def image_digest(url: str) -> dict[str, Any]:
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        return {"error": "invalid base64"}
+        try:  # the google-genai SDK sends bytes URL-safe encoded, which Gemini also accepts
+            raw = base64.b64decode(payload.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            return {"error": "invalid base64"}
     return {"sha256": hashlib.sha256(raw).hexdigest(), "media_type": header[5:-7], "bytes": len(raw)}
 
 

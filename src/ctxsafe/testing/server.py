@@ -177,6 +177,8 @@ class MockServer(HttpServer):
         self.stats.images += len(prompt.image_urls)
         digests = [image_digest(u) for u in prompt.image_urls] if self.script.needs_digests else []
         fault = self.script.pick_fault(n, prompt)
+        if fault is None and cfg.max_concurrent is not None and self.stats.in_flight > cfg.max_concurrent:
+            fault = "429"  # over the provider's concurrency limit
         if cfg.log_requests:
             self.log.append({"n": n, "fault": fault, "wire": wire.name, "path": path, "query": query,
                              "images": digests, "body": wire.log_body(req, digests)})

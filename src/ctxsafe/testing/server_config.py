@@ -104,6 +104,8 @@ class ServerConfig(BaseModel):
     log_max: int = Field(default=10_000, ge=1)
     keepalive_timeout_s: float = Field(default=30.0, gt=0.0)
     max_body_bytes: int = Field(default=64 << 20, gt=0)
+    max_concurrent: int | None = Field(default=None, ge=1, description="answer 429 to a request that arrives "
+                                       "while this many are already in flight (a provider's concurrency limit)")
     reject_images: bool = Field(default=False, description="answer any request with an image with HTTP 500 "
                                 "'image input is not supported', as a text-only llama.cpp server does")
 

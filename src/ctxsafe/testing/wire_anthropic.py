@@ -49,7 +49,7 @@ class AnthropicWire:
         return path == "/v1/messages"
 
     def authorized(self, headers: dict[str, str], api_key: str) -> bool:
-        return headers.get("x-api-key") == api_key
+        return headers.get("x-api-key") == api_key or headers.get("authorization") == f"Bearer {api_key}"
 
     def parse(self, req: dict[str, Any], path: str) -> Prompt:
         messages = req.get("messages")

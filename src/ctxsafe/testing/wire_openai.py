@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ctxsafe.testing.http_core import dumps, openai_error_body
-from ctxsafe.testing.script import BadRequest, Prompt
+from ctxsafe.testing.script import BadRequest, Prompt, image_digest
 from ctxsafe.testing.server_config import FinishReason
 
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
@@ -89,7 +89,7 @@ class OpenAIChatWire:
                       n=n_req if isinstance(n_req, int) and 0 < n_req <= 128 else 1, has_images=any_image)
 
     def log_body(self, req: dict[str, Any], digests: list[dict[str, Any]]) -> dict[str, Any]:
-        """Each image of the last user message replaced by its digest; other image URLs are dropped likewise."""
+        """Each image URL replaced by its digest (the last user message's are already computed)."""
         it = iter(digests)
         msgs = req.get("messages", [])
         last_user = max((i for i, m in enumerate(msgs) if m.get("role") == "user"), default=-1)
@@ -102,9 +102,11 @@ class OpenAIChatWire:
             parts: list[Any] = []
             for p in c:
                 if p.get("type") == "image_url":
-                    d = next(it, None) if i == last_user else None
                     iu = p.get("image_url")
-                    new_iu: dict[str, Any] = dict(d) if d is not None else {"url": "<not digested>"}
+                    d = next(it, None) if i == last_user else None
+                    if d is None:
+                        d = image_digest(str(iu.get("url", "") if isinstance(iu, dict) else iu))
+                    new_iu: dict[str, Any] = dict(d)
                     if isinstance(iu, dict) and "detail" in iu:
                         new_iu["detail"] = iu["detail"]
                     parts.append({"type": "image_url", "image_url": new_iu})

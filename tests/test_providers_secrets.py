@@ -1,0 +1,46 @@
+"""No key in any stored or printed text, for every native provider: the planted key authenticates the
+model under test, a second planted key is refused (401) as the judge's, and every artefact is searched."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
+from tests.test_providers_native import needs_sdk
+from tests.test_reliability_secrets import KEY, OTHER_KEY, ROOT, _artefacts, _assert_absent, _ctxsafe, _native
+
+SPECS = {"anthropic": "anthropic/claude-test", "google": "google/gemini-test", "azure": "azure/deploy-test",
+         "openai-responses": "openai-responses/gpt-test"}
+
+
+@pytest.mark.parametrize("family", sorted(SPECS))
+def test_native_provider_keys_never_written(family: str, tmp_path: Path,
+                                            openai_server: Callable[..., ServerHandle]) -> None:
+    needs_sdk(family)
+    server = openai_server(ServerConfig(api_key=KEY, reply="Sure, here you go."))
+    base = server.base_url if family == "openai-responses" else server.root_url
+    data = _native(tmp_path / "data")
+    store, out = tmp_path / "run" / "runs.sqlite", tmp_path / "run" / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PLANTED_KEY": KEY, "WRONG_KEY": OTHER_KEY}
+    ok = _ctxsafe("run", "native", "--data", str(data), "--model", SPECS[family], "--base-url", base,
+                  "--api-key-env", "PLANTED_KEY", "--store", str(store), "--out", str(out), "--no-progress",
+                  "--max-attempts", "1", "--judge", SPECS[family], "--judge-base-url", base,
+                  "--judge-api-key-env", "WRONG_KEY", env=env)
+    assert ok.returncode == 0, ok.stderr.decode()
+    stats = server.stats()
+    assert stats["outcomes"].get("ok", 0) == 12, stats  # 6 dialogues x 2 turns, all authenticated
+    assert stats["outcomes"].get("unauthorized", 0) >= 1, stats  # the judge's calls, refused
+    run_id = json.loads(next(out.glob("*.json")).read_text())["run_id"]
+    report = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), env=env)
+    assert report.returncode == 0, report.stderr.decode()
+    texts = {str(p): p.read_bytes() for p in _artefacts(tmp_path / "run")}
+    texts |= {"run stdout": ok.stdout, "run stderr": ok.stderr, "report stdout": report.stdout,
+              "report stderr": report.stderr}
+    assert any(name.endswith("runs.sqlite") for name in texts)
+    _assert_absent(KEY, texts)
+    _assert_absent(OTHER_KEY, texts)
