@@ -24,7 +24,8 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ProviderRefusedError
 from ctxsafe.exit_codes import ExitCode
 from ctxsafe.images import ImageStore
-from ctxsafe.providers.base import Completion, GenParams, status_error
+from ctxsafe.providers.base import Completion, GenParams
+from ctxsafe.providers.http_errors import status_error
 from ctxsafe.schema import Message
 from ctxsafe.testing.openai_server import ContentFault, ServerConfig, ServerHandle
 

@@ -3,13 +3,14 @@ model under test, a second planted key is refused (401) as the judge's, and ever
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 from tests.test_providers_native import needs_sdk
 from tests.test_reliability_secrets import KEY, OTHER_KEY, ROOT, _artefacts, _assert_absent, _ctxsafe, _native
@@ -31,13 +32,16 @@ def test_native_provider_keys_never_written(family: str, tmp_path: Path,
                   "--api-key-env", "PLANTED_KEY", "--store", str(store), "--out", str(out), "--no-progress",
                   "--max-attempts", "1", "--judge", SPECS[family], "--judge-base-url", base,
                   "--judge-api-key-env", "WRONG_KEY", env=env)
-    assert ok.returncode == 0, ok.stderr.decode()
+    # The refused judge key stops the run with one line (exit 4); the model's answers are already stored.
+    assert ok.returncode == ExitCode.PROVIDER_REFUSED, ok.stderr.decode()
+    assert b"authentication failed" in ok.stderr
     stats = server.stats()
     assert stats["outcomes"].get("ok", 0) == 12, stats  # 6 dialogues x 2 turns, all authenticated
-    assert stats["outcomes"].get("unauthorized", 0) >= 1, stats  # the judge's calls, refused
-    run_id = json.loads(next(out.glob("*.json")).read_text())["run_id"]
+    assert stats["outcomes"].get("unauthorized", 0) == 1, stats  # the judge's pre-flight, refused, not repeated
+    with sqlite3.connect(store) as db:
+        run_id = db.execute("SELECT run_id FROM runs").fetchone()[0]
     report = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), env=env)
-    assert report.returncode == 0, report.stderr.decode()
+    assert report.returncode == 0 and b"Traceback" not in report.stderr, report.stderr.decode()
     texts = {str(p): p.read_bytes() for p in _artefacts(tmp_path / "run")}
     texts |= {"run stdout": ok.stdout, "run stderr": ok.stderr, "report stdout": report.stdout,
               "report stderr": report.stderr}

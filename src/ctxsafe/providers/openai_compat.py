@@ -86,9 +86,9 @@ class OpenAICompatible:
         except openai.APIStatusError as exc:
             if is_content_filter(exc):
                 return Completion(text=None, finish_reason="content_filter")
-            raise openai_error(exc) from None
+            raise openai_error(exc, self.name, self.key_env) from None
         except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
-            raise openai_error(exc) from None
+            raise openai_error(exc, self.name, self.key_env) from None
         if not getattr(resp, "choices", None):
             raise ProviderError("malformed response: no choices", retryable=True)
         choice = resp.choices[0]

@@ -78,9 +78,9 @@ class OpenAIResponses:
         except openai.APIStatusError as exc:
             if is_content_filter(exc):
                 return Completion(text=None, finish_reason="content_filter")
-            raise openai_error(exc) from None
+            raise openai_error(exc, self.name) from None
         except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
-            raise openai_error(exc) from None
+            raise openai_error(exc, self.name) from None
         if resp.error is not None:
             raise ProviderError(redact(f"response failed: {resp.error.code}: {resp.error.message}"), retryable=True)
         texts: list[str] = []
