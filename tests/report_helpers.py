@@ -28,7 +28,8 @@ def two_runs(store: Path, n_cases: int = 200, port: int = 9) -> tuple[str, str]:
 
 def cli(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    ok = result.exit_code == 0 or (result.exit_code == 3 and "finished with errors" in result.output)
+    assert ok, result.output + repr(result.exception)  # 3: the synthetic runs plant failed steps
     return result.output
 
 

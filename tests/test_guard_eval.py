@@ -14,6 +14,7 @@ import pytest
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.store import RunStore
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.guards.classify import classify
 from ctxsafe.guards.judge import GuardJudge, encode
 from ctxsafe.guards.moderation_provider import ModerationProvider
@@ -122,7 +123,7 @@ def test_guard_errors_stop_the_guarded_turn_unless_told_otherwise(tmp_path: Path
                                                                  openai_server: Callable[..., ServerHandle]) -> None:
     guard = openai_server(ServerConfig(reply="I am not sure."))
     res = _mtmcs_guard_run(tmp_path, guard)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS, res.output  # the guard's errors are the turns' errors
     doc = json.loads(next((tmp_path / "results").glob("guards-*.json")).read_text())
     assert doc["classifier"][0]["metrics"]["overall"]["not_scored"] == 4
     assert doc["guarded_runs"][0]["by_context"] == {"safe": {"error": 2}, "unsafe": {"error": 2}}
@@ -194,7 +195,7 @@ def test_an_input_the_guard_cannot_take_is_recorded_and_blocks_only_when_asked(
     res = cli("run", "mtmcs", "--model", "ref:always-comply", "--type", "a", "--modality", "text", "--limit", "1",
               "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "results"), "--no-progress",
               "--guard", f"shieldgemma-2=vllm:sg2;base_url={guard.base_url};on_error=block")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code in (0, ExitCode.FINISHED_WITH_ERRORS), res.output
     assert guard.stats()["chat_completions"] == 0
     doc = json.loads(next((tmp_path / "results").glob("guards-*.json")).read_text())
     assert doc["classifier"][0]["metrics"]["overall"]["not_scored"] == 2

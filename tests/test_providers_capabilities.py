@@ -14,6 +14,7 @@ from pathlib import Path
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
+from ctxsafe.exit_codes import ExitCode
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import GenParams
 from ctxsafe.providers.capabilities import GEMINI, TEXT_ONLY, Capabilities, image_problem
@@ -88,7 +89,7 @@ def test_error_reasons_reach_the_terminal_and_report(tmp_path: Path,
         [sys.executable, "-m", "ctxsafe", "run", "mssbench", "--model", "llamacpp:gemma", "--base-url",
          server.base_url, "--store", str(store), "--out", str(tmp_path / "out"), "--no-progress"],
         capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert res.returncode in (0, 1), res.stderr
+    assert res.returncode == ExitCode.FINISHED_WITH_ERRORS, res.stderr
     unsupported = server.stats()["outcomes"]["unsupported"]
     assert unsupported > 0 and server.stats()["outcomes"].get("ok", 0) == 0
     line = next((x for x in res.stdout.splitlines() if f"error: {unsupported} x unsupported input (HTTP 500)" in x

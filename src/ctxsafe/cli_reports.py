@@ -142,7 +142,7 @@ def runs(
                   caption_justify="left")
         for col in ("run id", "suite", "data", "setting", "model", "defense", "judge", "status", "date", "cases",
                     "steps", "score"):
-            t.add_column(col, no_wrap=col in ("run id", "date"),
+            t.add_column(col, no_wrap=col in ("run id", "date", "status"), min_width=20 if col == "status" else None,
                          justify="right" if col in ("cases", "steps", "score") else "left")
         for info in st.runs():
             cfg = info.config
