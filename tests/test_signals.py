@@ -56,6 +56,9 @@ def start_blocked(tmp_path: Path, server: ServerHandle) -> tuple[subprocess.Pope
     deadline = time.monotonic() + 120
     while turns(store) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    # Wait until the server holds the stalled request, so the fault is spent before any signal (no race).
+    while server.stats()["chat_completions"] <= turns(store) and time.monotonic() < deadline:
+        time.sleep(0.05)
     # Some steps are stored, and the run cannot finish: the server holds p1's safe twin open for 10 minutes.
     assert proc.poll() is None and 1 <= turns(store) < 6
     return proc, args, store
