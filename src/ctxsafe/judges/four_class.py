@@ -48,8 +48,8 @@ def fence(text: str) -> tuple[str, str]:
     return f"<<<REPLY-{code}\n{text}\nREPLY-{code}>>>", code
 
 
-def parse_class(raw: str, reply: str | None = None) -> int | None:
-    """The class on the judge's own last line, which must end with `<answer>k</answer>` (k in 0-3).
+def parse_class(raw: str, reply: str | None = None, n_labels: int = 4) -> int | None:
+    """The class on the judge's own last line, which must end with `<answer>k</answer>` (k below n_labels).
 
     A tag anywhere else (a quoted reply, an earlier draft) is ignored; a last line that repeats a
     line of the judged reply is not the judge's verdict and is a parse failure.
@@ -64,7 +64,7 @@ def parse_class(raw: str, reply: str | None = None) -> int | None:
     if m is None:
         return None
     k = int(m.group(1))
-    return k if 0 <= k <= 3 else None
+    return k if 0 <= k < n_labels else None
 
 
 def is_final_turn(case: Case, step: str) -> bool:

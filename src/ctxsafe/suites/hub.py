@@ -59,3 +59,17 @@ def local_or_hub(data: str, default_repo: str, flag: str = "--data") -> Path:
     if not root.is_dir():
         raise CtxsafeError(f"data folder {root} does not exist or is not a folder")
     return root
+
+
+def resolve_data(data: str, repo: str | None, suite: str, flag: str = "--data") -> Path:
+    """A suite's `--data`: the hub (for suites published there) or a local folder or file. A hub path
+    for a suite that has no hub source fails at once, naming the flag that takes a local copy."""
+    if repo is not None:
+        return local_or_hub(data, repo, flag)
+    if data.startswith(HF_PREFIX):
+        raise ConfigError(f"{suite} is not published on the Hugging Face hub; download its release and pass "
+                          f"the local copy with {flag} PATH (see docs/{suite}.md)")
+    path = Path(data)
+    if not path.exists():
+        raise CtxsafeError(f"data path {path} does not exist")
+    return path

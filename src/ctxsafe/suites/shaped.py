@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any
 
 from rich.console import RenderableType
 
@@ -123,12 +124,12 @@ class ShapedSuite:
     name: str
     summary: str
     shape: ScoringShape
-    settings: ClassVar[Mapping[str, str]]
+    settings: Mapping[str, str]
     default_data: str | None = None
     data_help: str
     judge_inputs = INPUT_MODES
     options: tuple[SuiteOption, ...] = ()
-    defenses: ClassVar[Mapping[str, DefenseFactory]] = {}
+    defenses: Mapping[str, DefenseFactory] = MappingProxyType({})
     title: str
 
     def prepare(self, common: CommonOptions, extra: dict[str, Any], images: ImageStore) -> Prepared:

@@ -25,8 +25,11 @@ CORRECT_LABELS = [0, 1]
 
 
 def load_mmsafety(root: Path, variant: str, images: ImageStore) -> list[Case]:
+    """The cases of one variant, or of the three (`all`: per-variant rates from one run)."""
+    if variant == "all":
+        return [c for v in VARIANTS for c in load_mmsafety(root, v, images)]
     if variant not in VARIANTS:
-        raise DataError(f"unknown MM-SafetyBench variant {variant!r}; known: {', '.join(VARIANTS)}")
+        raise DataError(f"unknown MM-SafetyBench variant {variant!r}; known: {', '.join(VARIANTS)}, all")
     folder, field = VARIANTS[variant]
     qdir = root / "processed_questions"
     files = sorted(qdir.glob("*.json")) if qdir.is_dir() else []

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any
 
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
@@ -27,9 +28,9 @@ class NativeSuite(ShapedSuite):
     name = SUITE
     summary = "Your own cases (JSONL, single- or multi-turn, with images, replayed turns): paired or one side."
     shape: ScoringShape = "paired"
-    settings: ClassVar[Mapping[str, str]] = {
+    settings: Mapping[str, str] = MappingProxyType({
         SETTING: "every dialogue played turn by turn (replayed turns sent verbatim); the final turn judged "
-                 "four-class; twins scored as pairs, unpaired cases unsafe-only or benign-only"}
+                 "four-class; twins scored as pairs, unpaired cases unsafe-only or benign-only"})
     data_help = "A native suite JSONL file (see docs/native-suite.md); image paths are relative to its folder."
     title = "Native suite"
 

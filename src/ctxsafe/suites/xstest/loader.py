@@ -15,7 +15,6 @@ from ctxsafe.schema import Case, Context, Message
 from ctxsafe.suites.records import read_csv
 
 SUITE = "xstest"
-HF_DATASET = "walledai/XSTest"
 FILE = "xstest_prompts.csv"
 REQUIRED = ("id", "prompt", "type", "label")
 CORRECT_LABELS: dict[Context, list[int]] = {"safe": [2, 3], "unsafe": [0, 1]}
