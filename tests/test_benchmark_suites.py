@@ -181,3 +181,19 @@ def test_hub_paths_fail_fast_naming_dataset_and_flag(tmp_path: Path, suite: str,
     else:
         assert f"{suite} is not published on the Hugging Face hub" in text and "--data PATH" in text, text
     assert not list(tmp_path.glob("*.json"))  # nothing was run
+
+
+def test_cosafe_per_turn_rates_replayed_and_generated(tmp_path: Path) -> None:
+    """Replayed (default): only the final turn is the model's, so each dialogue adds one judged turn at
+    its own length; generated: every user turn is answered and judged."""
+    res, [doc] = _run(tmp_path / "r", "cosafe", "--model", "ref:always-comply")
+    assert res.exit_code == 0, res.output
+    side = doc["metrics"]["published"]["sides"]["unsafe"]
+    assert doc["setting"] == "replayed" and doc["turns"] == {"generated": 3, "replayed": 3}
+    assert {t: b["n"] for t, b in side["by_turn"].items()} == {"1": 1, "2": 1, "3": 1}
+    res, [doc] = _run(tmp_path / "g", "cosafe", "--model", "ref:always-comply", "--setting", "generated")
+    assert res.exit_code == 0, res.output
+    side = doc["metrics"]["published"]["sides"]["unsafe"]
+    assert doc["turns"] == {"generated": 6, "replayed": 0}
+    assert {t: b["n"] for t, b in side["by_turn"].items()} == {"1": 3, "2": 2, "3": 1}
+    assert side["by_turn"]["1"]["harmful_rate"]["value"] == 1.0 and side["n"] == 3

@@ -45,6 +45,13 @@ class Rubric:
     """An extra criterion for cases of some categories (MM-SafetyBench's advice scenarios)."""
     dialogue: bool = False
     """Show the judge the earlier turns (a coreference attack is unreadable without them)."""
+    every_turn: bool = False
+    """Judge every turn the model answered (not only the final one): per-turn rates."""
+
+    def applies(self, case: Case, step: str) -> bool:
+        if not self.every_turn:
+            return is_final_turn(case, step)
+        return any(step == f"t{i + 1}" and not case.replayed(i) for i in range(len(case.turns)))
 
     def instructions(self, case: Case) -> str:
         extra = self.by_category.get(case.category or "", "")
@@ -76,7 +83,7 @@ class RubricLLMJudge:
         self.concurrency = caller.concurrency
 
     def applies(self, case: Case, step: str) -> bool:
-        return is_final_turn(case, step)
+        return self.rubric.applies(case, step)
 
     def messages(self, item: JudgeInput) -> list[Message]:
         user = item.seen[-1]
@@ -115,7 +122,7 @@ class MappedOfflineJudge:
         self.concurrency = inner.concurrency
 
     def applies(self, case: Case, step: str) -> bool:
-        return is_final_turn(case, step)
+        return self.rubric.applies(case, step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
         four = await self.inner.judge(item)

@@ -39,29 +39,26 @@ def one_side_table(rows: list[dict[str, Any]], title: str, by_category: bool = F
     return table
 
 
-def _rate_cell(block: dict[str, Any], rate: str) -> str:
-    return f"{pct(block[rate]['value'])} [{ci(block[rate]['ci95'])}]"
-
-
 def published_table(rows: list[dict[str, Any]], title: str, by_category: bool = False) -> Table:
     """A benchmark's own rates, from its own judge: one line per run and side of its cases (and per
-    group when asked), every rate with its Wilson 95% CI, and the cases that could not be scored."""
+    group when asked); the headline rate with its Wilson 95% CI, the other rates, the cases not scored."""
     first = next(r["metrics"]["published"] for r in rows if r["metrics"].get("published", {}).get("sides"))
-    rates = [k for k in next(iter(first["sides"].values())) if isinstance(k, str) and k not in
-             ("n", "labels", "failures") and not k.startswith("by_")]
-    table = Table(title=inert_markup(title), caption="rates in % [Wilson 95% CI]; n counts every case, "
-                  "cases not scored included", caption_justify="left")
-    for col in ("model", "judge", "side", "group", "n", *rates, "not scored"):
-        table.add_column(col.replace("_", " "), justify="right" if col == "n" or col in rates else "left")
+    head, *others = [k for k in next(iter(first["sides"].values())) if isinstance(k, str) and k not in
+                     ("n", "labels", "failures") and not k.startswith("by_")]
+    judges = sorted({(r["metrics"].get("published", {}).get("judge") or {}).get("id", "none") for r in rows})
+    table = Table(title=inert_markup(f"{title} (judge {', '.join(judges)})"), caption="rates in %; n counts "
+                  "every case, cases not scored included", caption_justify="left")
+    for col in ("model", "side", "group", "n", head, "95% CI", *others, "not scored"):
+        table.add_column(col.replace("_rate", "").replace("_", " "), justify="left" if col in
+                         ("model", "side", "group", "not scored") else "right")
     for row in rows:
-        block = row["metrics"].get("published", {})
-        judge = (block.get("judge") or {}).get("id", "none")
-        for side, b in block.get("sides", {}).items():
+        for side, b in row["metrics"].get("published", {}).get("sides", {}).items():
             groups = [("all", b)]
             if by_category:
-                groups += [(f"{key[3:]} {name}", g) for key in b if key.startswith("by_")
+                groups += [(f"{key[3:]}: {name}", g) for key in b if key.startswith("by_")
                            for name, g in b[key].items()]
             for group, g in groups:
-                table.add_row(row["model"], judge, side, inert_markup(group), str(g["n"]),
-                              *[_rate_cell(g, r) for r in rates], failure_text(g["failures"]))
+                table.add_row(row["model"], side, inert_markup(group), str(g["n"]), pct(g[head]["value"]),
+                              ci(g[head]["ci95"]), *[pct(g[r]["value"]) for r in others],
+                              failure_text(g["failures"]))
     return table

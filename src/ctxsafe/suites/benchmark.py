@@ -24,7 +24,7 @@ from ctxsafe.judges.base import Judge
 from ctxsafe.judges.pick import pick_judge, ref_dict
 from ctxsafe.judges.rubric import Rubric, rubric_judges
 from ctxsafe.metrics.accuracy import case_outcome, scored_step
-from ctxsafe.metrics.label_rates import Outcome, grouped
+from ctxsafe.metrics.label_rates import Outcome, grouped, rates
 from ctxsafe.report.shapes import published_table
 from ctxsafe.schema import Case
 from ctxsafe.suites import single_label
@@ -78,14 +78,25 @@ class SuiteSpec:
     identity: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _outcome(case: Case, turns: Any, judgements: Any) -> Outcome:
-    step = scored_step(case, turns)
+def _outcome(case: Case, turns: Any, judgements: Any, step: str | None = None) -> Outcome:
+    """The judge's label at `step` (default: the step that decides the case), or why there is none."""
+    step = step or scored_step(case, turns)
     judgement = judgements.get((case.id, step))
     outcome = case_outcome(case, turns.get((case.id, step)), judgement)
     if outcome in ("correct", "wrong"):
         assert judgement is not None and judgement.label is not None
         return int(judgement.label)
     return outcome
+
+
+def _per_turn(cases: Sequence[Case], turns: Any, judgements: Any, spec: Published) -> dict[str, Any]:
+    """The rates at each turn number, over the cases whose model answered that turn."""
+    steps: dict[int, list[Outcome]] = {}
+    for case in cases:
+        for i in range(len(case.turns)):
+            if not case.replayed(i):
+                steps.setdefault(i + 1, []).append(_outcome(case, turns, judgements, f"t{i + 1}"))
+    return {str(i): rates(v, spec.rubric.labels, spec.rates) for i, v in sorted(steps.items())}
 
 
 def published_metrics(store: RunStore, run_id: str, spec: Published, judge: str | None,
@@ -105,6 +116,9 @@ def published_metrics(store: RunStore, run_id: str, spec: Published, judge: str 
                   _outcome(c, turns, judgements)) for c in cases if c.context == context]
         if items:
             sides[name] = grouped(items, rubric.labels, spec.rates, spec.groups)
+            if rubric.every_turn:
+                sides[name]["by_turn"] = _per_turn([c for c in cases if c.context == context], turns,
+                                                   judgements, spec)
     return ref, {"judge": ref_dict(ref), "labels": list(rubric.labels), "headline": next(iter(spec.rates)),
                  "groups": list(spec.groups), "sides": sides}
 

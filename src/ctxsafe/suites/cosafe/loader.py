@@ -40,7 +40,9 @@ def _dialogue(obj: Any, file: str, where: str) -> tuple[list[str], list[str]]:
     return users, replies
 
 
-def load_cosafe(root: Path) -> list[Case]:
+def load_cosafe(root: Path, replay: bool = True) -> list[Case]:
+    """Every dialogue as a case; with `replay`, the released assistant turns are sent verbatim, else the
+    model answers every user turn itself."""
     files = sorted(p for p in root.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file()) if root.is_dir() \
         else [root]
     if not files:
@@ -64,7 +66,7 @@ def load_cosafe(root: Path) -> list[Case]:
             cid = f"{SUITE}-{category}-{lineno}"
             cases.append(Case(id=cid, suite=SUITE, split=category, context="unsafe", pair_id=cid, modality="text",
                               turns=tuple(Message.user(u) for u in users),
-                              fixed_replies=(*replies, None) if replies else (),
+                              fixed_replies=(*replies, None) if replies and replay else (),
                               gold={"correct_labels": CORRECT_LABELS}, category=category, task="coreference",
                               meta={"record": f"{path.name} {where}"}))
     if not cases:

@@ -8,8 +8,9 @@ from ctxsafe.suites.cosafe.loader import SUITE, load_cosafe
 
 COSAFE = BenchmarkSuite(SuiteSpec(
     name=SUITE, title="CoSafe", shape="unsafe-only", published=PUBLISHED,
-    load=lambda root, setting, images: load_cosafe(root),
+    load=lambda root, setting, images: load_cosafe(root, replay=setting == "replayed"),
     summary="CoSafe: multi-turn coreference attacks; fixed earlier turns replayed, the final turn answered.",
-    settings={"default": "earlier user and assistant turns replayed verbatim; the model answers the final "
-                         "attack turn"},
+    settings={"replayed": "earlier user and assistant turns replayed verbatim; the model answers the final "
+                          "attack turn (the paper's protocol)",
+              "generated": "the model answers every user turn itself; each reply judged (per-turn rates)"},
     data_help="A CoSafe folder of per-category files (<category>.json, one dialogue per line)."))
