@@ -18,7 +18,7 @@ OLD_LABELS = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
 def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
     model = shipped_model()
     assert model.classes == (0, 1, 2, 3)
-    assert model.coef.shape == (4, len(model.vectorizer.vocabulary_) + 10)
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary) + 10)
     ids = model.meta["ids"]
     assert ids and not [i for i in ids if split_of(i) == "test"]
     assert model.meta["seed"] == learned_train.SEED and model.meta["split_seed"] == "ctxsafe-judge-labels-v1"
@@ -47,3 +47,22 @@ def test_empty_reply_is_a_refusal_by_rule_and_verdicts_are_in_range() -> None:
                  "I can't see the image clearly, could you resend it?"):
         v = classify_learned(text, "How do I cook this?")
         assert v.label in (0, 1, 2, 3) and "learned classifier" in v.rationale
+
+
+def test_the_numpy_transform_equals_scikit_learns_tfidf_vectorizer() -> None:
+    """The judge applies the weights without scikit-learn; its rows must equal the vectorizer it was fit with."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ctxsafe.judges.learned import VECTORIZER_ARGS
+
+    model = shipped_model()
+    texts = [json.loads(line)["response"] for line in OLD_LABELS.read_text().splitlines()]
+    texts += ["", "  a  ", "x", "Ünïcödé\tTABS\n\nand   runs of   space", "No.", "I can't help with that!!"]
+    vec = TfidfVectorizer(vocabulary=model.vectorizer.vocabulary, **VECTORIZER_ARGS)
+    vec.idf_ = model.vectorizer.idf
+    expected = vec.transform(texts).toarray()
+    for text, want in zip(texts, expected, strict=True):
+        got = np.zeros_like(want)
+        cols, vals = model.vectorizer.row(text)
+        got[cols] = vals
+        assert np.allclose(got, want, rtol=0, atol=1e-12), text

@@ -18,8 +18,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from PIL import Image
-
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.schema import Case, ImagePart, Message, TextPart
@@ -29,6 +27,8 @@ CAPTION_PREFIX = "[Image description] "
 
 
 def _blank(part: ImagePart, images: ImageStore) -> ImagePart:
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.new("RGB", (part.width, part.height), (128, 128, 128)).save(buf, format="PNG")
     return images.add_bytes(buf.getvalue(), source=f"blank:{part.width}x{part.height}", record=part.source)

@@ -8,7 +8,7 @@ from typing import Any, NotRequired, TypedDict
 from PIL import Image
 
 from ctxsafe.demo_images.signs import ICONS, STYLE_COLOURS, SignSpec, draw_sign
-from ctxsafe.demo_images.sources import SOURCE_ATTRIBUTION, source_array
+from ctxsafe.demo_images.sources import SOURCE_ATTRIBUTION, source_image
 
 PNG_COMPRESS_LEVEL = 1  # ~4x faster than the default 6 for ~6% larger files
 
@@ -46,7 +46,7 @@ def validate_recipe(where: str, recipe: Any) -> None:
 
 def render_recipe(recipe: ImageRecipe) -> Image.Image:
     """Compose one image from its recipe (source -> crop -> resize -> sign)."""
-    img = Image.fromarray(source_array(recipe["source"])).convert("RGB")
+    img = source_image(recipe["source"])
     if "crop" in recipe:
         left, top, right, bottom = (int(v) for v in recipe["crop"])
         if not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):

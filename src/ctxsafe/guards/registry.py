@@ -20,7 +20,6 @@ from ctxsafe.guards.base import Guard
 from ctxsafe.guards.llama_guard import LlamaGuard
 from ctxsafe.guards.llavaguard import LlavaGuard
 from ctxsafe.guards.llm_guard import LLMGuard
-from ctxsafe.guards.moderation_provider import ModerationProvider
 from ctxsafe.guards.openai_moderation import OpenAIModeration
 from ctxsafe.guards.qwen3guard import Qwen3Guard
 from ctxsafe.guards.shieldgemma import ShieldGemma2
@@ -126,6 +125,8 @@ def guard_provider(spec: GuardSpec, timeout_s: float = 120.0, concurrency: int =
         if family != "openai":
             raise ConfigError(f"guard {spec.label}: openai-moderation is served as openai:MODEL")
         key_env = endpoint.api_key_env or "OPENAI_API_KEY"
+        from ctxsafe.guards.moderation_provider import ModerationProvider  # the openai SDK loads when used
+
         return ModerationProvider(model, base_url=endpoint.base_url or os.environ.get("OPENAI_BASE_URL"),
                                   api_key=os.environ.get(key_env), timeout_s=timeout_s, max_concurrency=concurrency)
     if family == "hf":

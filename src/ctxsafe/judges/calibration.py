@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
-from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
+from ctxsafe.metrics import agreement as ag
 
 __all__ = ["LABELS", "Agreement", "LabelledResponse", "agreement", "load_labelled", "main"]
 
@@ -77,11 +78,12 @@ def agreement(gold: Sequence[int], pred: Sequence[int]) -> Agreement:
     g = [int(x) for x in gold]
     p = [int(x) for x in pred]
     n = len(g)
-    cm: list[list[int]] = confusion_matrix(g, p, labels=list(LABELS)).tolist()
+    counts = ag.confusion(g, p, len(LABELS))
+    cm: list[list[int]] = counts[:, : len(LABELS)].astype(int).tolist()
     correct = sum(cm[i][i] for i in range(len(LABELS)))
 
     single_shared_label = len(set(g) | set(p)) == 1
-    kappa = math.nan if single_shared_label else float(cohen_kappa_score(g, p, labels=list(LABELS)))
+    kappa = math.nan if single_shared_label else ag.kappa(counts)
 
     col_sums = [sum(cm[r][c] for r in range(len(LABELS))) for c in range(len(LABELS))]
     row_sums = [sum(row) for row in cm]

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.judges.context import with_context
-from ctxsafe.judges.learned import classify_learned, shipped_model
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
 from ctxsafe.schema import Case, Judgement, Message, TextPart
@@ -134,6 +133,8 @@ class FourClassLearnedJudge:
     concurrency = 64
 
     def __init__(self) -> None:
+        from ctxsafe.judges.learned import shipped_model  # numpy loads only when this judge is built
+
         self.model = shipped_model()
         self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
 
@@ -141,6 +142,8 @@ class FourClassLearnedJudge:
         return is_final_turn(case, step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
+        from ctxsafe.judges.learned import classify_learned
+
         v = classify_learned(item.response, item.seen[-1].text_content() if item.seen else "", self.model)
         return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
                          prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,

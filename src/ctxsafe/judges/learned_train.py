@@ -1,8 +1,9 @@
 """Train the learned offline MSSBench judge on the frozen train (and dev) split and write its weights.
 
 Why a script in the package: the shipped figure must be reproducible from the labels, the seed and
-this code alone. It never reads test records: they are dropped by id before any text is loaded
-into the training set, and nothing here prints a record's text.
+this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
+not. It never reads test records: they are dropped by id before any text is loaded into the
+training set, and nothing here prints a record's text.
 
 Reproduce the shipped weights (choices made on dev: character 1-4-grams, shape features, C=4)::
 
@@ -26,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.labelled import MSS_NAMES
-from ctxsafe.judges.learned import VECTORIZER_ARGS, LearnedModel, classify_learned, features
+from ctxsafe.judges.learned import VECTORIZER_ARGS, CharTfidf, LearnedModel, classify_learned, shape_features
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 from ctxsafe.judges.split import split_of
 
@@ -52,6 +54,11 @@ def training_rows(paths: Sequence[Path], splits: set[str]) -> list[dict[str, Any
     return [r for p in paths for r in _rows(p) if split_of(str(r["id"])) in splits]
 
 
+def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[str]) -> csr_matrix:
+    """The training matrix: the n-gram tf-idf columns, then the shape features (as `LearnedModel` applies them)."""
+    return hstack([vectorizer.transform(responses), csr_matrix(shape_features(responses, queries))]).tocsr()
+
+
 def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C) -> LearnedModel:
     """Fit on the project's train(+dev) records plus older extra labels; the ids are recorded."""
     rows = project + extra
@@ -66,14 +73,14 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
     meta = {"seed": SEED, "C": c, "min_df": MIN_DF, "split_seed": SPLIT_SEED, "records": len(rows),
             "extra_records": len(extra), "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
             "ids": ids}
-    return LearnedModel(vectorizer=vec, coef=clf.coef_, intercept=clf.intercept_,
+    return LearnedModel(vectorizer=CharTfidf(dict(vec.vocabulary_), vec.idf_), coef=clf.coef_, intercept=clf.intercept_,
                         classes=tuple(int(k) for k in clf.classes_), version=VERSION, meta=meta)
 
 
 def to_json(model: LearnedModel) -> dict[str, Any]:
-    vocab = {str(k): int(v) for k, v in sorted(model.vectorizer.vocabulary_.items(), key=lambda kv: kv[1])}
+    vocab = {str(k): int(v) for k, v in sorted(model.vectorizer.vocabulary.items(), key=lambda kv: kv[1])}
     return {"version": model.version, "meta": model.meta, "classes": list(model.classes), "vocabulary": vocab,
-            "idf": [round(float(x), 6) for x in model.vectorizer.idf_],
+            "idf": [round(float(x), 6) for x in model.vectorizer.idf],
             "coef": [[round(float(x), 6) for x in row] for row in model.coef],
             "intercept": [round(float(x), 6) for x in model.intercept]}
 

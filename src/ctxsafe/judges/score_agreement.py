@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sklearn.metrics import cohen_kappa_score
 
 from ctxsafe.judges.offline_scores import PROMPT_VERSION, classify_turn, score_helpfulness, score_safety
+from ctxsafe.metrics import agreement as ag
 
 __all__ = ["LabelledDialogue", "ScoreAgreement", "load_labelled", "main", "score_agreement"]
 
@@ -67,8 +67,8 @@ def score_agreement(gold: Sequence[int], pred: Sequence[int]) -> ScoreAgreement:
     for g, p in zip(gold, pred, strict=True):
         cm[g - 1][p - 1] += 1
     same = len(set(gold) | set(pred)) == 1
-    kappa = math.nan if same else float(cohen_kappa_score(list(gold), list(pred), labels=list(SCORES),
-                                                          weights="quadratic"))
+    scored = ag.confusion([g - 1 for g in gold], [p - 1 for p in pred], len(SCORES))
+    kappa = math.nan if same else ag.kappa(scored, weights="quadratic")
     return ScoreAgreement(n=n, accuracy=sum(g == p for g, p in zip(gold, pred, strict=True)) / n,
                           within_one=sum(abs(g - p) <= 1 for g, p in zip(gold, pred, strict=True)) / n,
                           quadratic_kappa=kappa, confusion=cm)
@@ -133,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gold_t = [lab for it in items for lab in it.turn_labels]
     pred_t = [classify_turn(r).label for it in items for r in it.replies]
     acc = sum(g == p for g, p in zip(gold_t, pred_t, strict=True)) / len(gold_t)
-    kappa = float(cohen_kappa_score(gold_t, pred_t, labels=list(TURN_LABELS)))
+    index = {label: i for i, label in enumerate(TURN_LABELS)}
+    kappa = ag.kappa(ag.confusion([index[g] for g in gold_t], [index[p] for p in pred_t], len(TURN_LABELS)))
     print(f"{'per-turn labels':<22} n={len(gold_t):<3} accuracy={acc:.3f}  cohen kappa={kappa:.3f}")
     if args.show_errors:
         for it, p in zip(items, preds, strict=True):

@@ -13,8 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy.special import bdtr  # the binomial CDF; scipy.stats costs ~0.5 s more to import
+# numpy and scipy are imported where used: `ctxsafe --help` and every error message never need them.
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     n = only_a + only_b
     if n == 0:
         return 1.0
+    from scipy.special import bdtr  # the binomial CDF; scipy.stats costs ~0.5 s more to import
+
     return min(1.0, 2.0 * float(bdtr(min(only_a, only_b), n, 0.5)))
 
 
@@ -98,6 +99,8 @@ def bootstrap_difference(a: Sequence[float], b: Sequence[float], cluster: Sequen
     Each resample draws as many clusters as there are, with replacement, and recomputes the ratio
     of summed differences to summed case counts; seeded, so a report is reproducible.
     """
+    import numpy as np
+
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     cl = np.asarray(cluster, dtype=np.int64)
     if d.shape != cl.shape:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 
-from scipy.special import stdtrit  # the t quantile; scipy.stats costs ~0.5 s more to import
-
 Z95 = 1.959963984540054
+
+
+def t_quantile(df: float, q: float) -> float:
+    """Student's t quantile; scipy is imported here, not at start-up (~0.6 s that `--help` never needs)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, q))
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -30,7 +35,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     if n == 1:
         return (mean, math.nan, math.nan)
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    half = float(stdtrit(n - 1, 0.5 + level / 2)) * math.sqrt(var / n)
+    half = t_quantile(n - 1, 0.5 + level / 2) * math.sqrt(var / n)
     return (mean, mean - half, mean + half)
 
 
@@ -70,7 +75,7 @@ def cluster_mean_ci(values: Sequence[float], clusters: Sequence[Hashable], level
         return (mean, math.nan, math.nan, c)
     resid = [s - mean * k for s, k in zip(sums, counts, strict=True)]
     var = c / (c - 1) * sum(r * r for r in resid) / (n * n)
-    half = float(stdtrit(c - 1, 0.5 + level / 2)) * math.sqrt(var)
+    half = t_quantile(c - 1, 0.5 + level / 2) * math.sqrt(var)
     return (mean, max(bounds[0], mean - half), min(bounds[1], mean + half), c)
 
 

@@ -12,15 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-import openai
-
 from ctxsafe.engine import dry_run
 from ctxsafe.engine.dry_run import Estimator
 from ctxsafe.errors import ConfigError
 from ctxsafe.providers.base import Provider
 from ctxsafe.providers.capabilities import OPENAI, TEXT_ONLY, Capabilities
-from ctxsafe.providers.openai_compat import OpenAICompatible
-from ctxsafe.providers.openai_responses import OpenAIResponses
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.replicas import Replicas
 from ctxsafe.redact import register_secret
@@ -100,6 +96,10 @@ def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
     version = endpoint.api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
     key = _key(endpoint, NATIVE_KEYS["azure"])
     register_secret(key)
+    import openai
+
+    from ctxsafe.providers.openai_compat import OpenAICompatible
+
     client = openai.AsyncAzureOpenAI(azure_endpoint=azure_endpoint, azure_deployment=deployment, api_version=version,
                                      api_key=key or "EMPTY", max_retries=0, timeout=endpoint.timeout_s)
     return OpenAICompatible(deployment, base_url=azure_endpoint, api_key=key, timeout_s=endpoint.timeout_s,
@@ -140,6 +140,8 @@ def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     if family == "azure":
         return _azure(model, endpoint, text_only or OPENAI)
     if family == "openai-responses":
+        from ctxsafe.providers.openai_responses import OpenAIResponses
+
         return OpenAIResponses(model, base_url=endpoint.base_url or os.environ.get("OPENAI_BASE_URL"),
                                api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
                                max_concurrency=endpoint.concurrency, capabilities=text_only)
@@ -148,6 +150,8 @@ def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
         or default_url
     caps = text_only or (OPENAI if family == "openai" and not endpoint.base_url else Capabilities())
     key_env = endpoint.api_key_env or default_env
+    from ctxsafe.providers.openai_compat import OpenAICompatible  # the SDK costs ~2 s of start-up: load it when used
+
     return OpenAICompatible(model, base_url=base_url, api_key=os.environ.get(key_env),
                             timeout_s=endpoint.timeout_s, max_concurrency=endpoint.concurrency, label=family,
                             capabilities=caps, key_env=key_env)

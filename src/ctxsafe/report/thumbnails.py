@@ -14,8 +14,6 @@ import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from ctxsafe.schema import ImagePart
 
 THUMB_SIDE = 256
@@ -53,6 +51,8 @@ def find_image(part: ImagePart, roots: Iterable[Path]) -> Path | None:
 
 def thumbnail(path: Path, side: int = THUMB_SIDE) -> str | None:
     """A JPEG data URL at most `side` pixels on its longer side; None if the file is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             im.thumbnail((side, side))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import textwrap
 
-from PIL import Image, ImageDraw, ImageFont
-
 RENDER_VERSION = "aileron-56-v1"
 SIZE = 760
 FONT_SIZE = 56
@@ -22,6 +20,8 @@ LINE_GAP = 10
 
 def typographic_png(text: str) -> bytes:
     """A SIZE x SIZE PNG of `text`, wrapped at WRAP characters, followed by empty items 1. 2. 3."""
+    from PIL import Image, ImageDraw, ImageFont
+
     font = ImageFont.load_default(size=FONT_SIZE)
     lines = [*textwrap.wrap(text.strip(), width=WRAP), "1.", "2.", "3."]
     image = Image.new("RGB", (SIZE, SIZE), "white")

@@ -1,4 +1,4 @@
-"""Bundled MSSBench demo suite, built at load time from photos shipped inside installed packages.
+"""Bundled MSSBench demo suite, built at load time from public-domain/CC0 photos shipped inside ctxsafe.
 
 Why this exists: the real MSSBench images are large and separately licensed, yet every part of the
 toolkit (loaders, engine, judges, reports) needs a suite it can run offline in seconds.  The demo
@@ -59,7 +59,7 @@ def _records(spec: DemoSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 def _attribution(jobs: Sequence[tuple[str, ImageRecipe]]) -> str:
-    """CC BY 2.0 asks for credit and a note of changes; the other sources are PD/CC0 but credited too."""
+    """Every source is public domain or CC0; each is credited anyway, with a note of what was changed."""
     lines = [
         "ctxsafe MSSBench demo suite (offline smoke suite, not a benchmark).",
         "Images were composed by ctxsafe from the photos below: cropped, resized and overlaid",
