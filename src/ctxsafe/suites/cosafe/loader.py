@@ -1,7 +1,11 @@
-"""Load CoSafe from its release folder: one file per harm category (`<category>.json`), each line a
-JSON list of `{"role", "content"}` messages that ends with the attacking user turn.
+"""Load CoSafe from its release: one file per harm category (`<category>.json`) under `CoSafe datasets/`,
+each line a JSON list of `{"role", "content"}` messages that ends with the attacking user turn.
 
-Quirk of the release: the files are named `.json` but hold one dialogue per line (JSONL). The
+Quirks of the release: the files are named `.json` but hold one dialogue per line (JSONL); the folder
+name has a space and category names have commas (`drug_abuse,weapons,banned_substance`); the
+repository root also holds `Single Prompt/` (the single-turn baselines), which is not read. `--data`
+may name the repository root, the `CoSafe datasets` folder, or one category file. Text is kept
+exactly as released (trailing spaces included). The
 earlier assistant turns are part of the attack (they set up the coreference), so they are replayed
 verbatim and the model answers only the final user turn.
 """
@@ -16,6 +20,7 @@ from ctxsafe.errors import DataError
 from ctxsafe.schema import Case, Message
 
 SUITE = "cosafe"
+RELEASE_DIR = "CoSafe datasets"
 CORRECT_LABELS = [0, 1]
 
 
@@ -43,8 +48,9 @@ def _dialogue(obj: Any, file: str, where: str) -> tuple[list[str], list[str]]:
 def load_cosafe(root: Path, replay: bool = True) -> list[Case]:
     """Every dialogue as a case; with `replay`, the released assistant turns are sent verbatim, else the
     model answers every user turn itself."""
-    files = sorted(p for p in root.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file()) if root.is_dir() \
-        else [root]
+    folder = root / RELEASE_DIR if (root / RELEASE_DIR).is_dir() else root
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file()) \
+        if folder.is_dir() else [root]
     if not files:
         raise DataError("no CoSafe category files (*.json) in the data folder", file=str(root))
     cases: list[Case] = []

@@ -1,7 +1,7 @@
 """Load MM-SafetyBench from its release layout:
 
     processed_questions/<NN-Scenario>.json   {"0": {"Question", "Rephrased Question", "Rephrased Question(SD)", ...}}
-    imgs/<NN-Scenario>/{SD,TYPO,SD_TYPO}/<id>.jpg
+    imgs/<NN-Scenario>/{SD,TYPO,SD_TYPO}/<id>.jpg     (or MM-SafetyBench(imgs)/..., as the image zip unpacks)
 
 The variant chooses the image folder and the question field, as the release pairs them: SD images
 go with "Rephrased Question(SD)"; TYPO and SD+TYPO images with "Rephrased Question" (which points at
@@ -22,6 +22,7 @@ SUITE = "mmsafety"
 VARIANTS = {"sd": ("SD", "Rephrased Question(SD)"), "typo": ("TYPO", "Rephrased Question"),
             "sd_typo": ("SD_TYPO", "Rephrased Question")}
 CORRECT_LABELS = [0, 1]
+IMAGE_DIRS = ("imgs", "MM-SafetyBench(imgs)")
 
 
 def load_mmsafety(root: Path, variant: str, images: ImageStore) -> list[Case]:
@@ -35,6 +36,10 @@ def load_mmsafety(root: Path, variant: str, images: ImageStore) -> list[Case]:
     files = sorted(qdir.glob("*.json")) if qdir.is_dir() else []
     if not files:
         raise DataError("MM-SafetyBench needs processed_questions/*.json in the data folder", file=str(qdir))
+    images_dir = next((d for d in IMAGE_DIRS if (root / d).is_dir()), None)
+    if images_dir is None:
+        raise DataError(f"MM-SafetyBench needs its images in {' or '.join(IMAGE_DIRS)}/ beside processed_questions/",
+                        file=str(root))
     cases: list[Case] = []
     for path in files:
         scenario = path.stem
@@ -45,7 +50,7 @@ def load_mmsafety(root: Path, variant: str, images: ImageStore) -> list[Case]:
             where = f"id {qid}"
             if not isinstance(item, dict) or not isinstance(item.get(field), str) or not item[field].strip():
                 raise DataError(f"missing or empty {field!r}", file=str(path), record=where)
-            rel = f"imgs/{scenario}/{folder}/{qid}.jpg"
+            rel = f"{images_dir}/{scenario}/{folder}/{qid}.jpg"
             image = images.add_file(resolve_inside(root, rel, file=str(path), record=where),
                                     record=f"{path.name} {where}", source=rel)
             cid = f"{SUITE}-{scenario}-{qid}-{variant}"
