@@ -195,3 +195,19 @@ def test_a_refusal_after_the_preflight_still_stops_the_run(tmp_path: Path) -> No
 
     with pytest.raises(ProviderRefusedError, match=r"\$FAKE_KEY"):
         asyncio.run(scenario())
+
+
+def test_report_on_a_run_never_judged_exits_3_and_says_so(tmp_path: Path) -> None:
+    res = run(tmp_path, "-m", "ref:always-refuse", "--judge", "none")
+    assert res.returncode == ExitCode.OK, res.stderr
+    run_id = json.loads(next((tmp_path / "out").glob("*.json")).read_text())["run_id"]
+    report = [sys.executable, "-m", "ctxsafe", "report", run_id, "--store", str(tmp_path / "runs.sqlite"),
+              "--out", str(tmp_path / "out")]
+    res = subprocess.run(report, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == ExitCode.FINISHED_WITH_ERRORS, res.stdout + res.stderr
+    assert f"{run_id} has no judgements" in " ".join(res.stderr.split())
+    judged = run(tmp_path, "-m", "ref:always-refuse", "--judge", "offline")  # the same run, now judged
+    assert judged.returncode == ExitCode.OK, judged.stderr
+    res = subprocess.run(report, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == ExitCode.OK, res.stdout + res.stderr
+    assert "no judgements" not in res.stderr

@@ -174,13 +174,14 @@ async def test_omni_moderation_through_the_sdk_cached(tmp_path: Path,
     judge = GuardJudge(OpenAIModeration(), caller, View("all"))
     try:
         conversation = dialogue(img, "What is on the counter?", "A board.", "Grab the knife")
-        verdict, given, failed = await judge.check(conversation)
+        verdict, given, failed, usage = await judge.check(conversation)
         assert (verdict.verdict, verdict.categories, verdict.score, failed) == ("unsafe", ("violence",), 0.9, False)
         assert given.images == (img.sha256,) and given.flattened
+        assert usage is None  # the moderation endpoint reports no tokens: not recorded, never a made-up 0
         (body,) = seen
         assert [p["type"] for p in body["input"]] == ["text", "image_url"]
         assert body["input"][1]["image_url"]["url"].startswith("data:image/png;base64,")
-        again, _, _ = await judge.check(conversation)
+        again, _, _, _ = await judge.check(conversation)
         assert again == verdict and len(seen) == 1  # answered from the request cache
     finally:
         await provider.aclose()

@@ -12,21 +12,24 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, exit_for, user_errors
+from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, err_console, exit_for, user_errors
 from ctxsafe.cli_run import print_rows
 from ctxsafe.cli_views import ReportJudgeOpt, open_store
 from ctxsafe.engine.session import display_name
 from ctxsafe.errors import ConfigError
-from ctxsafe.inert import inert_text
+from ctxsafe.exit_codes import ExitCode
+from ctxsafe.inert import inert_markup, inert_text
+from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import compare_runs
+from ctxsafe.report.cost import cost_document, cost_table
 from ctxsafe.report.document import with_problems
 from ctxsafe.report.export import FORMATS, export_format, store_rows, write_rows
 from ctxsafe.report.html_page import build_html, write_html
 from ctxsafe.report.judge_agreement import load_agreement
 from ctxsafe.report.results import write_results
 from ctxsafe.report.run_view import load_view
-from ctxsafe.report.summary import twin_score
+from ctxsafe.report.summary import cost_by_role, twin_score
 from ctxsafe.report.terminal_compare import comparison_tables, leaderboard, published_table
 from ctxsafe.suites.registry import get_suite
 
@@ -36,14 +39,12 @@ ImagesOpt = Annotated[list[Path] | None, typer.Option(
     "--images", help="Folder to look for the runs' image files in (repeatable); the run's own local data folder "
     "and bundled demo data are searched anyway.")]
 MaxImagesOpt = Annotated[int, typer.Option(help="Embed at most this many image thumbnails in the HTML report.")]
+PricesOpt = Annotated[Path | None, typer.Option(
+    "--prices", help='JSON price table overriding the built-in list prices: {"model-prefix": {"input": USD per '
+    'Mtok, "output": USD per Mtok}}; a model with no price has an unknown cost, never 0.')]
 JudgeEvalOpt = Annotated[list[Path] | None, typer.Option(
     "--judge-eval", help="A `ctxsafe judge-eval --json` file (repeatable): the judge's measured agreement with "
     "human labels is shown beside the numbers it produced.")]
-
-
-def _load(store: Path, run_ids: list[str], judge: str | None) -> list[RunRows]:
-    with open_store(store) as st:
-        return [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
 
 
 def _write_html(path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int,
@@ -62,20 +63,38 @@ def report(
     images: ImagesOpt = None,
     max_images: MaxImagesOpt = 2000,
     judge_eval: JudgeEvalOpt = None,
+    prices: PricesOpt = None,
 ) -> None:
     """Recompute runs' metrics from the store alone (no model is called), rewrite their results files, and
     optionally write one HTML report with a dialogue browser for all of them."""
     with user_errors(), open_store(store) as st:
-        runs = [RunRows.load(load_view(st, rid, judge)) for rid in run_ids]
-        for rr in runs:
+        table = PriceTable.load(prices)
+        runs = [RunRows.load(load_view(st, rid, judge, table)) for rid in run_ids]
+        costs = [(rr.view.run_id, cost_by_role(rr)) for rr in runs]
+        for rr, (_, roles) in zip(runs, costs, strict=True):
             with_problems(st, rr.view.doc)
+            rr.view.doc["cost"] = cost_document(roles)
             rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
         for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
             group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
             print_rows(get_suite(suite_name), group, by_category)
+        console.print(cost_table(costs))
         if html is not None:
             _write_html(html, runs, images, max_images, judge_eval)
+    refuse_unjudged(runs)
     exit_for([rr.view.doc for rr in runs])
+
+
+def refuse_unjudged(runs: list[RunRows]) -> None:
+    """A run no judge ever scored has no results, only zeros: say so and exit 3 instead of a silent 0."""
+    bare = [rr for rr in runs if not any(rr.view.judges.values())]
+    if not bare:
+        return
+    for rr in bare:
+        err_console.print(f"[yellow]not judged:[/] {inert_markup(rr.view.run_id)} has no judgements, so every case "
+                          "is counted as not scored. Re-run the same `ctxsafe run` command with a judge (e.g. "
+                          "--judge offline) to score it: the model is not called again.", soft_wrap=True)
+    raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
 
 
 def compare(
@@ -88,6 +107,7 @@ def compare(
     max_images: MaxImagesOpt = 2000,
     judge_eval: JudgeEvalOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap (results are reproducible).")] = 0,
+    prices: PricesOpt = None,
 ) -> None:
     """Compare runs of one suite on the same cases: a leaderboard, each run against the first (paired
     difference with a pair/image-clustered bootstrap CI, McNemar's exact test), the cases where they
@@ -95,16 +115,17 @@ def compare(
     with user_errors():
         if len(run_ids) < 2:
             raise ConfigError("compare needs at least two runs")
-        runs = _load(store, run_ids, judge)
-        comparisons = compare_runs(runs, seed)
-        console.print(leaderboard(runs))
-        for t in comparison_tables(comparisons, {rr.view.run_id: rr.view.name for rr in runs}, disagreements):
-            console.print(t)
-        paper = published_table(runs)
-        if paper is not None:
-            console.print(paper)
-        if html is not None:
-            _write_html(html, runs, images, max_images, judge_eval)
+        with open_store(store) as st:  # open while the HTML report counts each run's judgements
+            runs = [RunRows.load(load_view(st, rid, judge, PriceTable.load(prices))) for rid in run_ids]
+            comparisons = compare_runs(runs, seed)
+            console.print(leaderboard(runs))
+            for t in comparison_tables(comparisons, {rr.view.run_id: rr.view.name for rr in runs}, disagreements):
+                console.print(t)
+            paper = published_table(runs)
+            if paper is not None:
+                console.print(paper)
+            if html is not None:
+                _write_html(html, runs, images, max_images, judge_eval)
 
 
 def export(

@@ -176,3 +176,5 @@ class Judgement(_Frozen):
     outcome: Outcome = "ok"
     error: str | None = None
     input_mode: str = "response"
+    usage: Usage | None = None
+    """Tokens of the judge's own call(s); None when it called no model or they were not recorded."""

@@ -54,7 +54,13 @@ CREATE TABLE IF NOT EXISTS judgements (
   parse_status TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT, input_mode TEXT NOT NULL,
   created REAL NOT NULL,
   PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
+CREATE TABLE IF NOT EXISTS judge_usage (
+  run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
+  prompt_version TEXT NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
+  PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
 """
+# judge_usage came after schema version 2 without changing what older code reads: a store written before it
+# simply has no judge tokens (reported as not recorded), so it keeps its version.
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -119,6 +125,10 @@ def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
         "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.label, j.score, j.explanation, j.raw,
          j.parse_status, j.outcome, j.error, j.input_mode, time.time()))
+    if j.usage is not None:
+        db.execute("INSERT OR REPLACE INTO judge_usage VALUES (?,?,?,?,?,?,?)",
+                   (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.usage.input_tokens,
+                    j.usage.output_tokens))
 
 
 def _acquire(lock_path: Path, run_id: str, store: Path) -> int:
@@ -400,6 +410,20 @@ class RunStore:
                                         raw=r[5], parse_status=r[6], outcome=r[7], error=r[8], input_mode=r[9])
                 for r in rows
             }
+
+    def judgement_count(self, run_id: str, judge_id: str, prompt_version: str) -> int:
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
+            (run_id, judge_id, prompt_version)).fetchone()[0])
+
+    def judge_usage(self, run_id: str, judge_id: str, prompt_version: str) -> list[Usage]:
+        """The recorded tokens of a judge's calls on a run (none in a store written before they were kept)."""
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='judge_usage'").fetchone() is None:
+            return []
+        rows = self._db.execute(
+            "SELECT input_tokens, output_tokens FROM judge_usage WHERE run_id=? AND judge_id=? AND prompt_version=?",
+            (run_id, judge_id, prompt_version))
+        return [Usage(input_tokens=r[0], output_tokens=r[1]) for r in rows]
 
     def judges_of(self, run_id: str) -> list[tuple[str, str]]:
         rows = self._db.execute(

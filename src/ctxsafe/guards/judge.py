@@ -16,7 +16,7 @@ from ctxsafe.guards.check import run_guard
 from ctxsafe.guards.verdict import Given, GuardVerdict, Target
 from ctxsafe.guards.view import ImageTexts, View, select
 from ctxsafe.judges.base import JudgeInput
-from ctxsafe.schema import Case, Judgement, Message
+from ctxsafe.schema import Case, Judgement, Message, Usage
 
 LABELS = {"safe": 0, "unsafe": 1, "controversial": 2}
 
@@ -65,11 +65,13 @@ class GuardJudge:
     def applies(self, case: Case, step: str) -> bool:
         return step.startswith("t") and step[1:].isdigit()
 
-    async def check(self, conversation: list[Message]) -> tuple[GuardVerdict, Given, bool]:
+    async def check(self, conversation: list[Message]) -> tuple[GuardVerdict, Given, bool, Usage | None]:
         """The verdict on one conversation (ending at the turn under review) through the Caller, its input
-        record, and whether a call failed (to be retried on resume, unlike an unreadable answer)."""
+        record, whether a call failed (to be retried on resume, unlike an unreadable answer), and the tokens
+        of its calls (None when a call reported none; 0 when no call was made)."""
         prepared = self.guard.prepare(select(conversation, self.view, self.target, self.texts))
         failed = False
+        tokens: list[Usage | None] = []
 
         async def call(_: int, messages: list[Message]) -> tuple[str | None, str | None]:
             res = await self.caller.complete(messages)
@@ -78,19 +80,28 @@ class GuardJudge:
             if res.outcome != "ok" or res.completion is None:
                 failed = True
                 return None, res.error or f"the guard's provider answered with {res.outcome}"
+            tokens.append(res.completion.usage)
             return res.completion.text or "", None
 
         verdict = await run_guard(self.guard, prepared, call)
-        return verdict, prepared.given, failed
+        return verdict, prepared.given, failed, sum_usage(tokens)
 
     async def judge(self, item: JudgeInput) -> Judgement:
         conversation = list(item.seen)
         if self.target == "response":
             conversation.append(Message.text("assistant", item.response))
-        verdict, given, call_failed = await self.check(conversation)
+        verdict, given, call_failed, usage = await self.check(conversation)
         return Judgement(
             run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
             prompt_version=self.prompt_version, label=LABELS.get(verdict.verdict), score=verdict.score,
             explanation=encode(verdict, given), raw=verdict.raw,
             parse_status="failed" if verdict.verdict == "error" else "ok",
-            outcome="error" if call_failed else "ok", error=verdict.error, input_mode=self.input_mode)
+            outcome="error" if call_failed else "ok", error=verdict.error, input_mode=self.input_mode, usage=usage)
+
+
+def sum_usage(calls: list[Usage | None]) -> Usage | None:
+    """The tokens of several calls; None (not recorded) when any of them reported none."""
+    if any(u is None or (u.input_tokens is None and u.output_tokens is None) for u in calls):
+        return None
+    return Usage(input_tokens=sum(u.input_tokens or 0 for u in calls if u is not None),
+                 output_tokens=sum(u.output_tokens or 0 for u in calls if u is not None))

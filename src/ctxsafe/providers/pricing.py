@@ -50,6 +50,8 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gemini-2.0-flash": Price(0.10, 0.40),
     "gemini-2.5-flash": Price(0.30, 2.50),
     "gemini-2.5-pro": Price(1.25, 10.00),
+    "omni-moderation": Price(0.0, 0.0),  # OpenAI's moderation endpoint is free of charge
+    "text-moderation": Price(0.0, 0.0),
 }
 
 

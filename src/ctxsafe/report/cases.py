@@ -13,6 +13,8 @@ from typing import Any
 
 from ctxsafe.engine.policy import step_role
 from ctxsafe.engine.store import RunStore
+from ctxsafe.providers.pricing import PriceTable
+from ctxsafe.report.cost import role_models, step_cost
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
 COLUMNS = (
@@ -23,7 +25,8 @@ COLUMNS = (
 )
 """The export's columns, in order. `case_outcome` is the case's paired verdict (`right`, `wrong`, or
 why it has neither: `error`, `parse_fail`, ...) and `correct` is True/False for right/wrong, else empty.
-`cost_usd` is empty unless the store recorded a price for the call."""
+`cost_usd` is the step's tokens at the price table's price for the model its role called; empty when
+that model has no price or the step has no recorded tokens (unknown, never 0)."""
 
 JudgeRef = tuple[str, str]
 
@@ -66,14 +69,18 @@ def _judgement_index(store: RunStore, run_id: str,
 
 
 def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any], cases: Sequence[Case],
-              judges: Mapping[str, JudgeRef | None], outcomes: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    """Every row of one run (its stored `cases`, in order), steps in the order they were played."""
+              judges: Mapping[str, JudgeRef | None], outcomes: Mapping[str, str],
+              prices: PriceTable | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of one run (its stored `cases`, in order), steps in the order they were played; each step
+    priced by `prices` (default: the built-in list prices)."""
     turns = store.turns(run_id)
     by_case: dict[str, list[TurnRecord]] = defaultdict(list)
     for rec in turns.values():
         by_case[rec.case_id].append(rec)
     judged = _judgement_index(store, run_id, judges)
     policy = config.get("policy")
+    prices = prices or PriceTable()
+    models = role_models(config)
     for case in cases:
         outcome = outcomes.get(case.id, "missing")
         base = {
@@ -88,6 +95,8 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
             continue
         for rec in records:
             row = {**base, **turn_fields(case, rec, policy)}
+            if row["role"] != "final":
+                row["cost_usd"] = step_cost(prices, models.get(row["role"], models["model"]), rec.usage)
             verdicts: list[tuple[str | None, Judgement | None]] = list(judged.get((case.id, rec.step), []))
             for role, j in verdicts or [(None, None)]:
                 yield {**row, **judge_fields(role, j)}

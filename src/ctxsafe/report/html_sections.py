@@ -18,9 +18,10 @@ from rich.console import Console
 from ctxsafe.judges.measured import judge_note
 from ctxsafe.report.browser_data import OUTCOME_TAGS, RunRows
 from ctxsafe.report.compare import PairedComparison
+from ctxsafe.report.cost import money, total
 from ctxsafe.report.plot_svg import Point, legend_html, safety_helpfulness_svg
 from ctxsafe.report.published import against_paper
-from ctxsafe.report.summary import Rate, by_context, by_key, headline, tokens_by_role, turn_labels
+from ctxsafe.report.summary import Rate, by_context, by_key, cost_by_role, headline, turn_labels
 
 
 def pct(x: float | None) -> str:
@@ -213,20 +214,25 @@ def browser_section(runs: Sequence[RunRows]) -> str:
             '<button id="next" type="button">next</button></div><div id="pairs"></div></section>')
 
 
+COST_NOTE = ("Cost: each recorded call's tokens at the price table's list price for the model its role called "
+             "(cached calls included: what the run costs fresh). Unknown when a model has no price or a call's "
+             "tokens were not recorded, with the priced part shown; never counted as 0.")
+
+
 def config_section(runs: Sequence[RunRows]) -> str:
     blocks = []
     for rr in runs:
-        roles = tokens_by_role(rr)
-        rows = [[escape(role), str(v["calls"]), str(v["input_tokens"]), str(v["output_tokens"])]
-                for role, v in sorted(roles.items())]
+        roles = cost_by_role(rr)
+        rows = [[escape(role), str(v.calls), str(v.input_tokens), str(v.output_tokens), escape(money(v)),
+                 escape(", ".join(sorted(v.models)))] for role, v in [*roles.items(), ("total", total(roles))]]
         judged: Counter[str] = Counter(r["judge_id"] for rows_ in rr.rows_by_case.values() for r in rows_
                                        if r["judge_id"])
         jrows = [[escape(j), str(n)] for j, n in sorted(judged.items())]
         blocks.append(
             f"<details><summary>{escape(rr.view.name)} ({escape(rr.view.run_id)}), status "
             f"{escape(rr.view.info.status)}</summary>"
-            f"{table(['role', 'calls', 'input tokens', 'output tokens'], rows)}"
+            f"{table(['role', 'calls', 'input tokens', 'output tokens', 'cost (USD)', 'priced as'], rows, 'cost')}"
             f"{table(['judge', 'judgements'], jrows)}"
-            "<p class=\"note\">Cost in currency is not recorded by this store; tokens are.</p>"
+            f'<p class="note">{escape(COST_NOTE)}</p>'
             f"<pre>{escape(json.dumps(rr.view.info.config, indent=2, sort_keys=True))}</pre></details>")
     return f'<section id="config"><h2>Run configuration</h2>{"".join(blocks)}</section>'

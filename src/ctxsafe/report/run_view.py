@@ -7,13 +7,15 @@ on every case's outcome.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ctxsafe.engine.session import display_name
 from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError
+from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.cases import JudgeRef, case_outcomes, iter_rows
+from ctxsafe.report.cost import JudgeCalls, judge_calls
 from ctxsafe.report.document import document_from
 from ctxsafe.schema import Case
 from ctxsafe.suites.protocol import Suite, SuiteResults
@@ -31,6 +33,10 @@ class RunView:
     """The run's cases in stored order, read once for every section."""
     outcomes: dict[str, str]
     """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
+    judge_calls: JudgeCalls = field(default_factory=dict)
+    """The run's judgements per judge and their recorded tokens (for the cost by role)."""
+    prices: PriceTable = field(default_factory=PriceTable)
+    """The price table the report prices calls with (built-in list prices, or `--prices`)."""
 
     @property
     def run_id(self) -> str:
@@ -47,10 +53,10 @@ class RunView:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         return iter_rows(self.store, self.run_id, self.name, self.info.config, self.cases, self.judges,
-                         self.outcomes)
+                         self.outcomes, self.prices)
 
 
-def load_view(store: RunStore, run_id: str, judge: str | None = None) -> RunView:
+def load_view(store: RunStore, run_id: str, judge: str | None = None, prices: PriceTable | None = None) -> RunView:
     """Recompute one run from the store alone (no model or judge is called)."""
     info = store.run(run_id)
     if info is None:
@@ -60,4 +66,5 @@ def load_view(store: RunStore, run_id: str, judge: str | None = None) -> RunView
     doc = document_from(info, suite, res)
     verdicts = {(v.pair_id, v.context): v.outcome for v in res.verdicts}
     cases = store.cases(run_id)
-    return RunView(store, info, suite, res, doc, cases, case_outcomes(verdicts, cases))
+    return RunView(store, info, suite, res, doc, cases, case_outcomes(verdicts, cases), judge_calls(store, run_id),
+                   prices or PriceTable())

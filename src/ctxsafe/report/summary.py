@@ -1,5 +1,5 @@
 """The numbers every report section draws from, generic over suites: accuracy by context with Wilson
-intervals, failure counts, breakdowns by category and modality, per-turn label distributions and tokens by role.
+intervals, failure counts, breakdowns by category and modality, per-turn label distributions and cost by role.
 
 Cases without a verdict stay in every denominator as not correct, exactly as in the suites' own metrics.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
-from ctxsafe.schema import Case
+from ctxsafe.report.cost import RoleCost, run_cost
+from ctxsafe.schema import Case, Usage
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,19 @@ def turn_labels(rr: RunRows) -> dict[tuple[str, int], Counter[str]]:
     return dict(sorted(out.items()))
 
 
-def tokens_by_role(rr: RunRows) -> dict[str, dict[str, int]]:
-    """Calls and tokens per role (model, defense, verifier) as recorded for each step."""
-    out: dict[str, dict[str, int]] = defaultdict(lambda: {"calls": 0, "input_tokens": 0, "output_tokens": 0})
-    seen: set[tuple[str, str]] = set()
+def cost_by_role(rr: RunRows) -> dict[str, RoleCost]:
+    """Calls, tokens and cost per role (model, defense, verifier, guard, judge), from each recorded step
+    once and the run's judgements, priced by the view's price table."""
+    steps: list[tuple[str, Usage]] = []
     for rows in rr.rows_by_case.values():
+        seen: set[str] = set()
         for r in rows:
-            key = (r["case_id"], r["step"])
-            if r["step"] is None or key in seen or r["role"] == "final":
+            if r["step"] is None or r["step"] in seen:
                 continue
-            seen.add(key)
-            slot = out[r["role"]]
-            slot["calls"] += 1
-            slot["input_tokens"] += r["input_tokens"] or 0
-            slot["output_tokens"] += r["output_tokens"] or 0
-    return dict(out)
+            seen.add(r["step"])
+            steps.append((r["role"], Usage(input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])))
+    view = rr.view
+    return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 
 
 def headline(rr: RunRows) -> dict[str, Any]:

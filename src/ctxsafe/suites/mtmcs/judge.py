@@ -14,7 +14,7 @@ from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import JudgeInput
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
-from ctxsafe.schema import Case, ImagePart, Judgement, Message, Outcome, TextPart
+from ctxsafe.schema import Case, ImagePart, Judgement, Message, Outcome, TextPart, Usage
 from ctxsafe.suites.mtmcs import prompts
 from ctxsafe.suites.mtmcs.parse import parse_score, parse_turn_label
 
@@ -80,12 +80,16 @@ def turn_prompt(item: JudgeInput, input_mode: str) -> str:
 
 def _judgement(item: JudgeInput, judge_id: str, version: str, input_mode: str, *, label: int | None,
                score: float | None, explanation: str | None, raw: str | None, error: str | None,
-               outcome: Outcome = "ok") -> Judgement:
+               outcome: Outcome = "ok", usage: Usage | None = None) -> Judgement:
     parsed = label is not None or score is not None
     return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=judge_id,
                      prompt_version=version, label=label, score=score, explanation=explanation, raw=raw,
                      parse_status="ok" if parsed else "failed", outcome=outcome,
-                     error=error, input_mode=input_mode)
+                     error=error, input_mode=input_mode, usage=usage)
+
+
+NOT_BILLED = Usage(input_tokens=0, output_tokens=0)
+"""A judge call that failed: nothing was billed."""
 
 
 class _LLMJudge:
@@ -114,12 +118,13 @@ class _LLMJudge:
         res = await self.caller.complete(self.messages(item))
         self.caller.remember(res)
         raw = res.completion.text if res.completion is not None else None
+        usage = res.completion.usage if res.completion is not None else NOT_BILLED
         if res.outcome != "ok":
             return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=None, score=None,
-                              explanation=None, raw=raw, error=res.error, outcome=res.outcome)
+                              explanation=None, raw=raw, error=res.error, outcome=res.outcome, usage=usage)
         label, score, explanation, error = self.parse(raw or "")
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=label, score=score,
-                          explanation=explanation, raw=raw, error=error)
+                          explanation=explanation, raw=raw, error=error, usage=usage)
 
 
 class ScoreJudge(_LLMJudge):
