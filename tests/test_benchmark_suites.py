@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,18 @@ def test_cosafe_per_turn_rates_replayed_and_generated(tmp_path: Path) -> None:
     assert doc["turns"] == {"generated": 6, "replayed": 0}
     assert {t: b["n"] for t, b in side["by_turn"].items()} == {"1": 3, "2": 2, "3": 1}
     assert side["by_turn"]["1"]["harmful_rate"]["value"] == 1.0 and side["n"] == 3
+
+
+def test_report_by_a_judge_the_run_lacks_says_so(tmp_path: Path) -> None:
+    """Recomputing with a judge the run was never scored by names what is missing instead of a number."""
+    res, [doc] = _run(tmp_path, "figstep", "--model", "ref:always-refuse")
+    assert res.exit_code == 0, res.output
+    report = ["report", doc["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--judge"]
+    rep = CliRunner().invoke(app, [*report, "offline"], catch_exceptions=False)
+    assert rep.exit_code == 0 and "the published metric" in rep.output, rep.output
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:  # as a run scored before the benchmark's judge existed
+        db.execute("DELETE FROM judgements WHERE judge_id LIKE 'figstep:%'")
+    rep = CliRunner().invoke(app, [*report, "offline"], catch_exceptions=False)
+    text = " ".join(rep.output.split())
+    assert rep.exit_code == 0 and "the published metric" not in text, text
+    assert "no published metric: run" in text and "has no figstep judgements by 'offline'" in text, text

@@ -71,7 +71,10 @@ def is_final_turn(case: Case, step: str) -> bool:
 
 
 class FourClassLLMJudge:
-    """The four-class judge on any provider, with decoding pinned by its Caller."""
+    """The four-class judge on any provider, with decoding pinned by its Caller (a benchmark's own
+    judge, `judges/rubric.py`, reuses its call and parsing with other messages and labels)."""
+
+    n_labels = 4
 
     def __init__(self, caller: Caller, input_mode: str = "response") -> None:
         self.caller = caller
@@ -99,7 +102,7 @@ class FourClassLLMJudge:
         res = await self.caller.complete(self.messages(item))
         self.caller.remember(res)
         raw = res.completion.text if res.completion is not None else None
-        label = parse_class(raw or "", item.response) if res.outcome == "ok" else None
+        label = parse_class(raw or "", item.response, self.n_labels) if res.outcome == "ok" else None
         return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
                          prompt_version=self.prompt_version, label=label, raw=raw,
                          parse_status="ok" if label is not None else "failed", outcome=res.outcome,

@@ -16,7 +16,7 @@ from ctxsafe.engine.call import Caller
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.judges.context import with_context
-from ctxsafe.judges.four_class import INPUT_MODES, OFFLINE_JUDGES, fence, is_final_turn, parse_class
+from ctxsafe.judges.four_class import INPUT_MODES, OFFLINE_JUDGES, FourClassLLMJudge, fence, is_final_turn
 from ctxsafe.providers.base import GenParams
 from ctxsafe.schema import Case, Judgement, Message, TextPart
 
@@ -71,16 +71,16 @@ def _earlier_turns(seen: list[Message]) -> str:
     return f"The conversation before the request (quoted):\n{body}\n\n"
 
 
-class RubricLLMJudge:
-    """The benchmark's judge on an LLM; decoding pinned by its Caller."""
+class RubricLLMJudge(FourClassLLMJudge):
+    """The benchmark's judge on an LLM: the four-class judge's call and strict parsing, with the
+    benchmark's rubric, labels and judge id."""
 
     def __init__(self, caller: Caller, rubric: Rubric, input_mode: str) -> None:
-        self.caller = caller
+        super().__init__(caller, input_mode)
         self.rubric = rubric
-        self.input_mode = input_mode
+        self.n_labels = len(rubric.labels)
         self.judge_id = f"{rubric.family}:{caller.provider.name}"
         self.prompt_version = f"{rubric.version}/{input_mode}"
-        self.concurrency = caller.concurrency
 
     def applies(self, case: Case, step: str) -> bool:
         return self.rubric.applies(case, step)
@@ -96,16 +96,6 @@ class RubricLLMJudge:
         images = tuple(user.images()) if self.input_mode == "query+image" else ()
         return [Message.text("system", self.rubric.instructions(item.case)),
                 Message(role="user", parts=(*images, TextPart(text=with_context(item.case, text))))]
-
-    async def judge(self, item: JudgeInput) -> Judgement:
-        res = await self.caller.complete(self.messages(item))
-        self.caller.remember(res)
-        raw = res.completion.text if res.completion is not None else None
-        label = parse_class(raw or "", item.response, len(self.rubric.labels)) if res.outcome == "ok" else None
-        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                         prompt_version=self.prompt_version, label=label, raw=raw,
-                         parse_status="ok" if label is not None else "failed", outcome=res.outcome,
-                         error=res.error, input_mode=self.input_mode)
 
 
 class MappedOfflineJudge:

@@ -20,6 +20,7 @@ from rich.console import RenderableType
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
+from ctxsafe.inert import inert_text
 from ctxsafe.judges.base import Judge
 from ctxsafe.judges.pick import pick_judge, ref_dict
 from ctxsafe.judges.rubric import Rubric, rubric_judges
@@ -171,6 +172,8 @@ class BenchmarkSuite(ShapedSuite):
         out = super().tables(rows, by_category)
         if any(r["metrics"].get("published", {}).get("sides") for r in rows):
             out.append(published_table(rows, f"{self.title}: the published metric", by_category))
+        out += [inert_text(f"{r['model']}: no published metric: {r['metrics']['published']['missing']}")
+                for r in rows if r["metrics"].get("published", {}).get("missing")]
         return out
 
     def label_names(self, judge_id: str) -> tuple[str, ...] | None:
