@@ -73,6 +73,11 @@ def test_classifier_metrics_on_a_labelled_set() -> None:
     assert doc["by_category"]["weapons"]["unsafe_blocked"] == 1 and doc["by_category"]["poison"]["safe_blocked"] == 1
     assert doc["by_modality"]["text"]["unsafe_block_rate"] == 0.0
     assert doc["first_firing_turn"] == {"unsafe": {3: 2, 1: 1}, "safe": {2: 1}}
+    from statsmodels.stats.proportion import proportion_confint
+
+    for key, k in (("unsafe_block_ci95", 3), ("safe_block_ci95", 1), ("pair_accuracy_ci95", 2)):
+        lo, hi = proportion_confint(k, 4, method="wilson")
+        assert o[key] == pytest.approx([100 * lo, 100 * hi], abs=0.01)
     assert doc["vs_risk_turn"] == {"at risk turn": 2, "risk turn +2": 1, "never": 1}
     c_safe = next(c for c in doc["cases"] if c["case_id"] == "c-s")
     assert c_safe["stopped_on"] == "t2: bad" and not c_safe["scored"]
@@ -106,6 +111,18 @@ def test_guard_classifier_and_guarded_run_on_mtmcs(tmp_path: Path,
     assert blocked["response"] == "Sorry, I can't help with that request."
     assert (guarded["run_id"], "type_a-0-image-unsafe", "t3/guard-in") in rows
     assert "Guards as classifiers" in res.output and "blocking stage" in res.output
+    assert m["overall"]["unsafe_block_ci95"] == [34.24, 100.0]  # 2 of 2 blocked, with its Wilson interval
+    assert "[34.2-100.0]" in res.output
+    # The HTML report of both runs has the guards section: the table, the firing plot, the stages.
+    page = tmp_path / "r.html"
+    rep = cli("report", doc["run_id"], guarded["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out",
+              str(tmp_path / "rep"), "--html", str(page))
+    assert rep.exit_code == 0, rep.output
+    html = page.read_text()
+    section = html[html.index('<section id="guards">'):html.index("</section>", html.index('<section id="guards">'))]
+    assert "llama-guard-4@vllm:lg4" in section and "100.0 [34.2-100.0] <small>2/2</small>" in section
+    assert section.count('class="bar-unsafe"') == 2 and "t3 (risk)" in section and "t1 (risk)" in section
+    assert f"<td>{guarded['run_id']}</td>" in section and "at risk turn <b>2</b>" in section
     # The same document, rebuilt from the store alone.
     shown = cli("guards", doc["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "again"))
     assert shown.exit_code == 0, shown.output

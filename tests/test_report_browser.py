@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 
 from ctxsafe.testing.cdp import Page, chromium_page, find_chromium
+from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 from ctxsafe.testing.synthetic_store import synthetic_run
 from tests.report_helpers import cli, demo_runs, two_runs
 
@@ -146,3 +147,25 @@ def test_a_20000_case_report_becomes_interactive(browser: Page, tmp_path: Path) 
     _set(browser, "f-outcome", "error")
     assert _matches(browser) == len(range(0, 20000, 97))
     assert browser.errors() == []
+
+
+def test_guards_section_renders_without_console_errors(browser: Page, tmp_path: Path,
+                                                        openai_server: Callable[..., ServerHandle]) -> None:
+    from tests.test_guard_eval import GUARD_RULES, _mtmcs_guard_run
+
+    guard = openai_server(ServerConfig(rules=GUARD_RULES))
+    assert _mtmcs_guard_run(tmp_path, guard).exit_code == 0
+    bare = json.loads(next((tmp_path / "results").glob("guards-*.json")).read_text())
+    page = tmp_path / "guards.html"
+    cli("report", bare["run_id"], bare["guarded_runs"][0]["run_id"], "--store", str(tmp_path / "runs.sqlite"),
+        "--out", str(tmp_path / "rep"), "--html", str(page))
+    _open(browser, page)
+    assert browser.errors() == []
+    assert browser.evaluate("document.querySelectorAll('#guards table.guards tbody tr').length") >= 1
+    assert browser.evaluate("document.querySelectorAll('#guards svg.firing rect.bar-unsafe').length") == 2
+    heights = browser.evaluate("[...document.querySelectorAll('#guards svg.firing rect.bar-unsafe')]"
+                               ".map(r => r.getBBox().height)")
+    assert all(h > 0 for h in heights)  # drawn, not collapsed: one unsafe case fired at t1, one at t3
+    assert "blocked at input" in browser.evaluate("document.querySelector('#guards table.stages').textContent")
+    browser.evaluate("document.getElementById('guards').scrollIntoView()")
+    browser.screenshot(ARTIFACTS / "report-guards.png")

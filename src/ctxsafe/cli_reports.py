@@ -16,8 +16,10 @@ from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, con
 from ctxsafe.cli_run import print_rows
 from ctxsafe.cli_views import ReportJudgeOpt, open_store
 from ctxsafe.engine.session import display_name
+from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.exit_codes import ExitCode
+from ctxsafe.guards.report import guard_documents
 from ctxsafe.inert import inert_markup, inert_text
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.browser_data import RunRows
@@ -47,9 +49,10 @@ JudgeEvalOpt = Annotated[list[Path] | None, typer.Option(
     "human labels is shown beside the numbers it produced.")]
 
 
-def _write_html(path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int,
+def _write_html(store: RunStore, path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int,
                 judge_eval: list[Path] | None) -> None:
-    write_html(path, build_html(runs, images or [], max_images, agreement=load_agreement(judge_eval or [])))
+    write_html(path, build_html(runs, images or [], max_images, agreement=load_agreement(judge_eval or []),
+                                guards=guard_documents(store, [rr.view.run_id for rr in runs])))
     console.print(f"HTML report: {path}")
 
 
@@ -80,7 +83,7 @@ def report(
             print_rows(get_suite(suite_name), group, by_category)
         console.print(cost_table(costs))
         if html is not None:
-            _write_html(html, runs, images, max_images, judge_eval)
+            _write_html(st, html, runs, images, max_images, judge_eval)
     refuse_unjudged(runs)
     exit_for([rr.view.doc for rr in runs])
 
@@ -125,7 +128,7 @@ def compare(
             if paper is not None:
                 console.print(paper)
             if html is not None:
-                _write_html(html, runs, images, max_images, judge_eval)
+                _write_html(st, html, runs, images, max_images, judge_eval)
 
 
 def export(

@@ -47,6 +47,31 @@ def guard_document(store: RunStore, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "model": model, "classifier": classifier, "guarded_runs": guarded}
 
 
+def guard_documents(store: RunStore, run_ids: list[str]) -> list[dict[str, Any]]:
+    """For the HTML report: the guard documents of the bare runs among `run_ids` that a guard classified or
+    that have guarded runs, and the blocking stages of guarded runs named without their bare run."""
+    docs = []
+    guarded = []
+    for run_id in run_ids:
+        info = store.run(run_id)
+        if info is None:
+            continue
+        if str(info.config.get("defense", "")).startswith("guard-"):
+            guarded.append(info)
+            continue
+        doc = guard_document(store, run_id)
+        if doc["classifier"] or doc["guarded_runs"]:
+            docs.append(doc)
+    shown = {g["run_id"] for d in docs for g in d["guarded_runs"]}
+    for info in guarded:
+        if info.run_id not in shown:
+            stages = {**attribution(store, info.run_id, store.cases(info.run_id)), "model": display_name(info.config),
+                      "defense": str(info.config.get("defense"))}
+            docs.append({"run_id": info.run_id, "model": display_name(info.config), "classifier": [],
+                         "guarded_runs": [stages]})
+    return docs
+
+
 def show_guards(console: Console, doc: dict[str, Any], out: Path) -> Path:
     """Print one bare run's guard document and write it beside the results; returns the file written."""
     path = write_results(out / f"guards-{doc['run_id']}.json", doc)

@@ -13,9 +13,14 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
+def rate_text(v: float | None, ci: list[float] | None) -> str:
+    """`45.0 [30.2-60.1]`: a percentage with its 95% interval (when the document has one)."""
+    return _pct(v) + (f" [{ci[0]:.1f}-{ci[1]:.1f}]" if ci else "")
+
+
 def guards_table(docs: list[dict[str, Any]], title: str) -> Table:
     """One row per (guard, model run, group): block rate on unsafe cases and on their safe twins."""
-    t = Table(title=title)
+    t = Table(title=title, caption="95% Wilson intervals in brackets")
     for col in ("guard", "view", "model run", "group", "unsafe blocked %", "safe blocked %", "pair acc %",
                 "pairs", "not scored"):
         t.add_column(col, no_wrap=col in ("guard", "view"))
@@ -25,9 +30,11 @@ def guards_table(docs: list[dict[str, Any]], title: str) -> Table:
             [(f"modality {k}", v) for k, v in m["by_modality"].items()]
         for name, g in groups:
             t.add_row(Text(doc["guard"]), doc["view"], Text(doc["model"]), Text(name),
-                      f"{_pct(g['unsafe_block_rate'])} ({g['unsafe_blocked']}/{g['unsafe']})",
-                      f"{_pct(g['safe_block_rate'])} ({g['safe_blocked']}/{g['safe']})",
-                      _pct(g["pair_accuracy"]), str(g["pairs"]), str(g["not_scored"]))
+                      f"{rate_text(g['unsafe_block_rate'], g.get('unsafe_block_ci95'))} "
+                      f"({g['unsafe_blocked']}/{g['unsafe']})",
+                      f"{rate_text(g['safe_block_rate'], g.get('safe_block_ci95'))} ({g['safe_blocked']}/{g['safe']})",
+                      rate_text(g["pair_accuracy"], g.get("pair_accuracy_ci95")), str(g["pairs"]),
+                      str(g["not_scored"]))
     return t
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from ctxsafe.report import html_sections as sec
 from ctxsafe.report.browser_data import RunRows, browser_cases, case_images
 from ctxsafe.report.compare import compare_runs
+from ctxsafe.report.html_guards import guards_section
 from ctxsafe.report.thumbnails import Thumbnails, data_roots
 
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -48,8 +49,10 @@ def _thumbnails(runs: Sequence[RunRows], image_dirs: Sequence[Path], limit: int)
 
 
 def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_images: int = 2000,
-               title: str | None = None, agreement: Mapping[tuple[str, str], list[str]] | None = None) -> str:
-    """The whole page as one string; `agreement` holds judges' measured agreement (`load_agreement`)."""
+               title: str | None = None, agreement: Mapping[tuple[str, str], list[str]] | None = None,
+               guards: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The whole page as one string; `agreement` holds judges' measured agreement (`load_agreement`), `guards`
+    the guard documents of the bare runs (`guards.report.guard_document`)."""
     thumbs = _thumbnails(runs, image_dirs, max_images)
     comparisons = compare_runs(runs) if len(runs) > 1 and len({r.view.suite.name for r in runs}) == 1 else []
     names = {rr.view.run_id: f"{rr.view.name} ({rr.view.run_id})" for rr in runs}
@@ -67,7 +70,8 @@ def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_ima
         sec.compare_section(comparisons, names),
         sec.breakdown_section(runs, "category", "Per category", "categories"),
         sec.breakdown_section(runs, "modality", "Image vs. text only", "modality"),
-        sec.turns_section(runs), sec.browser_section(runs), sec.config_section(runs),
+        sec.turns_section(runs), guards_section(guards, {rr.view.run_id: rr.view.suite.name for rr in runs}),
+        sec.browser_section(runs), sec.config_section(runs),
     ])
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -79,7 +83,8 @@ def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_ima
         f"{escape(image_note)}</p><nav>"
         + "".join(f'<a href="#{a}">{t}</a> ' for a, t in (
             ("headline", "headline"), ("published", "paper"), ("tradeoff", "plot"), ("compare", "comparison"),
-            ("categories", "categories"), ("turns", "per turn"), ("browser", "dialogues"), ("config", "configuration")))
+            ("categories", "categories"), ("turns", "per turn"), ("guards", "guards"), ("browser", "dialogues"),
+            ("config", "configuration")))
         + f"</nav></header><main>{body}</main>"
         f'<script id="ctxsafe-data" type="application/json">{embed_json(data)}</script>'
         f'<script nonce="{nonce}">{_asset("report.js")}</script></body></html>'
