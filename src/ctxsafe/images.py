@@ -1,7 +1,9 @@
 """Loading, verification, preprocessing and hashing of images.
 
 Every image is read once, checked (format, size, decompression bombs), turned into the exact
-bytes every provider will receive, and identified by the sha256 of those bytes.
+bytes every provider will receive, and identified by the sha256 of those bytes. What the check found
+is remembered in the run store (`CheckedImage`), so a later run neither reads nor decodes a file
+whose size, mtime, ctime and inode are unchanged, nor decodes in-memory bytes it has seen before.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
+import time
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 from ctxsafe.errors import DataError
 from ctxsafe.paths import why_not_a_file
@@ -27,6 +29,10 @@ SENDABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}  # others (CMYK, YCbCr, LA
 _PIL_STREAM = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 MAX_PIXELS = 40_000_000  # anything larger is refused as a likely decompression bomb
 DEFAULT_MAX_SIDE = 2048
+ORIGINAL = "original"
+RACY_S = 2.0
+"""A file modified this recently is checked but not remembered: a rewrite within the file system's
+timestamp granularity could keep the same stamp (git's "racily clean" problem)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,31 @@ class ImagePolicy:
     def describe(self, reencoded: bool, notes: tuple[str, ...] = ()) -> str:
         """"original", or "png:max2048" plus why it was re-encoded beyond size (";first-frame-of-12",
         ";from-CMYK"): the image part records exactly what the provider was sent."""
-        return f"png:max{self.max_side}" + "".join(f";{n}" for n in notes) if reencoded else "original"
+        return f"png:max{self.max_side}" + "".join(f";{n}" for n in notes) if reencoded else ORIGINAL
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """What verifying one version of an image found, remembered in the run store under `key` (the
+    resolved path, or `sha256:<digest>` of in-memory bytes) for one `max_side`."""
+
+    key: str
+    stamp: str
+    """size:mtime_ns:ctime_ns:inode of the file when it was checked; empty for in-memory bytes."""
+    sha256: str
+    media_type: str
+    width: int
+    height: int
+    policy: str
+    payload_bytes: int
+
+
+def file_stamp(path: Path) -> str | None:
+    """The file's version as the OS reports it, or None when it changed too recently to be trusted."""
+    st = os.stat(path)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_S * 1e9:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
 def resolve_inside(root: Path, relative: str, *, file: str, record: str) -> Path:
@@ -60,6 +90,8 @@ def resolve_inside(root: Path, relative: str, *, file: str, record: str) -> Path
 
 
 def _prepare(data: bytes, source: str, policy: ImagePolicy, record: str) -> tuple[bytes, str, int, int, str]:
+    from PIL import Image, UnidentifiedImageError  # loaded with the first image, not at start-up
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -103,8 +135,14 @@ class ImageStore:
     whichever provider or role sends it; `encodings` counts the encodings actually made.
     """
 
-    def __init__(self, policy: ImagePolicy | None = None, lru_bytes: int = 512 << 20) -> None:
+    def __init__(self, policy: ImagePolicy | None = None, lru_bytes: int = 512 << 20,
+                 known: Mapping[str, CheckedImage] | None = None) -> None:
         self.policy = policy or ImagePolicy()
+        self._known = known or {}
+        self.fresh: dict[str, CheckedImage] = {}
+        """Images checked (read and decoded) in this session, for the run store to remember."""
+        self.decoded = 0
+        self._later: dict[str, int] = {}  # sha -> payload size, for remembered images re-encoded only when sent
         self._paths: dict[str, Path | bytes] = {}
         self._urls: OrderedDict[str, str] = OrderedDict()
         self._lru_bytes = lru_bytes
@@ -121,10 +159,16 @@ class ImageStore:
         if problem is not None:
             raise DataError(f"image file {path} {problem}", file=str(path), record=record)
         try:
-            data = path.read_bytes()
+            stamp = file_stamp(path)
+            seen = self._known.get(str(path))
+            if seen is not None and stamp is not None and seen.stamp == stamp:
+                part = self._recall(seen, src, path)
+            else:
+                part = self._register(path.read_bytes(), src, record, keep=path)
+                if stamp is not None:
+                    self.fresh[str(path)] = self._checked(str(path), stamp, part)
         except OSError as exc:
             raise DataError(f"cannot read image file {path}: {exc}", file=str(path), record=record) from exc
-        part = self._register(data, src, record, keep=path)
         self._by_source[src] = part
         return part
 
@@ -132,12 +176,32 @@ class ImageStore:
         """Register in-memory image bytes (e.g. from a parquet row)."""
         if source in self._by_source:
             return self._by_source[source]
-        part = self._register(data, source, record, keep=None)
+        key = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        seen = self._known.get(key)
+        if seen is not None:
+            part = self._recall(seen, source, data)
+        else:
+            part = self._register(data, source, record, keep=None)
+            self.fresh[key] = self._checked(key, "", part)
         self._by_source[source] = part
         return part
 
+    def _recall(self, seen: CheckedImage, source: str, held: Path | bytes) -> ImagePart:
+        """An image checked in an earlier session: nothing is read or decoded now. One that was re-encoded
+        is re-encoded again only if it is sent, and its sha256 checked then."""
+        self._paths[seen.sha256] = held
+        if seen.policy != ORIGINAL:
+            self._later[seen.sha256] = seen.payload_bytes
+        return ImagePart(source=source, sha256=seen.sha256, media_type=seen.media_type, width=seen.width,
+                         height=seen.height, policy=seen.policy)
+
+    def _checked(self, key: str, stamp: str, part: ImagePart) -> CheckedImage:
+        return CheckedImage(key=key, stamp=stamp, sha256=part.sha256, media_type=part.media_type, width=part.width,
+                            height=part.height, policy=part.policy, payload_bytes=self.size_of(part))
+
     def _register(self, data: bytes, source: str, record: str, keep: Path | None) -> ImagePart:
         sent, media_type, width, height, policy = _prepare(data, source, self.policy, record)
+        self.decoded += 1
         sha = hashlib.sha256(sent).hexdigest()
         # Keep only the path when the original bytes are sent unchanged, to hold memory flat.
         self._paths[sha] = keep if (keep is not None and sent is data) else sent
@@ -149,8 +213,11 @@ class ImageStore:
         if held is None:
             raise DataError(f"image {part.source} was not loaded in this session", file=part.source)
         data = held.read_bytes() if isinstance(held, Path) else held
-        if isinstance(held, Path) and hashlib.sha256(data).hexdigest() != part.sha256:
-            raise DataError(f"image {held} changed on disk since it was loaded", file=str(held))
+        if part.sha256 in self._later:
+            data = _prepare(data, part.source, self.policy, part.source)[0]
+        if (isinstance(held, Path) or part.sha256 in self._later) and hashlib.sha256(data).hexdigest() != part.sha256:
+            where = str(held) if isinstance(held, Path) else part.source
+            raise DataError(f"image {where} changed on disk since it was loaded", file=where)
         return data
 
     def data_url(self, part: ImagePart) -> str:
@@ -171,6 +238,8 @@ class ImageStore:
         held = self._paths.get(part.sha256)
         if held is None:
             raise DataError(f"image {part.source} was not loaded in this session", file=part.source)
+        if part.sha256 in self._later:
+            return self._later[part.sha256]
         return held.stat().st_size if isinstance(held, Path) else len(held)
 
     def policy_summary(self, parts: Iterable[ImagePart]) -> str:

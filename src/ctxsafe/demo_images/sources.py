@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 SOURCE_ATTRIBUTION: dict[str, str] = {
     "skimage:brick": "Bricks25 texture from CC0Textures; CC0 (scikit-image, modified by scikit-image).",
@@ -33,6 +35,8 @@ SOURCE_FILES: dict[str, str] = {
 
 @cache
 def _source_rgb(source: str) -> Image.Image:
+    from PIL import Image
+
     if source not in SOURCE_FILES:
         raise ValueError(f"unknown or disallowed image source {source!r}")
     with resources.files("ctxsafe.demo_images").joinpath("photos", SOURCE_FILES[source]).open("rb") as f, \

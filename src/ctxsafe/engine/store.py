@@ -27,6 +27,7 @@ from pydantic_core import PydanticSerializationError
 
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.errors import DataError, RunLockedError, StoreError
+from ctxsafe.images import CheckedImage
 from ctxsafe.schema import Case, Judgement, TurnRecord, Usage
 
 SCHEMA_VERSION = 2
@@ -58,9 +59,14 @@ CREATE TABLE IF NOT EXISTS judge_usage (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
   prompt_version TEXT NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
   PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
+CREATE TABLE IF NOT EXISTS image_checks (
+  key TEXT NOT NULL, max_side INTEGER NOT NULL, stamp TEXT NOT NULL, sha256 TEXT NOT NULL,
+  media_type TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, policy TEXT NOT NULL,
+  payload_bytes INTEGER NOT NULL, PRIMARY KEY (key, max_side));
 """
 # judge_usage came after schema version 2 without changing what older code reads: a store written before it
-# simply has no judge tokens (reported as not recorded), so it keeps its version.
+# simply has no judge tokens (reported as not recorded), so it keeps its version. image_checks likewise: a
+# store without it has remembered no image yet.
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -359,6 +365,27 @@ class RunStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    # -- image checks ----------------------------------------------------------------------
+    def image_checks(self, max_side: int) -> dict[str, CheckedImage]:
+        """Every image version checked before under this size policy, by key (see `ctxsafe.images`)."""
+        try:
+            rows = self._db.execute("SELECT key, stamp, sha256, media_type, width, height, policy, payload_bytes "
+                                    "FROM image_checks WHERE max_side=?", (max_side,))
+        except sqlite3.OperationalError as exc:  # a store written before the table existed, opened read-only
+            if "no such table" in str(exc):
+                return {}
+            raise
+        with gc_paused():
+            return {r[0]: CheckedImage(*r) for r in rows}
+
+    def remember_image_checks(self, max_side: int, checks: Iterable[CheckedImage]) -> None:
+        """Remember what this session's image checks found (one transaction; the newest version wins)."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO image_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((c.key, max_side, c.stamp, c.sha256, c.media_type, c.width, c.height, c.policy, c.payload_bytes)
+                 for c in checks))
 
     # -- turns -----------------------------------------------------------------------------
     def record_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None) -> None:

@@ -17,7 +17,6 @@ import typer
 from ctxsafe.cli_common import DEFAULT_STORE, StoreOpt, console, user_errors
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
-from ctxsafe.metrics import agreement as ag
 from ctxsafe.schema import Judgement
 
 LABEL_SPACES: dict[str, tuple[int, int]] = {  # family -> (lowest label, number of labels)
@@ -36,6 +35,8 @@ def _usable(j: Judgement | None) -> bool:
 def compare(store: RunStore, run_id: str, judges: list[tuple[str, str]]) -> dict[str, Any]:
     """Pairwise Cohen's kappa (quadratic too for 1-5 scores), Fleiss' kappa, and the disagreements,
     over the steps every judge of the family scored with a usable verdict."""
+    from ctxsafe.metrics import agreement as ag  # numpy: loaded when a command computes, not at start-up
+
     out: dict[str, Any] = {}
     by_family: dict[str, list[tuple[str, str]]] = {}
     for j in judges:

@@ -29,7 +29,6 @@ from ctxsafe.cli_common import (
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, DataError
-from ctxsafe.judges.eval_judges import make_eval_judges, views
 from ctxsafe.judges.label_run import judge_labels, open_label_run
 from ctxsafe.judges.labelled import AnyLabel, LabelKind, load_labels, select_split
 from ctxsafe.judges.split import SEED, SPLITS
@@ -61,6 +60,8 @@ def load_all(paths: list[Path]) -> tuple[LabelKind, list[AnyLabel]]:
 async def evaluate(kind: LabelKind, items: list[AnyLabel], source: str, spec: str, store_path: Path,
                    endpoint: Endpoint, retry: RetryPolicy, input_mode: str | None) -> dict[str, Any]:
     """Judge the records through the engine and compare with the labels."""
+    from ctxsafe.judges.eval_judges import make_eval_judges, views  # numpy: loaded when used, not at start-up
+
     store = RunStore(store_path)
     try:
         js = make_eval_judges(kind, spec, endpoint, store, retry, input_mode)

@@ -71,6 +71,13 @@ def split_spec(spec: str) -> tuple[str, str]:
                       "(e.g. openai:gpt-4o, anthropic/claude-sonnet-4-5, ref:always-refuse)")
 
 
+def check_spec(spec: str) -> None:
+    """Refuse a misspelt model spec before any data is loaded (the same errors `make_provider` raises)."""
+    family, model = split_spec(spec)
+    if family == "ref" and model not in REFERENCE_MODELS:
+        raise ConfigError(f"unknown reference model {model!r}; choose from {sorted(REFERENCE_MODELS)}")
+
+
 @contextmanager
 def _extra(name: str) -> Iterator[None]:
     """Native SDKs are optional extras, imported only when used (they cost seconds of start-up)."""
@@ -121,8 +128,7 @@ def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     if len(urls) > 1:  # replicas of one model: spread, fail over, keep each endpoint's concurrency
         return Replicas([_make_provider(spec, replace(endpoint, base_url=u)) for u in urls])
     if family == "ref":
-        if model not in REFERENCE_MODELS:
-            raise ConfigError(f"unknown reference model {model!r}; choose from {sorted(REFERENCE_MODELS)}")
+        check_spec(spec)
         return REFERENCE_MODELS[model]()
     text_only = TEXT_ONLY if endpoint.text_only else None
     if family == "anthropic":

@@ -17,15 +17,15 @@ from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
 from ctxsafe.engine.store import RunStore
-from ctxsafe.errors import ConfigError
+from ctxsafe.errors import ConfigError, StoreError
 from ctxsafe.guards.session import GuardSetup
-from ctxsafe.images import ImageStore
+from ctxsafe.images import CheckedImage, ImagePolicy, ImageStore
 from ctxsafe.judges.base import Judge
 from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.capabilities import capabilities_of, check_cases
 from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.providers.registry import Endpoint, make_provider
+from ctxsafe.providers.registry import Endpoint, check_spec, make_provider
 from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
 from ctxsafe.suites.pairs import cases_digest, first_pairs, safe_first
@@ -98,6 +98,25 @@ def _judge_request(plan: RunPlan, store: RunStore, images: ImageStore) -> tuple[
     return JudgeRequest(spec, plan.common.judge_input, caller), [provider]
 
 
+def known_images(path: Path, max_side: int) -> dict[str, CheckedImage]:
+    """The image checks an existing store remembers (read-only: bad input must never touch the store).
+
+    Only a shortcut: a store that cannot be read here (damaged, or left half-created by a full disk) just
+    means every image is checked; the store's own problem is reported when the run opens it to write."""
+    if not path.is_file():
+        return {}
+    try:
+        store = RunStore(path, readonly=True)
+    except StoreError:
+        return {}
+    try:
+        return store.image_checks(max_side)
+    except StoreError:
+        return {}
+    finally:
+        store.close()
+
+
 async def run_models(plan: RunPlan, make_sink: SinkFactory) -> list[dict[str, Any]]:
     """Load and check all data first (bad input never touches the store), then run each model in turn,
     bare and under each defense (`--defense`) on the same cases.
@@ -122,9 +141,14 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     if plan.run_id and (plan.common.defenses or plan.guards):
         raise ConfigError("--run-id names one run, but --defense and --guard make one run per defense or guard "
                           "plus the bare model")
+    for spec in (*plan.models, plan.common.verifier, None if plan.common.judge in ("offline", "none") else
+                 plan.common.judge):
+        if spec is not None:
+            check_spec(spec)  # a misspelt model fails in a blink, not after loading the data
     guards = GuardSetup(plan.guards, plan.endpoint.timeout_s, plan.common.concurrency)
     policies = [*make_policies(plan.common.defenses, plan.suite.defenses), *guards.policies()]
-    images = ImageStore()
+    policy = ImagePolicy()
+    images = ImageStore(policy, known=known_images(plan.store, policy.max_side))
     prepared = plan.suite.prepare(plan.common, plan.extra, images)
     cases = ablate(first_pairs(prepared.cases, plan.common.limit), plan.common.ablation, images)
     prepared = replace(prepared, cases=cases)
@@ -132,6 +156,7 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     image_summary = images.policy_summary(p for c in cases for m in (*c.history, *c.turns)
                                           for p in (*c.context_images, *m.images()))
     store = RunStore(plan.store)
+    store.remember_image_checks(policy.max_side, images.fresh.values())
     rows = []
     closing: list[Provider] = []
     try:

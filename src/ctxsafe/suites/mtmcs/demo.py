@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from ctxsafe.demo_images.recipe import ImageRecipe, png_bytes, render_recipe
 from ctxsafe.demo_images.sources import SOURCE_ATTRIBUTION
 from ctxsafe.suites.mtmcs.rows import SPLITS
 from ctxsafe.suites.mtmcs.sources import RawData, RawRow
+
+if TYPE_CHECKING:
+    from ctxsafe.demo_images.recipe import ImageRecipe
 
 DEMO = "demo"
 DEMO_FILE = "demo_rows.json"
@@ -32,7 +34,9 @@ def _spec() -> dict[str, Any]:
 
 @cache
 def _render(recipe_json: str) -> bytes:
-    recipe = cast(ImageRecipe, json.loads(recipe_json))
+    from ctxsafe.demo_images.recipe import png_bytes, render_recipe  # Pillow: loaded when the demo is built
+
+    recipe = cast("ImageRecipe", json.loads(recipe_json))
     if recipe["source"] not in SOURCE_ATTRIBUTION:
         raise ValueError(f"demo image source {recipe['source']!r} is not an allowed offline photo")
     return png_bytes(render_recipe(recipe))
