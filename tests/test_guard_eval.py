@@ -123,6 +123,20 @@ def test_guard_classifier_and_guarded_run_on_mtmcs(tmp_path: Path,
     assert "llama-guard-4@vllm:lg4" in section and "100.0 [34.2-100.0] <small>2/2</small>" in section
     assert section.count('class="bar-unsafe"') == 2 and "t3 (risk)" in section and "t1 (risk)" in section
     assert f"<td>{guarded['run_id']}</td>" in section and "at risk turn <b>2</b>" in section
+    # Each guard verdict of the guarded run is kept on its sub-step: in the dialogue browser's data and in show.
+    data = json.loads(html[html.index('id="ctxsafe-data"'):].split(">", 1)[1].split("</script>", 1)[0])
+    steps_ = {s["s"]: s for c in data["cases"] if c["id"] == "type_a-0-image-unsafe" and c["r"] == 1
+              for s in c["steps"]}
+    (gv,) = [j for j in steps_["t3/guard-in"]["j"] if j["id"] == "guard-verdict"]
+    assert gv["role"] == "guard" and gv["label"] == 1
+    assert gv["expl"].startswith("unsafe (blocked); categories violence [S1]; given: view last+images, prompt, "
+                                    "messages [4], images 1")
+    assert gv["expl"].endswith("raw: unsafe\nS1")
+    (passed,) = [j for j in steps_["t1/guard-in"]["j"] if j["id"] == "guard-verdict"]
+    assert passed["expl"].startswith("safe (passed)")
+    shown = cli("show", guarded["run_id"], "--case", "type_a-0-image-unsafe", "--store", str(tmp_path / "runs.sqlite"))
+    assert "guard verdict: unsafe (blocked); categories violence [S1]; given: view last+images" in shown.output
+    assert "guard verdict: safe (passed)" in shown.output
     # The same document, rebuilt from the store alone.
     shown = cli("guards", doc["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "again"))
     assert shown.exit_code == 0, shown.output

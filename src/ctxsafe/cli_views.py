@@ -18,6 +18,7 @@ from rich.table import Table
 from ctxsafe.cli_common import DEFAULT_STORE, StoreOpt, console, user_errors
 from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError
+from ctxsafe.guards.judge import VERDICT_JUDGE
 from ctxsafe.inert import inert_text
 from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.registry import OPENAI_COMPATIBLE_DEFAULTS
@@ -67,8 +68,12 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
     judgements: dict[str, Judgements] = {
         ref["id"]: st.judgements(run_id, ref["id"], ref["prompt_version"])
         for ref in row["judges"].values() if ref is not None}
+    for judge_id, version in st.judges_of(run_id):  # a guarded run's guard verdicts, shown under their sub-steps
+        if judge_id == VERDICT_JUDGE:
+            judgements.setdefault(VERDICT_JUDGE, {}).update(st.judgements(run_id, judge_id, version))
+    on_error = str(((row.get("config") or {}).get("policy") or {}).get("on_error", "stop"))
     console.print(inert_text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
-    for view in pair_views(suite, cases, st.turns(run_id), judgements):
+    for view in pair_views(suite, cases, st.turns(run_id), judgements, on_error):
         console.print(view)
 
 

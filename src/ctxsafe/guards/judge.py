@@ -25,6 +25,47 @@ def guard_judge_id(guard: Guard, caller: Caller) -> str:
     return f"guard:{guard.name}@{caller.provider.name}"
 
 
+VERDICT_JUDGE = "guard-verdict"
+"""The judge id under which a guarded run stores each guard verdict, on the guard's sub-step (`t3/guard-in`).
+No colon: it belongs to no suite's judge family and calls no model of its own (its calls are the sub-steps)."""
+
+
+def describe(explanation: str | None, on_error: str = "stop") -> str:
+    """One readable line for a stored guard verdict: the verdict, whether it blocked, categories, score,
+    rationale, and what the guard was given (turns, images, captions, what it dropped or could not take)."""
+    decoded = decode(explanation)
+    if decoded is None:
+        return "unreadable guard record"
+    v, g = decoded
+    if v.verdict != "error":
+        effect = "blocked" if v.fired else "passed"
+    else:
+        effect = {"block": "blocked", "pass": "passed"}.get(on_error, "stopped the turn")
+    parts = [f"{v.verdict} ({effect})"]
+    if v.categories or v.codes:
+        parts.append("categories " + ", ".join(v.categories) + (f" [{', '.join(v.codes)}]" if v.codes else ""))
+    if v.score is not None:
+        parts.append(f"score {v.score:g}")
+    if v.refusal is not None:
+        parts.append(f"refusal {v.refusal}")
+    if v.rationale:
+        parts.append(f"rationale: {v.rationale}")
+    if v.error:
+        parts.append(f"error: {v.error}")
+    seen = f"given: view {g.view}, {g.target}, messages {list(g.messages)}" + (" flattened" if g.flattened else "")
+    seen += f", images {len(g.images)}" + (f", captions {len(g.captions)}" if g.captions else "") + (
+        f", ocr {len(g.ocr)}" if g.ocr else "")
+    if not g.images and not g.captions and not g.ocr:
+        seen += " (none)"
+    parts.append(seen)
+    parts.extend(f"dropped: {d}" for d in g.dropped)
+    parts.extend(f"note: {n}" for n in g.notes)
+    if g.cannot:
+        parts.append(f"cannot take: {g.cannot}")
+    parts.append(f"raw: {v.raw}")
+    return "; ".join(parts)
+
+
 def encode(verdict: GuardVerdict, given: Given) -> str:
     """The stored form of a verdict and its input record (in a judgement's explanation)."""
     return json.dumps({"verdict": verdict.model_dump(mode="json"), "given": given.model_dump(mode="json")},

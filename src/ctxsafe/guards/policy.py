@@ -16,11 +16,12 @@ from typing import Any, Literal
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.policy import Reply, StepContext, StepStopped
 from ctxsafe.guards.base import Guard
+from ctxsafe.guards.judge import LABELS, VERDICT_JUDGE, encode
 from ctxsafe.guards.registry import GuardSpec, Stage
-from ctxsafe.guards.verdict import GuardVerdict, Target
+from ctxsafe.guards.verdict import Given, GuardVerdict, Target
 from ctxsafe.guards.view import ImageTexts, select
 from ctxsafe.providers.base import Provider
-from ctxsafe.schema import Message, TurnRecord
+from ctxsafe.schema import Judgement, Message, TurnRecord
 
 REFUSAL = "Sorry, I can't help with that request."
 OnError = Literal["stop", "block", "pass"]
@@ -57,13 +58,16 @@ class Guarded:
                      target: Target) -> tuple[GuardVerdict, TurnRecord]:
         """The guard's verdict, and the record of its last call (the one a block points at)."""
         prepared = self.guard.prepare(select(conversation, self.spec.view, target, self.texts))
+        store = ctx.callers["model"].store
         if not prepared.requests:  # no call: the sub-step is recorded as an error so the store shows why
             reason = f"guard cannot take input: {prepared.given.cannot}"
             stub = TurnRecord(run_id=ctx.run_id, case_id=ctx.case.id, step=f"{ctx.prefix}/{name}", index=ctx.index,
                               request_hash=f"cannot:{hashlib.sha256(reason.encode()).hexdigest()}", response=None,
                               outcome="error", error=reason)
-            ctx.callers["model"].store.record_turn(stub, None)
-            return GuardVerdict(verdict="error", error=reason), stub
+            store.record_turn(stub, None)
+            verdict = GuardVerdict(verdict="error", error=reason)
+            store.record_judgement(self._record(ctx, stub.step, verdict, prepared.given))
+            return verdict, stub
         outputs: list[str] = []
         rec: TurnRecord | None = None
         for i, request in enumerate(prepared.requests):
@@ -73,7 +77,17 @@ class Guarded:
                 raise StepStopped(rec)
             outputs.append(rec.response or "")
         assert rec is not None
-        return self.guard.parse(outputs), rec
+        verdict = self.guard.parse(outputs)
+        store.record_judgement(self._record(ctx, f"{ctx.prefix}/{name}", verdict, prepared.given))
+        return verdict, rec
+
+    def _record(self, ctx: StepContext, step: str, verdict: GuardVerdict, given: Given) -> Judgement:
+        """The normalised verdict and what the guard was given, kept on its sub-step (`show`, the HTML report)."""
+        return Judgement(run_id=ctx.run_id, case_id=ctx.case.id, step=step, judge_id=VERDICT_JUDGE,
+                         prompt_version=f"{self.guard.version}|{self.spec.view.describe()}",
+                         label=LABELS.get(verdict.verdict), score=verdict.score, explanation=encode(verdict, given),
+                         raw=verdict.raw, parse_status="failed" if verdict.verdict == "error" else "ok",
+                         error=verdict.error, input_mode=f"guard:{self.spec.view.describe()}")
 
     def _decide(self, verdict: GuardVerdict, rec: TurnRecord) -> bool:
         """Whether to block; an error verdict stops the turn unless `on_error` says otherwise."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from ctxsafe.engine.policy import step_role
 from ctxsafe.engine.store import RunStore
+from ctxsafe.guards.judge import VERDICT_JUDGE, describe
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.cost import role_models, step_cost
 from ctxsafe.schema import Case, Judgement, TurnRecord
@@ -99,7 +100,7 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
                 row["cost_usd"] = step_cost(prices, models.get(row["role"], models["model"]), rec.usage)
             verdicts: list[tuple[str | None, Judgement | None]] = list(judged.get((case.id, rec.step), []))
             for role, j in verdicts or [(None, None)]:
-                yield {**row, **judge_fields(role, j)}
+                yield {**row, **judge_fields(role, j, (policy or {}).get("on_error", "stop"))}
 
 
 def turn_fields(case: Case, rec: TurnRecord, policy: Any) -> dict[str, Any]:
@@ -111,10 +112,16 @@ def turn_fields(case: Case, rec: TurnRecord, policy: Any) -> dict[str, Any]:
     }
 
 
-def judge_fields(role: str | None, j: Judgement | None) -> dict[str, Any]:
+def judge_fields(role: str | None, j: Judgement | None, on_error: str = "stop") -> dict[str, Any]:
+    """A judgement's columns; a guarded run's guard verdict is spelled out (verdict, blocked or passed,
+    categories, score, rationale, what the guard was given, raw output), its error is a `guard error`."""
     if j is None:
         return {"judge_role": None, "judge_id": None, "label": None, "score": None, "explanation": None,
                 "parse_status": None}
+    if j.judge_id == VERDICT_JUDGE:
+        return {"judge_role": "guard", "judge_id": j.judge_id, "label": j.label, "score": j.score,
+                "explanation": describe(j.explanation, on_error),
+                "parse_status": "guard error" if j.parse_status != "ok" else "ok"}
     return {"judge_role": role, "judge_id": j.judge_id, "label": j.label, "score": j.score,
             "explanation": j.explanation, "parse_status": j.parse_status if j.outcome == "ok" else j.outcome}
 

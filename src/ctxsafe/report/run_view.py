@@ -13,6 +13,7 @@ from typing import Any
 from ctxsafe.engine.session import display_name
 from ctxsafe.engine.store import RunInfo, RunStore
 from ctxsafe.errors import ConfigError
+from ctxsafe.guards.judge import VERDICT_JUDGE
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.cases import JudgeRef, case_outcomes, iter_rows
 from ctxsafe.report.cost import JudgeCalls, judge_calls
@@ -52,7 +53,9 @@ class RunView:
         return dict(self.results.judges)
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        return iter_rows(self.store, self.run_id, self.name, self.info.config, self.cases, self.judges,
+        """The export rows; a guarded run's guard verdicts come as judge rows (role `guard`) on their sub-steps."""
+        verdicts = {f"guard {v}": (j, v) for j, v in self.judge_calls if j == VERDICT_JUDGE}
+        return iter_rows(self.store, self.run_id, self.name, self.info.config, self.cases, {**self.judges, **verdicts},
                          self.outcomes, self.prices)
 
 

@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ctxsafe.engine.rollout import turn_step
+from ctxsafe.guards.judge import VERDICT_JUDGE, describe
 from ctxsafe.inert import inert_text
 from ctxsafe.schema import Case, Judgement, TurnRecord
 from ctxsafe.suites.protocol import Judgements, Suite, Turns
@@ -49,8 +50,10 @@ def inner_steps(case: Case, step: str, turns: Turns) -> list[TurnRecord]:
                   key=lambda r: (r.index, r.step))
 
 
-def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judgements]) -> RenderableType:
-    """One case: header, images, each turn with its inner steps and judge labels, then suite extras."""
+def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judgements],
+              on_error: str = "stop") -> RenderableType:
+    """One case: header, images, each turn with its inner steps (a guard's verdict under its sub-step) and
+    judge labels, then suite extras. `on_error` is a guarded run's policy for guard errors."""
     where = ", ".join(dict.fromkeys(x for x in (case.split, case.setting, case.task, case.category) if x))
     parts: list[RenderableType] = [
         inert_text(f"{case.context} twin, pair {case.pair_id}, {case.modality} ({where})", style="dim")]
@@ -73,10 +76,13 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
         for sub in inner_steps(case, step, turns):
             parts.append(inert_text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(),
                                     style="yellow"))
+            verdict = judgements.get(VERDICT_JUDGE, {}).get((case.id, sub.step))
+            if verdict is not None:
+                parts.append(inert_text(f"    guard verdict: {describe(verdict.explanation, on_error)}", style="cyan"))
         reply = rec.response if rec is not None and rec.outcome == "ok" else ""
         parts.append(inert_text(f"  Model: {reply} {turn_status(rec)}".rstrip()))
         for judge_id, found in judgements.items():
-            j = found.get((case.id, step))
+            j = found.get((case.id, step)) if judge_id != VERDICT_JUDGE else None
             if j is not None:
                 label = judgement_text(j, suite.label_names(judge_id))
                 parts.append(inert_text(f"  {judge_id}: {label}", style="cyan"))
@@ -87,7 +93,7 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
 
 
 def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,
-               judgements: dict[str, Judgements]) -> list[RenderableType]:
+               judgements: dict[str, Judgements], on_error: str = "stop") -> list[RenderableType]:
     """Cases grouped by pair (already in pair order), the twins side by side."""
     out: list[RenderableType] = []
     by_pair: dict[str, list[Case]] = {}
@@ -97,6 +103,6 @@ def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in twins:
             grid.add_column(ratio=1)
-        grid.add_row(*(case_view(suite, c, turns, judgements) for c in twins))
+        grid.add_row(*(case_view(suite, c, turns, judgements, on_error) for c in twins))
         out.append(grid)
     return out
