@@ -213,3 +213,14 @@ def test_report_by_a_judge_the_run_lacks_says_so(tmp_path: Path) -> None:
     text = " ".join(rep.output.split())
     assert rep.exit_code == 0 and "the published metric" not in text, text
     assert "no published metric: run" in text and "has no figstep judgements by 'offline'" in text, text
+
+
+def test_runs_table_scores_one_side_runs_by_their_headline(tmp_path: Path) -> None:
+    """A run without pairs is not scored by a twin average (it would read 0 for a model that refuses
+    every unsafe item): the runs table shows the shape's headline rate, named."""
+    from ctxsafe.report.summary import headline_score
+    res, [doc] = _run(tmp_path, "xstest", "--model", "ref:always-refuse")
+    assert res.exit_code == 0, res.output
+    assert headline_score(doc, [], {}) == "safe 100.0; over-refusal 100.0"
+    out = CliRunner().invoke(app, ["runs", "--store", str(tmp_path / "runs.sqlite")], catch_exceptions=False).output
+    assert "a run without pairs shows its shape's headline rate" in " ".join(out.split())

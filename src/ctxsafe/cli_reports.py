@@ -31,7 +31,7 @@ from ctxsafe.report.html_page import build_html, write_html
 from ctxsafe.report.judge_agreement import load_agreement
 from ctxsafe.report.results import write_results
 from ctxsafe.report.run_view import load_view
-from ctxsafe.report.summary import cost_by_role, twin_score
+from ctxsafe.report.summary import cost_by_role, headline_score
 from ctxsafe.report.terminal_compare import comparison_tables, leaderboard, published_table
 from ctxsafe.suites.registry import get_suite
 
@@ -162,7 +162,8 @@ def runs(
     """List the runs in the store as a table: suite, data, model, defense, judge, status, date, headline score."""
     with user_errors(), open_store(store) as st:
         t = Table(title=inert_text(f"Runs in {store}"), title_justify="left",
-                  caption="score: mean of safe-twin and unsafe-twin accuracy, % (cases not scored count as wrong)",
+                  caption="score: mean of safe-twin and unsafe-twin accuracy, % (cases not scored count as wrong); "
+                          "a run without pairs shows its shape's headline rate instead, named",
                   caption_justify="left")
         for col in ("run id", "suite", "data", "setting", "model", "defense", "judge", "status", "date", "cases",
                     "steps", "score"):
@@ -186,8 +187,7 @@ def runs(
             n_cases = str(len(st.case_ids(info.run_id)))
             if score:
                 view = load_view(st, info.run_id)
-                value = twin_score(view.cases, view.outcomes)
-                headline = "-" if value is None else f"{100 * value:.1f}"
+                headline = headline_score(view.doc, view.cases, view.outcomes)
             t.add_row(inert_text(info.run_id), inert_text(str(cfg.get("suite"))), inert_text(str(cfg.get("data"))),
                       inert_text(str(cfg.get("setting"))), inert_text(str(cfg.get("model_name"))),
                       inert_text(str(cfg.get("defense", "bare"))), inert_text(", ".join(map(str, judges)) or "-"),

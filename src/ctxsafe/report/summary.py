@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ctxsafe.metrics.shapes import headline as shape_headline
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
 from ctxsafe.report.cost import RoleCost, run_cost
+from ctxsafe.report.shapes import RATE_NAMES
 from ctxsafe.schema import Case, Usage
 
 
@@ -54,6 +56,21 @@ def twin_score(cases: Iterable[Case], outcomes: Mapping[str, str]) -> float | No
         groups[c.context].append(outcomes.get(c.id, "missing"))
     values = [rate(groups[ctx]).value for ctx in ("safe", "unsafe") if groups[ctx]]
     return sum(v for v in values if v is not None) / len(values) if values else None
+
+
+def headline_score(doc: Mapping[str, Any], cases: Iterable[Case], outcomes: Mapping[str, str]) -> str:
+    """A run's one-line score: the twin average for paired runs; for a run with no pairs (an unsafe-only
+    or benign-only benchmark) its shape's headline rate, named, since a twin average would read 0."""
+    one_side = doc.get("metrics", {}).get("one_side") or {}
+    if "paired" not in doc.get("shapes", ("paired",)) and one_side:
+        parts = []
+        for shape, block in one_side.items():
+            rate = shape_headline(shape)
+            value = block[rate]["value"]
+            parts.append(f"{RATE_NAMES[rate]} {'-' if value is None else f'{100 * value:.1f}'}")
+        return "; ".join(parts)
+    value = twin_score(cases, outcomes)
+    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def by_context(rr: RunRows) -> dict[str, Rate]:
