@@ -81,6 +81,9 @@ def report(
         for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
             group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
             print_rows(get_suite(suite_name), group, by_category)
+        paper = published_table(runs)
+        if paper is not None:
+            console.print(paper)
         console.print(cost_table(costs))
         if html is not None:
             _write_html(st, html, runs, images, max_images, judge_eval)

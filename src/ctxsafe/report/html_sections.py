@@ -104,7 +104,7 @@ def published_section(runs: Sequence[RunRows]) -> str:
             flag = {True: '<b class="flag">outside our CI</b>', False: "within", None: "-"}[p.outside]
             ours = "-" if p.ours is None else f"{p.ours:.2f}"
             rows.append([escape(rr.view.name), escape(p.metric), f"{p.published:g}", ours, ci, flag,
-                         escape(p.note or "")])
+                         escape(p.notes)])
     if not rows:
         return ('<section id="published"><h2>Against the paper</h2><p class="note">No published result matches '
                 "these runs' model, setting and defense.</p></section>")

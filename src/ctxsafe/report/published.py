@@ -2,7 +2,10 @@
 
 A run matches an entry when its model name (after `provider:`) is one of the entry's aliases and its
 setting and defense are the entry's; the entry's `path` names a block of the run's metrics that holds
-a value (`value`, `acc` or `mean`) and a 95% interval. A published number outside that interval is flagged.
+a value (`value`, `acc` or `mean`) and a 95% interval. A published number outside that interval is flagged,
+unless the run covers only part of the benchmark (the demo data, `--limit`): the paper's number is over the
+whole release, so such a run is shown beside it but never judged against it. When the paper's judge is not
+the run's, the note says so.
 """
 
 from __future__ import annotations
@@ -25,13 +28,39 @@ class Published:
     ci95: tuple[float, float] | None
     source: str
     note: str | None = None
+    subset: str | None = None
+    """Why the run is not comparable (it covers only part of the benchmark), or None."""
 
     @property
     def outside(self) -> bool | None:
-        """True when the published number lies outside our interval (None: no interval to judge by)."""
-        if self.ci95 is None:
+        """True when the published number lies outside our interval (None: no interval to judge by, or a run
+        over part of the benchmark)."""
+        if self.ci95 is None or self.subset is not None:
             return None
         return not (self.ci95[0] <= self.published <= self.ci95[1])
+
+    @property
+    def notes(self) -> str:
+        """The entry's note, and why the comparison is limited, in one line."""
+        parts = [f"not comparable: the run covers {self.subset}" if self.subset else None, self.note]
+        return "; ".join(p for p in parts if p)
+
+
+def subset_of(config: dict[str, Any]) -> str | None:
+    """Why a run covers only part of its benchmark: the bundled demo data, or a `--limit`."""
+    if str(config.get("data")) == "demo":
+        return "only the bundled demo data"
+    if config.get("limit"):
+        return f"only the first {config['limit']} cases (--limit)"
+    return None
+
+
+def judge_note(doc: dict[str, Any], paper_judge: str | None) -> str | None:
+    """Say so when the run's labels come from another judge than the paper's (a different measuring instrument)."""
+    if not paper_judge:
+        return None
+    ours = sorted({str(r["id"]) for r in (doc.get("judges") or {}).values() if isinstance(r, dict)})
+    return f"the paper's judge: {paper_judge}; this run's: {', '.join(ours) or 'none'}"
 
 
 @cache
@@ -71,6 +100,8 @@ def against_paper(doc: dict[str, Any]) -> list[Published]:
     table = published_table(str(doc.get("suite")))
     model = model_key(str(config.get("model_name", "")))
     defense = config.get("defense", "bare")
+    subset = subset_of(config)
+    judged = judge_note(doc, table.get("judge"))
     out = []
     for entry in table.get("results", []):
         if model not in {a.lower() for a in entry["aliases"]}:
@@ -85,6 +116,7 @@ def against_paper(doc: dict[str, Any]) -> list[Published]:
         ci = block.get("ci95") if block else None
         ci95 = (ci[0] * scale, ci[1] * scale) if isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci)) \
             else None
+        note = "; ".join(n for n in (entry.get("note"), judged) if n) or None
         out.append(Published(entry["metric"], float(entry["value"]), None if value is None else value * scale,
-                             ci95, table.get("source", ""), entry.get("note")))
+                             ci95, table.get("source", ""), note, subset))
     return out

@@ -71,7 +71,7 @@ def comparison_tables(comparisons: Sequence[PairedComparison], names: dict[str, 
 def published_table(runs: Sequence[RunRows]) -> Table | None:
     """The papers' numbers beside each run's own; None when no published result matches."""
     t = Table(title="Against the paper", title_justify="left")
-    for col in ("run", "metric", "published", "ours", "our 95% CI", "difference"):
+    for col in ("run", "metric", "published", "ours", "our 95% CI", "difference", "note"):
         t.add_column(col)
     n = 0
     for rr in runs:
@@ -80,5 +80,5 @@ def published_table(runs: Sequence[RunRows]) -> Table | None:
             ci = f"{p.ci95[0]:.1f}-{p.ci95[1]:.1f}" if p.ci95 else "-"
             flag = {True: "[bold red]outside our CI[/]", False: "within", None: "-"}[p.outside]
             t.add_row(Text(rr.view.name), Text(p.metric), f"{p.published:g}",
-                      "-" if p.ours is None else f"{p.ours:.2f}", ci, flag)
+                      "-" if p.ours is None else f"{p.ours:.2f}", ci, flag, Text(p.notes))
     return t if n else None
