@@ -62,11 +62,12 @@ async def test_local_llama_guard_format_on_a_tiny_model(tmp_path: Path, word: st
     judge = GuardJudge(make_guard(spec), caller, spec.view)
     try:
         conv = dialogue(image(images, (1, 2, 3), "photo"), "hello", "a", "a sharp knife")
-        v, given, failed = await judge.check(conv)
+        v, given, failed, usage = await judge.check(conv)
         assert (v.verdict, failed) == (verdict, False)
         assert v.raw == " ".join([word] * max_tokens)  # three tokens: "safe safe safe" is not the format
         assert given.images == () and any("images=none" in d for d in given.dropped)
-        again, _, _ = await judge.check(conv)
+        assert usage is not None and usage.output_tokens == max_tokens and (usage.input_tokens or 0) > 0
+        again, _, _, _ = await judge.check(conv)
         assert again == v and caller.calls_made == 1 and caller.cache_hits == 1
     finally:
         await provider.aclose()
