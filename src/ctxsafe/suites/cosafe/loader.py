@@ -5,9 +5,9 @@ Quirks of the release: the files are named `.json` but hold one dialogue per lin
 name has a space and category names have commas (`drug_abuse,weapons,banned_substance`); the
 repository root also holds `Single Prompt/` (the single-turn baselines), which is not read. `--data`
 may name the repository root, the `CoSafe datasets` folder, or one category file. Text is kept
-exactly as released (trailing spaces included). The
-earlier assistant turns are part of the attack (they set up the coreference), so they are replayed
-verbatim and the model answers only the final user turn.
+exactly as released (trailing spaces included). The earlier assistant turns are part of the attack
+(they set up the coreference), so by default they are replayed verbatim and the model answers only
+the final user turn.
 """
 
 from __future__ import annotations
