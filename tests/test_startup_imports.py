@@ -72,3 +72,23 @@ def test_a_run_loads_the_sdk_it_uses() -> None:
             "make_provider('vllm:m'); print('openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_top_level_help_builds_no_command() -> None:
+    """`ctxsafe --help` lists the commands from their summaries: no suite, store or report module loads."""
+    doc = imported("--help")
+    modules = doc["modules"]
+    assert isinstance(modules, list)
+    assert not [m for m in modules if m.startswith(("ctxsafe.suites", "ctxsafe.engine", "ctxsafe.report"))]
+    from ctxsafe.cli import COMMANDS
+
+    listed = str(doc["output"])
+    assert all(name in listed for name in COMMANDS)
+
+
+def test_every_listed_command_loads_under_its_name() -> None:
+    from ctxsafe.cli import COMMANDS, load_command
+
+    for name in COMMANDS:
+        command = load_command(name)
+        assert command.name == name and (command.help or "").strip()

@@ -55,6 +55,7 @@ from ctxsafe.report.defenses import defenses_documents
 from ctxsafe.report.defenses_command import print_defenses_document
 from ctxsafe.report.terminal import paired_table
 from ctxsafe.suites.protocol import CommonOptions, Suite
+from ctxsafe.suites.registry import SUITES
 from ctxsafe.suites.runner import RunPlan, run_models
 
 LimitOpt = Annotated[int | None, typer.Option(help="Only the first N safe/unsafe pairs of each split (an MSSBench "
@@ -232,3 +233,9 @@ def run_command(suite: Suite) -> Callable[..., None]:
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = f"{suite.summary} Resumes automatically when re-run with the same options."
     return command
+
+
+run_app = typer.Typer(help="Run a benchmark suite (resumes automatically when re-run with the same options).",
+                      no_args_is_help=True)
+for _suite in SUITES.values():
+    run_app.command(_suite.name, help=_suite.summary)(run_command(_suite))
