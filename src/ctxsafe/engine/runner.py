@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -16,7 +16,7 @@ from ctxsafe.engine.call import Caller
 from ctxsafe.engine.policy import FINAL_OUTCOMES, Policy
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.rollout import case_steps, rollout, step_messages, turn_step
-from ctxsafe.engine.store import RunStore
+from ctxsafe.engine.store import CHUNK, RunStore
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
@@ -25,21 +25,18 @@ JUDGE_BATCH = 64
 JUDGE_FLUSH_S = 0.5
 
 
-async def run_pool(items: Sequence[T], worker: Callable[[T], Awaitable[None]], concurrency: int) -> None:
-    """Run `worker` over `items` with at most `concurrency` in flight; the first exception cancels the rest."""
-    queue: asyncio.Queue[T] = asyncio.Queue()
-    for it in items:
-        queue.put_nowait(it)
+async def run_pool(items: Iterable[T], worker: Callable[[T], Awaitable[None]], concurrency: int) -> None:
+    """Run `worker` over `items` with at most `concurrency` in flight; the first exception cancels the rest.
+
+    `items` may be a lazy iterator: the workers pull the next item only when they are free, so at most
+    `concurrency` items (and whatever chunk the iterator reads ahead) exist at once."""
+    source = iter(items)
 
     async def loop() -> None:
-        while True:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
+        for item in source:  # the iterator never awaits, so workers take turns on it safely
             await worker(item)
 
-    n = max(1, min(concurrency, len(items)))
+    n = max(1, min(concurrency, len(items))) if isinstance(items, Sequence) else max(1, concurrency)
     try:
         async with asyncio.TaskGroup() as tg:
             for _ in range(n):
@@ -62,9 +59,20 @@ class PhaseSummary:
     cache_hits: int
 
 
-def _final(done: dict[tuple[str, str], TurnRecord], case: Case, step: str) -> bool:
+def _final(done: Mapping[tuple[str, str], TurnRecord], case: Case, step: str) -> bool:
     rec = done.get((case.id, step))
     return rec is not None and rec.outcome in FINAL_OUTCOMES
+
+
+def with_turns(store: RunStore, run_id: str, cases: Sequence[Case],
+               ) -> Iterator[tuple[Case, dict[tuple[str, str], TurnRecord]]]:
+    """Each case with the stored turns of its chunk: a run is resumed and judged a chunk at a time,
+    never holding every stored turn (docs/performance.md)."""
+    for start in range(0, len(cases), CHUNK):
+        chunk = cases[start:start + CHUNK]
+        turns = store.turns_for(run_id, [c.id for c in chunk])
+        for case in chunk:
+            yield case, turns
 
 
 async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: Caller,
@@ -73,23 +81,32 @@ async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: 
     """Play every case's pending steps with `policy` (default: the bare model); each finished step (and
     each inner call of a pipeline) is committed before the next starts."""
     progress = progress or NullProgress()
-    done = store.turns(run_id)
     total = sum(len(case_steps(c)) for c in cases)
-    already = sum(1 for c in cases for s in case_steps(c) if _final(done, c, s))
-    pending = [c for c in cases if not all(_final(done, c, s) for s in case_steps(c))]
+    resumed = store.turn_count(run_id) > 0
+    already = 0 if not resumed else sum(
+        1 for c, done in with_turns(store, run_id, cases) for s in case_steps(c) if _final(done, c, s))
     progress.start(label, total, already)
     errors = 0
     new_steps = 0
 
-    async def work(case: Case) -> None:
+    def pending() -> Iterator[tuple[Case, dict[tuple[str, str], TurnRecord]]]:
+        if not resumed:  # a new run: nothing to read back
+            yield from ((c, {}) for c in cases)
+            return
+        for case, done in with_turns(store, run_id, cases):
+            if not all(_final(done, case, s) for s in case_steps(case)):
+                yield case, done
+
+    async def work(item: tuple[Case, dict[tuple[str, str], TurnRecord]]) -> None:
         nonlocal errors, new_steps
+        case, done = item
         for rec in await rollout(case, caller, run_id, done, policy, callers):
             new_steps += 1
             bad = rec.outcome == "error"
             errors += int(bad)
             progress.advance(error=bad)
 
-    await run_pool(pending, work, caller.concurrency)
+    await run_pool(pending(), work, caller.concurrency)
     progress.finish()
     every = {id(c): c for c in (callers or {}).values()} | {id(caller): caller}
     return PhaseSummary(total, already, new_steps, errors, sum(c.calls_made for c in every.values()),
@@ -113,25 +130,40 @@ def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str
 
 async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: Judge,
                     progress: ProgressSink | None = None) -> PhaseSummary:
-    """Judge every answered step the judge applies to, skipping those it already judged."""
+    """Judge every answered step the judge applies to, skipping those it already judged.
+
+    The run is read a chunk of cases at a time, twice (count, then judge), so neither its turns nor
+    its judge inputs are ever all in memory."""
     progress = progress or NullProgress()
-    turns = store.turns(run_id)
-    existing = store.judgements(run_id, judge.judge_id, judge.prompt_version)
-    items: list[JudgeInput] = []
-    already = 0
-    for case in cases:
-        replies = replies_of(case, turns)
-        for step in case_steps(case):
-            rec = turns.get((case.id, step))
-            if not judge.applies(case, step) or rec is None or rec.outcome != "ok":
+
+    def steps() -> Iterator[tuple[Case, str, dict[tuple[str, str], TurnRecord], bool]]:
+        """(case, step, its chunk's turns, already judged) for every answered step the judge applies to."""
+        for start in range(0, len(cases), CHUNK):
+            chunk = cases[start:start + CHUNK]
+            ids = [c.id for c in chunk]
+            turns = store.turns_for(run_id, ids)
+            existing = store.judgements_for(run_id, judge.judge_id, judge.prompt_version, ids)
+            for case in chunk:
+                for step in case_steps(case):
+                    rec = turns.get((case.id, step))
+                    if not judge.applies(case, step) or rec is None or rec.outcome != "ok":
+                        continue
+                    prior = existing.get((case.id, step))
+                    yield case, step, turns, prior is not None and prior.outcome == "ok"
+
+    def items() -> Iterator[JudgeInput]:
+        for case, step, turns, done in steps():
+            if done:
                 continue
-            prior = existing.get((case.id, step))
-            if prior is not None and prior.outcome == "ok":
-                already += 1
-                continue
+            replies = replies_of(case, turns)
             seen = step_messages(case, step, replies[: int(step[1:]) - 1] if step.startswith("t") else replies)
-            items.append(JudgeInput(run_id, case, step, seen, rec.response or ""))
-    progress.start(f"judge {judge.judge_id}", already + len(items), already)
+            yield JudgeInput(run_id, case, step, seen, turns[(case.id, step)].response or "")
+
+    already = todo = 0
+    for *_, done in steps():
+        already += done
+        todo += not done
+    progress.start(f"judge {judge.judge_id}", already + todo, already)
     errors = 0
     # Judgements are committed in batches (every JUDGE_BATCH, at least every JUDGE_FLUSH_S, and at
     # the end, even on error). A kill loses at most an unflushed batch, which costs no model call:
@@ -157,8 +189,8 @@ async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: 
         progress.advance(error=bad)
 
     try:
-        await run_pool(items, work, judge.concurrency)
+        await run_pool(items(), work, judge.concurrency)
     finally:
         flush()
     progress.finish()
-    return PhaseSummary(already + len(items), already, len(items), errors, 0, 0)
+    return PhaseSummary(already + todo, already, todo, errors, 0, 0)

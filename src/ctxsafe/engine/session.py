@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +31,17 @@ def make_run_id(suite: str, setting: str, model: str, identity: dict[str, Any]) 
     return f"{suite}-{setting}-{slug}-{digest}"
 
 
-def check_same_content(run_id: str, stored: Sequence[Case], cases: Sequence[Case]) -> None:
+def check_same_content(run_id: str, stored: Iterable[Case], cases: Sequence[Case]) -> None:
     """Refuse to resume a run whose cases changed since it started (e.g. an image replaced on disk under
-    the same name, kept by an explicit --run-id): old answers must never be reused for new input."""
-    before = {c.id: c for c in stored}
+    the same name, kept by an explicit --run-id): old answers must never be reused for new input.
+
+    `stored` may stream (a chunk at a time from the store): only the new cases are indexed."""
+    now = {c.id: c for c in cases}
     changed_images: set[str] = set()
     changed_cases: list[str] = []
-    for c in cases:
-        old = before.get(c.id)
-        if old is None or old == c:
+    for old in stored:
+        c = now.get(old.id)
+        if c is None or old == c:
             continue
         changed_cases.append(c.id)
         old_images = {p.source: p.sha256 for p in old.context_images}
@@ -112,7 +114,7 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: S
             raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
                             "Use a new --store or --run-id")
         if known:
-            check_same_content(run_id, store.cases(run_id), cases)
+            check_same_content(run_id, (c for chunk, _, _ in store.case_chunks(run_id, None) for c in chunk), cases)
         store.open_run(run_id, config, () if known else cases)  # the run and its cases in one transaction
         store.set_status(run_id, "running")
         try:

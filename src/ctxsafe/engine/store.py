@@ -126,6 +126,25 @@ def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | Non
          int(rec.cached), rec.attempts, time.time()))
 
 
+_TURN_COLUMNS = ("run_id, case_id, step, idx, request_hash, response, finish_reason, outcome, error, input_tokens, "
+                 "output_tokens, latency_s, cached, attempts")
+_JUDGEMENT_COLUMNS = "case_id, step, label, score, explanation, raw, parse_status, outcome, error, input_mode"
+CHUNK = 1000
+"""Cases per chunk when a run is read in order (`RunStore.case_chunks`)."""
+
+
+def _turn(r: tuple[Any, ...]) -> TurnRecord:
+    return TurnRecord(run_id=r[0], case_id=r[1], step=r[2], index=r[3], request_hash=r[4], response=r[5],
+                      finish_reason=r[6], outcome=r[7], error=r[8], usage=Usage(input_tokens=r[9], output_tokens=r[10]),
+                      latency_s=r[11], cached=bool(r[12]), attempts=r[13])
+
+
+def _judgement(run_id: str, judge_id: str, prompt_version: str, r: tuple[Any, ...]) -> Judgement:
+    return Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id, prompt_version=prompt_version,
+                     label=r[2], score=r[3], explanation=r[4], raw=r[5], parse_status=r[6], outcome=r[7], error=r[8],
+                     input_mode=r[9])
+
+
 def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
     db.execute(
         "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -319,7 +338,7 @@ class RunStore:
         """Record the run and (for a new run) its cases in one transaction: a case that cannot be stored
         (e.g. text that is not valid Unicode) leaves no orphan run row behind."""
         now = time.time()
-        rows = [(run_id, c.id, i, _case_body(c)) for i, c in enumerate(cases)]
+        rows = ((run_id, c.id, i, _case_body(c)) for i, c in enumerate(cases))
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?, 'created', ?, ?)",
                              (run_id, json.dumps(config, sort_keys=True), now, now))
@@ -394,18 +413,33 @@ class RunStore:
             _write_turn(self._db, rec, request_body, cache_key)
 
     def turns(self, run_id: str) -> dict[tuple[str, str], TurnRecord]:
-        rows = self._db.execute(
-            "SELECT run_id, case_id, step, idx, request_hash, response, finish_reason, outcome, error, "
-            "input_tokens, output_tokens, latency_s, cached, attempts FROM turns WHERE run_id=?", (run_id,))
-        out: dict[tuple[str, str], TurnRecord] = {}
+        rows = self._db.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE run_id=?", (run_id,))
         with gc_paused():
-            for r in rows:
-                out[(r[1], r[2])] = TurnRecord(
-                    run_id=r[0], case_id=r[1], step=r[2], index=r[3], request_hash=r[4], response=r[5],
-                    finish_reason=r[6], outcome=r[7], error=r[8],
-                    usage=Usage(input_tokens=r[9], output_tokens=r[10]), latency_s=r[11], cached=bool(r[12]),
-                    attempts=r[13])
-        return out
+            return {(r[1], r[2]): _turn(r) for r in rows}
+
+    def turns_for(self, run_id: str, case_ids: list[str]) -> dict[tuple[str, str], TurnRecord]:
+        """`turns` of these cases only (at most a chunk of them: one SQL variable each)."""
+        rows = self._db.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE run_id=? AND case_id IN "
+                                f"({','.join('?' * len(case_ids))})", (run_id, *case_ids))
+        with gc_paused():
+            return {(r[1], r[2]): _turn(r) for r in rows}
+
+    def case_chunks(self, run_id: str, judge: tuple[str, str] | None, size: int = CHUNK,
+                    ) -> Iterator[tuple[list[Case], dict[tuple[str, str], TurnRecord],
+                                        dict[tuple[str, str], Judgement]]]:
+        """The run's cases in order, `size` at a time, each chunk with its turns and `judge`'s judgements
+        (keyed as `turns` and `judgements` key them): a report never holds the whole run."""
+        last = -1
+        while True:
+            rows = self._db.execute("SELECT ord, body FROM cases WHERE run_id=? AND ord>? ORDER BY ord LIMIT ?",
+                                    (run_id, last, size)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            with gc_paused():
+                cases = [Case.model_validate_json(r[1]) for r in rows]
+            ids = [c.id for c in cases]
+            yield cases, self.turns_for(run_id, ids), {} if judge is None else self.judgements_for(run_id, *judge, ids)
 
     def turn_count(self, run_id: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM turns WHERE run_id=?", (run_id,)).fetchone()
@@ -427,16 +461,19 @@ class RunStore:
 
     def judgements(self, run_id: str, judge_id: str, prompt_version: str) -> dict[tuple[str, str], Judgement]:
         rows = self._db.execute(
-            "SELECT case_id, step, label, score, explanation, raw, parse_status, outcome, error, input_mode "
-            "FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
+            f"SELECT {_JUDGEMENT_COLUMNS} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version))
         with gc_paused():
-            return {
-                (r[0], r[1]): Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id,
-                                        prompt_version=prompt_version, label=r[2], score=r[3], explanation=r[4],
-                                        raw=r[5], parse_status=r[6], outcome=r[7], error=r[8], input_mode=r[9])
-                for r in rows
-            }
+            return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
+
+    def judgements_for(self, run_id: str, judge_id: str, prompt_version: str,
+                       case_ids: list[str]) -> dict[tuple[str, str], Judgement]:
+        """`judgements` of these cases only (at most a chunk of them)."""
+        rows = self._db.execute(
+            f"SELECT {_JUDGEMENT_COLUMNS} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=? "
+            f"AND case_id IN ({','.join('?' * len(case_ids))})", (run_id, judge_id, prompt_version, *case_ids))
+        with gc_paused():
+            return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
 
     def judgement_count(self, run_id: str, judge_id: str, prompt_version: str) -> int:
         return int(self._db.execute(

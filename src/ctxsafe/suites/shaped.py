@@ -29,7 +29,7 @@ from ctxsafe.policies.registry import DefenseFactory
 from ctxsafe.providers.base import GenParams
 from ctxsafe.report.defenses import RunUnits
 from ctxsafe.report.shapes import one_side_table
-from ctxsafe.schema import Case, Judgement, TurnRecord
+from ctxsafe.schema import Case
 from ctxsafe.suites import label_units, single_label
 from ctxsafe.suites.protocol import (
     CommonOptions,
@@ -46,35 +46,23 @@ from ctxsafe.suites.protocol import Judgements as JudgementMap
 SIDE_SHAPE = {"unsafe": "unsafe-only", "safe": "benign-only"}
 
 
-def split_by_shape(cases: Sequence[Case]) -> dict[str, list[Case]]:
-    """Cases grouped by how they are scored: `paired` (a pair id with both twins), else by side."""
-    members: dict[str, set[str]] = defaultdict(set)
-    for c in cases:
-        members[c.pair_id].add(c.context)
-    out: dict[str, list[Case]] = {}
-    for c in cases:
-        shape = "paired" if len(members[c.pair_id]) == 2 else SIDE_SHAPE[c.context]
-        out.setdefault(shape, []).append(c)
-    return out
+def shape_of(contexts: set[str], context: str) -> str:
+    """How a case is scored: `paired` when its pair id has both twins, else by its side."""
+    return "paired" if len(contexts) == 2 else SIDE_SHAPE[context]
 
 
-def response_class(case: Case, turns: dict[tuple[str, str], TurnRecord],
-                   judgements: dict[tuple[str, str], Judgement]) -> str:
+def response_class(case: accuracy.Scored) -> str:
     """The four-class judge's label at the case's deciding step as a response class (`refused`, `aware`,
     `answered`, `no_answer`), or the reason it has none (error, filtered, unjudged, parse_fail, ...)."""
-    step = accuracy.scored_step(case, turns)
-    judgement = judgements.get((case.id, step))
-    outcome = accuracy.case_outcome(case, turns.get((case.id, step)), judgement)
-    if outcome in ("correct", "wrong"):
-        assert judgement is not None and judgement.label is not None
-        return FOUR_CLASS.get(judgement.label, "parse_fail")
-    return outcome
+    if case.outcome in ("correct", "wrong"):
+        assert case.label is not None
+        return FOUR_CLASS.get(case.label, "parse_fail")
+    return case.outcome
 
 
-def one_side_metrics(shape: str, cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
-                     judgements: dict[tuple[str, str], Judgement], group: str = "category") -> dict[str, Any]:
+def one_side_metrics(shape: str, cases: Sequence[accuracy.Scored], group: str = "category") -> dict[str, Any]:
     """One shape's rates over its cases, and the same per category (or per `task`)."""
-    classes = [(getattr(c, group), response_class(c, turns, judgements)) for c in cases]
+    classes = [(getattr(c, group), response_class(c)) for c in cases]
     out = one_side(shape, [k for _, k in classes])
     out[f"by_{group}"] = by_group(shape, classes)
     return out
@@ -82,21 +70,31 @@ def one_side_metrics(shape: str, cases: Sequence[Case], turns: dict[tuple[str, s
 
 def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
                    prefer: Sequence[JudgeRef | str]) -> SuiteResults:
-    """Paired accuracy and paired verdicts for the pairs; one-side rates for the rest, each under its shape."""
+    """Paired accuracy and paired verdicts for the pairs; one-side rates for the rest, each under its shape.
+
+    The run is read a chunk at a time and each case reduced to its scored fields (`accuracy.Scored`),
+    so memory does not grow with the run's turns and judgements."""
     ref = pick_judge(store, run_id, family, judge, prefer)
-    cases = store.cases(run_id)
-    turns = store.turns(run_id)
-    judgements = store.judgements(run_id, *ref) if ref else {}
-    groups = split_by_shape(cases)
+    scored: list[accuracy.Scored] = []
+    origins: Counter[str] = Counter()
+    for cases, turns, judgements in store.case_chunks(run_id, ref):
+        for c in cases:
+            scored.append(accuracy.score(c, turns, judgements))
+            origins.update(turn_origin(c, i) for i in range(len(c.turns)))
+    members: dict[str, set[str]] = defaultdict(set)
+    for s in scored:
+        members[s.pair_id].add(s.context)
+    groups: dict[str, list[accuracy.Scored]] = {}
+    for s in scored:
+        groups.setdefault(shape_of(members[s.pair_id], s.context), []).append(s)
     metrics: dict[str, Any] = {}
     verdicts = []
     paired = groups.get("paired", [])
     if paired:
-        metrics = accuracy.compute(paired, turns, judgements)
-        verdicts = accuracy.verdicts(paired, accuracy.outcomes(paired, turns, judgements))
-    metrics["one_side"] = {shape: one_side_metrics(shape, groups[shape], turns, judgements)
+        metrics = accuracy.compute_scored(paired)
+        verdicts = accuracy.scored_verdicts(paired)
+    metrics["one_side"] = {shape: one_side_metrics(shape, groups[shape])
                            for shape in ("unsafe-only", "benign-only") if shape in groups}
-    origins = Counter(turn_origin(c, i) for c in cases for i in range(len(c.turns)))
     return SuiteResults(judges={"scoring": ref}, metrics=metrics, verdicts=verdicts,
                         extra={"shapes": [s for s in ("paired", "unsafe-only", "benign-only") if s in groups],
                                "turns": {"generated": origins["generated"], "replayed": origins["replayed"]}})

@@ -46,12 +46,10 @@ def label_results(store: RunStore, run_id: str, family: str, judge: str | None,
                   prefer: Sequence[JudgeRef | str]) -> SuiteResults:
     """Accuracy and paired verdicts from one stored judge's labels (no judge: every case unjudged)."""
     ref = pick_judge(store, run_id, family, judge, prefer)
-    cases = store.cases(run_id)
-    turns = store.turns(run_id)
-    judgements = store.judgements(run_id, *ref) if ref else {}
-    outcome = accuracy.outcomes(cases, turns, judgements)
-    return SuiteResults(judges={"scoring": ref}, metrics=accuracy.compute(cases, turns, judgements),
-                        verdicts=accuracy.verdicts(cases, outcome))
+    scored = [accuracy.score(c, turns, judgements) for cases, turns, judgements in store.case_chunks(run_id, ref)
+              for c in cases]
+    return SuiteResults(judges={"scoring": ref}, metrics=accuracy.compute_scored(scored),
+                        verdicts=accuracy.scored_verdicts(scored))
 
 
 def judge_name(row: dict[str, Any]) -> str:
