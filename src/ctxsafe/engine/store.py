@@ -424,7 +424,7 @@ class RunStore:
         with gc_paused():
             return {(r[1], r[2]): _turn(r) for r in rows}
 
-    def case_chunks(self, run_id: str, judge: tuple[str, str] | None, size: int = CHUNK,
+    def case_chunks(self, run_id: str, judge: tuple[str, str] | None, size: int | None = None,
                     ) -> Iterator[tuple[list[Case], dict[tuple[str, str], TurnRecord],
                                         dict[tuple[str, str], Judgement]]]:
         """The run's cases in order, `size` at a time, each chunk with its turns and `judge`'s judgements
@@ -432,7 +432,7 @@ class RunStore:
         last = -1
         while True:
             rows = self._db.execute("SELECT ord, body FROM cases WHERE run_id=? AND ord>? ORDER BY ord LIMIT ?",
-                                    (run_id, last, size)).fetchall()
+                                    (run_id, last, size or CHUNK)).fetchall()
             if not rows:
                 return
             last = rows[-1][0]

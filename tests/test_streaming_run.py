@@ -1,0 +1,108 @@
+"""A run is read a chunk at a time (flat memory at any size): the chunked readers and the lazy worker pool
+give exactly what whole-run reads give, across chunk boundaries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ctxsafe.engine import runner
+from ctxsafe.engine import store as store_module
+from ctxsafe.engine.runner import run_pool
+from ctxsafe.engine.store import RunStore
+from ctxsafe.report.document import run_document
+from ctxsafe.testing.synthetic_store import JUDGE, synthetic_run
+
+
+def test_case_chunks_equal_whole_run_reads(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    synthetic_run(path, "r", 200)
+    st = RunStore(path, readonly=True)
+    try:
+        chunks = list(st.case_chunks("r", JUDGE, size=7))
+        assert [len(c) for c, _, _ in chunks] == [7] * 28 + [4]
+        assert [c for chunk, _, _ in chunks for c in chunk] == st.cases("r")
+        turns: dict[tuple[str, str], object] = {}
+        judged: dict[tuple[str, str], object] = {}
+        for chunk, t, j in chunks:
+            ids = {c.id for c in chunk}
+            assert {k[0] for k in t} <= ids and {k[0] for k in j} <= ids
+            turns |= t
+            judged |= j
+        assert turns == st.turns("r")
+        assert judged == st.judgements("r", *JUDGE)
+        assert all(j == {} for _, _, j in st.case_chunks("r", None, size=50))
+    finally:
+        st.close()
+
+
+def test_results_do_not_depend_on_the_chunk_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "runs.sqlite"
+    synthetic_run(path, "r", 300)
+    st = RunStore(path, readonly=True)
+    try:
+        whole = run_document(st, "r")
+        monkeypatch.setattr(store_module, "CHUNK", 11)
+        chunked = run_document(st, "r")
+    finally:
+        st.close()
+    assert chunked == whole
+    assert whole["metrics"]["outcomes"]["cases"] == 300 and whole["metrics"]["outcomes"]["error"] > 0
+
+
+def test_the_pool_pulls_lazily_and_bounds_what_is_in_flight() -> None:
+    pulled = 0
+    in_flight = 0
+    most = 0
+    seen: list[int] = []
+    pulled_at_first_finish: list[int] = []
+
+    def items() -> Iterator[int]:
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            yield i
+
+    async def work(i: int) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        in_flight -= 1
+        if not pulled_at_first_finish:
+            pulled_at_first_finish.append(pulled)
+        seen.append(i)
+
+    asyncio.run(run_pool(items(), work, 8))
+    assert sorted(seen) == list(range(100))
+    assert most == 8
+    assert pulled_at_first_finish == [8]  # nothing read ahead of the free workers
+
+
+def test_judging_a_run_in_small_chunks_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judging skips what is already judged and judges the rest, whichever chunk each case falls in."""
+    from ctxsafe.judges.four_class import FourClassOfflineJudge
+
+    class FreshJudge(FourClassOfflineJudge):
+        prompt_version = "streaming-test"  # not the synthetic run's stored judge
+
+    path = tmp_path / "runs.sqlite"
+    synthetic_run(path, "r", 60)
+    monkeypatch.setattr(runner, "CHUNK", 7)
+    st = RunStore(path)
+    try:
+        cases = st.cases("r")
+        judge = FreshJudge()
+        first = asyncio.run(runner.judge_run(st, "r", cases[:30], judge))
+        second = asyncio.run(runner.judge_run(st, "r", cases, judge))
+        answered = sum(1 for t in st.turns("r").values() if t.outcome == "ok")
+        assert first.already_done == 0 and first.new_steps == sum(
+            1 for c in cases[:30] if st.turns("r")[(c.id, "t1")].outcome == "ok")
+        assert second.already_done == first.new_steps and second.already_done + second.new_steps == answered
+        assert len(st.judgements("r", judge.judge_id, judge.prompt_version)) == answered
+    finally:
+        st.close()
