@@ -13,7 +13,8 @@ from ctxsafe.engine import runner
 from ctxsafe.engine import store as store_module
 from ctxsafe.engine.runner import run_pool
 from ctxsafe.engine.store import RunStore
-from ctxsafe.report.document import run_document
+from ctxsafe.report.document import results_document
+from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.synthetic_store import JUDGE, synthetic_run
 
 
@@ -44,9 +45,9 @@ def test_results_do_not_depend_on_the_chunk_size(tmp_path: Path, monkeypatch: py
     synthetic_run(path, "r", 300)
     st = RunStore(path, readonly=True)
     try:
-        whole = run_document(st, "r")
+        whole = results_document(st, get_suite("native"), "r")
         monkeypatch.setattr(store_module, "CHUNK", 11)
-        chunked = run_document(st, "r")
+        chunked = results_document(st, get_suite("native"), "r")
     finally:
         st.close()
     assert chunked == whole
