@@ -118,6 +118,7 @@ def test_guard_classifier_and_guarded_run_on_mtmcs(tmp_path: Path,
     rep = cli("report", doc["run_id"], guarded["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out",
               str(tmp_path / "rep"), "--html", str(page))
     assert rep.exit_code == 0, rep.output
+    assert "Guards as classifiers" in rep.output and "blocking stage" in rep.output  # the terminal report too
     html = page.read_text()
     section = html[html.index('<section id="guards">'):html.index("</section>", html.index('<section id="guards">'))]
     assert "llama-guard-4@vllm:lg4" in section and "100.0 [34.2-100.0] <small>2/2</small>" in section

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,10 +16,9 @@ from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, con
 from ctxsafe.cli_run import print_rows
 from ctxsafe.cli_views import ReportJudgeOpt, open_store
 from ctxsafe.engine.session import display_name
-from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.exit_codes import ExitCode
-from ctxsafe.guards.report import guard_documents
+from ctxsafe.guards.report import guard_documents, show_guards
 from ctxsafe.inert import inert_markup, inert_text
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.browser_data import RunRows
@@ -49,10 +48,10 @@ JudgeEvalOpt = Annotated[list[Path] | None, typer.Option(
     "human labels is shown beside the numbers it produced.")]
 
 
-def _write_html(store: RunStore, path: Path, runs: list[RunRows], images: list[Path] | None, max_images: int,
-                judge_eval: list[Path] | None) -> None:
+def _write_html(guards: list[dict[str, Any]], path: Path, runs: list[RunRows], images: list[Path] | None,
+                max_images: int, judge_eval: list[Path] | None) -> None:
     write_html(path, build_html(runs, images or [], max_images, agreement=load_agreement(judge_eval or []),
-                                guards=guard_documents(store, [rr.view.run_id for rr in runs])))
+                                guards=guards))
     console.print(f"HTML report: {path}")
 
 
@@ -85,8 +84,11 @@ def report(
         if paper is not None:
             console.print(paper)
         console.print(cost_table(costs))
+        guards = guard_documents(st, [rr.view.run_id for rr in runs])
+        for doc in guards:  # the guards tables of runs a guard classified, and guarded runs' blocking stages
+            show_guards(console, doc, out)
         if html is not None:
-            _write_html(st, html, runs, images, max_images, judge_eval)
+            _write_html(guards, html, runs, images, max_images, judge_eval)
     refuse_unjudged(runs)
     exit_for([rr.view.doc for rr in runs])
 
@@ -131,7 +133,7 @@ def compare(
             if paper is not None:
                 console.print(paper)
             if html is not None:
-                _write_html(st, html, runs, images, max_images, judge_eval)
+                _write_html(guard_documents(st, run_ids), html, runs, images, max_images, judge_eval)
 
 
 def export(
