@@ -106,10 +106,13 @@ def exit_for(rows: Sequence[dict[str, Any]]) -> None:
 
 def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str | None,
               judge_api_key_env: str | None, timeout: float, concurrency: int,
-              text_only: bool = False) -> tuple[Endpoint, Endpoint]:
-    """The model's and the judge's endpoints (`text_only` declares the models under test text-only)."""
-    return (Endpoint(base_url, api_key_env, timeout, concurrency, text_only=text_only),
-            Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency))
+              text_only: bool = False, device: str | None = None,
+              chat_template: str | None = None) -> tuple[Endpoint, Endpoint]:
+    """The model's and the judge's endpoints (`text_only` declares the models under test text-only; `device`
+    is where local models, under test or judging, run; `chat_template` is for local models under test)."""
+    return (Endpoint(base_url, api_key_env, timeout, concurrency, text_only=text_only, device=device,
+                     chat_template=chat_template),
+            Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency, device=device))
 
 
 def print_errors(store: RunStore, run_id: str) -> None:

@@ -82,11 +82,18 @@ PricesOpt = Annotated[Path | None, typer.Option(
 TextOnlyOpt = Annotated[bool, typer.Option(
     "--text-only", help="Declare the models under test text-only (e.g. a llama.cpp server without a vision "
                         "projector): a run with image cases stops before its first call.")]
+DeviceOpt = Annotated[str | None, typer.Option(
+    "--device", help="Where local models (hf:, gguf:) run: cpu, cuda, cuda:1, ... Default: a GPU if torch sees one, "
+                     "else the CPU.")]
+ChatTemplateOpt = Annotated[str | None, typer.Option(
+    "--chat-template", help="A Jinja chat template file for local models whose files carry none (e.g. a "
+                            "base-model GGUF).")]
 
 SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
           "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
           "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation",
-          "guard", "max_cost", "dry_run", "prices", "text_only")
+          "guard", "max_cost", "dry_run", "prices", "text_only", "device",
+          "chat_template")
 
 
 def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
@@ -126,6 +133,8 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
         ("dry_run", DryRunOpt, False),
         ("prices", PricesOpt, None),
         ("text_only", TextOnlyOpt, False),
+        ("device", DeviceOpt, None),
+        ("chat_template", ChatTemplateOpt, None),
     ]
     assert tuple(name for name, _, _ in spec) == SHARED
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=default)
@@ -142,7 +151,8 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
         ablation=shared["ablation"])
     endpoint, judge_endpoint = endpoints(shared["base_url"], shared["api_key_env"], shared["judge_base_url"],
                                          shared["judge_api_key_env"], shared["timeout"], shared["concurrency"],
-                                         shared["text_only"])
+                                         shared["text_only"], shared["device"],
+                                         shared["chat_template"])
     limits = RunLimits(max_cost=shared["max_cost"], dry_run=shared["dry_run"], prices=shared["prices"],
                        text_only=shared["text_only"])
     return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,

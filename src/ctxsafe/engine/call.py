@@ -126,12 +126,14 @@ class Caller:
                 meter = budget.current()
                 if meter is not None:
                     meter.check()  # no new call once the budget is spent
-                if self._reached:
+                result = None
+                if not self._reached:
+                    async with self._first:  # the pre-flight: an endpoint's first request goes alone,
+                        if not self._reached:  # then those that waited for it go together
+                            result = await self._call(key, body, messages, params)
+                            self._reached = True
+                if result is None:
                     result = await self._call(key, body, messages, params)
-                else:
-                    async with self._first:  # the pre-flight: an endpoint's first request goes alone
-                        result = await self._call(key, body, messages, params)
-                        self._reached = True
                 if meter is not None:
                     meter.charge(self.namespace or "model", self.provider.name,
                                  result.completion.usage if result.completion is not None else None)

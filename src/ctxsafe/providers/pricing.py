@@ -13,7 +13,7 @@ from pathlib import Path
 from ctxsafe.errors import DataError
 from ctxsafe.schema import Usage
 
-FREE_FAMILIES = frozenset(("ref", "vllm", "sglang", "ollama", "llamacpp", "lmstudio", "hf", "local"))
+FREE_FAMILIES = frozenset(("ref", "vllm", "sglang", "ollama", "llamacpp", "lmstudio", "hf", "gguf", "local"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ctxsafe.engine import dry_run
 from ctxsafe.engine.dry_run import Estimator
@@ -39,7 +40,8 @@ NATIVE_KEYS: dict[str, str] = {
     "azure": "AZURE_OPENAI_API_KEY",
     "openai-responses": "OPENAI_API_KEY",
 }
-FAMILIES = frozenset({"ref", *OPENAI_COMPATIBLE_DEFAULTS, *NATIVE_KEYS})
+LOCAL_FAMILIES = frozenset({"hf", "gguf"})
+FAMILIES = frozenset({"ref", *LOCAL_FAMILIES, *OPENAI_COMPATIBLE_DEFAULTS, *NATIVE_KEYS})
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
@@ -56,6 +58,10 @@ class Endpoint:
     """Azure OpenAI's API version (default: $OPENAI_API_VERSION, else a GA version)."""
     text_only: bool = False
     """Declare the model text-only: a run with image cases then stops before its first call."""
+    device: str | None = None
+    """Where local (`hf:`, `gguf:`) models run: `cpu`, `cuda`, `cuda:1`, ...; default: a GPU if torch sees one."""
+    chat_template: str | None = None
+    """A Jinja chat template file for a local model whose own files carry none (e.g. a base-model GGUF)."""
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -114,6 +120,22 @@ def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
                             identity=f"azure-openai|{azure_endpoint}|{deployment}|{version}")
 
 
+def _local(family: str, model: str, endpoint: Endpoint, caps: Capabilities | None) -> Provider:
+    """`hf:FOLDER_OR_HUB_ID` or `gguf:FILE`, run in-process; `--concurrency` is the largest batch."""
+    from ctxsafe.providers.local_hf import LocalHF, LocalSource, require_local
+
+    require_local()
+    template = None
+    if endpoint.chat_template is not None:
+        try:
+            template = Path(endpoint.chat_template).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the chat template {endpoint.chat_template}: {exc.strerror}") from None
+    source = LocalSource.parse(model, gguf=family == "gguf", chat_template=template)
+    return LocalHF(source, name=f"{family}:{model}", device=endpoint.device, max_batch=endpoint.concurrency,
+                   capabilities=caps)
+
+
 def make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     """`ref:always-comply`, `openai:gpt-4o`, `anthropic/claude-...`, `google:gemini-...`, `azure:DEPLOYMENT`,
     `vllm:MODEL`, ... -> provider (one that sends nothing under `--dry-run`)."""
@@ -131,6 +153,8 @@ def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
         check_spec(spec)
         return REFERENCE_MODELS[model]()
     text_only = TEXT_ONLY if endpoint.text_only else None
+    if family in LOCAL_FAMILIES:
+        return _local(family, model, endpoint, text_only)
     if family == "anthropic":
         with _extra("anthropic"):
             from ctxsafe.providers.anthropic_native import AnthropicProvider
