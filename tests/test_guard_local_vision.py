@@ -80,8 +80,9 @@ async def test_llama_guard_3_vision_reads_a_real_photo_on_a_tiny_mllama(tmp_path
     spec = parse_guard(f"llama-guard-3-vision=hf:{folder};view=all;max_tokens=1")
     provider = guard_provider(spec)
     assert isinstance(provider, LocalGuardModel)
-    _, model, vision = provider._load()
-    assert vision and type(model).__name__ == "MllamaForConditionalGeneration"
+    loaded = provider.loaded()
+    model = loaded.model
+    assert loaded.vision and type(model).__name__ == "MllamaForConditionalGeneration"
     seen: list[Any] = []
     hook = model.model.vision_model.register_forward_hook(
         lambda _m, args, kwargs, _out: seen.append((args[0] if args else kwargs["pixel_values"]).shape),
