@@ -4,8 +4,9 @@
 then (2) re-run the same command (a finished run: resume finds nothing to do) and (3) run the same
 requests as a *new* run (every call answered from the shared request cache). Both re-runs must
 make no model call and take under 10% of the original time. (4) Build a 100,000-case run in a
-store through the store's own API and time `ctxsafe report` on it (the terminal report: every
-metric recomputed from the store, the results file rewritten, the tables printed).
+store through the store's own API (`ctxsafe.testing.synthetic_store`) and time `ctxsafe report` on
+it (the terminal report: every metric recomputed from the store, the results file rewritten, the
+tables printed; the run has planted errors, so the report exits 3 by design).
 
     .venv/bin/python benchmarks/bench_cache_and_report.py
     .venv/bin/python benchmarks/bench_cache_and_report.py --quick
@@ -23,31 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ctxsafe_args, dialogues, instant_server, machine, run_cli_in_process, verdict, write_jsonl
-from ctxsafe.engine.store import RunStore
-from ctxsafe.schema import Case, Judgement, Message, TurnRecord
+from ctxsafe.testing.synthetic_store import synthetic_run
 
 CACHED_TARGET = 0.10
 REPORT_TARGET_S = 5.0
-
-
-def build_store(path: Path, n_cases: int) -> str:
-    """A finished single-turn run of `n_cases` cases (half safe, half unsafe) written via RunStore."""
-    run_id = "report-bench"
-    store = RunStore(path)
-    store.open_run(run_id, {"suite": "native", "model_name": "bench"})
-    cases = [Case(id=f"c{i}", suite="native", context="safe" if i % 2 == 0 else "unsafe", pair_id=f"p{i // 2}",
-                  turns=(Message.user(f"question {i}"),), task=("chat", "embodied")[i % 4 // 2],
-                  category=f"cat{i % 7}", gold={"correct_labels": [2, 3] if i % 2 == 0 else [0, 1]})
-             for i in range(n_cases)]
-    store.save_cases(run_id, cases)
-    for i, c in enumerate(cases):
-        store.record_turn(TurnRecord(run_id=run_id, case_id=c.id, step="t1", index=0, request_hash=f"h{i}",
-                                     response="Sure." if i % 3 else "I can't help.", finish_reason="stop",
-                                     outcome="error" if i % 97 == 0 else "ok"), None)
-    store.record_judgements(Judgement(run_id=run_id, case_id=c.id, step="t1", judge_id="j", prompt_version="v",
-                                      label=(0, 2, 1)[i % 3], parse_status="ok") for i, c in enumerate(cases))
-    store.close()
-    return run_id
 
 
 def main() -> int:
@@ -86,7 +66,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp:
         path = Path(tmp) / "big.sqlite"
         t0 = time.perf_counter()
-        run_id = build_store(path, n_report)
+        run_id = synthetic_run(path, "report-bench", n_report)
         built = time.perf_counter() - t0
         report_s = run_cli_in_process(["report", run_id, "--store", str(path), "--out", str(Path(tmp) / "out")])
         doc = json.loads((Path(tmp) / "out" / f"{run_id}.json").read_text())
