@@ -20,6 +20,7 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.exit_codes import ExitCode
 from ctxsafe.guards.report import guard_documents, show_guards
 from ctxsafe.inert import inert_markup, inert_text
+from ctxsafe.judges.served import with_served
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import compare_runs
@@ -74,7 +75,7 @@ def report(
         runs = [RunRows.load(load_view(st, rid, judge, table)) for rid in run_ids]
         costs = [(rr.view.run_id, cost_by_role(rr)) for rr in runs]
         for rr, (_, roles) in zip(runs, costs, strict=True):
-            with_problems(st, rr.view.doc)
+            with_served(st, with_problems(st, rr.view.doc))
             rr.view.doc["cost"] = cost_document(roles)
             rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
         for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):

@@ -51,6 +51,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.guards.report import print_guards
 from ctxsafe.inert import inert_markup
 from ctxsafe.judges.measured import judge_note
+from ctxsafe.judges.served import served_line
 from ctxsafe.report.defenses import defenses_documents
 from ctxsafe.report.defenses_command import print_defenses_document
 from ctxsafe.report.terminal import paired_table
@@ -170,6 +171,11 @@ def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> N
     refs = [ref for row in rows for ref in row.get("judges", {}).values() if ref]
     for note in dict.fromkeys(judge_note(ref["id"], ref.get("prompt_version")) for ref in refs):
         console.print(note, markup=False, soft_wrap=True)
+    for row in rows:
+        for judge_id, summary in (row.get("judges_served") or {}).items():
+            line = served_line(judge_id, summary)
+            if line is not None:
+                console.print(f"{row['run_id']}: {line}", markup=False, soft_wrap=True)
     if any("paired" in row.get("shapes", ("paired",)) for row in rows):
         console.print(paired_table(rows, by_category))
     for row in rows:

@@ -178,3 +178,11 @@ class Judgement(_Frozen):
     input_mode: str = "response"
     usage: Usage | None = None
     """Tokens of the judge's own call(s); None when it called no model or they were not recorded."""
+    served_model: str | None = None
+    """The model the judge's API says answered (e.g. a dated snapshot behind an alias); None for offline
+    judges and providers that do not say."""
+    served_fingerprint: str | None = None
+    """OpenAI's `system_fingerprint` (the serving configuration), where the provider returns one."""
+    cached: bool | None = None
+    """True when the verdict's call was answered from the request cache (served_model is then the one that
+    answered it first); None for offline judges, which make no call."""

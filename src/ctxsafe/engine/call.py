@@ -77,6 +77,12 @@ class CallResult:
             return "error"
         return outcome_of(self.completion.finish_reason)
 
+    def served(self) -> dict[str, Any]:
+        """The Judgement fields that say which model answered and whether the answer came from the cache."""
+        c = self.completion
+        return {"served_model": None if c is None else c.served_model,
+                "served_fingerprint": None if c is None else c.fingerprint, "cached": self.cached}
+
 
 class Caller:
     """Binds a provider to its parameters, the store (cache) and a retry policy."""
@@ -114,7 +120,8 @@ class Caller:
         hit = self.store.cache_get(key)
         if hit is not None:
             self.cache_hits += 1
-            return CallResult(key, body, Completion(hit.response, hit.finish_reason, hit.usage), None, True, 0, 0.0)
+            return CallResult(key, body, Completion(hit.response, hit.finish_reason, hit.usage, hit.served_model,
+                                                    hit.fingerprint), None, True, 0, 0.0)
         shared = self._inflight.get(key)
         if shared is not None:  # an identical request is on its way (e.g. twins sharing turns 1-2)
             self.cache_hits += 1
@@ -170,7 +177,8 @@ class Caller:
         """Cache a fresh successful answer (callers that record a turn do it in the turn's transaction)."""
         if not result.cached and result.outcome == "ok" and result.completion is not None:
             c = result.completion
-            self.store.cache_put(result.key, result.body, CachedResponse(c.text, c.finish_reason, c.usage))
+            self.store.cache_put(result.key, result.body,
+                                 CachedResponse(c.text, c.finish_reason, c.usage, c.served_model, c.fingerprint))
 
     async def turn(self, run_id: str, case_id: str, step: str, index: int, messages: list[Message],
                    params: GenParams | None = None) -> TurnRecord:

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS cases (
   PRIMARY KEY (run_id, case_id));
 CREATE TABLE IF NOT EXISTS requests (
   hash TEXT PRIMARY KEY, body TEXT NOT NULL, answered INTEGER NOT NULL, response TEXT, finish_reason TEXT,
-  input_tokens INTEGER, output_tokens INTEGER, created REAL NOT NULL);
+  input_tokens INTEGER, output_tokens INTEGER, created REAL NOT NULL, served_model TEXT,
+  served_fingerprint TEXT);
 CREATE TABLE IF NOT EXISTS turns (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, idx INTEGER NOT NULL,
   request_hash TEXT NOT NULL, response TEXT, finish_reason TEXT, outcome TEXT NOT NULL, error TEXT,
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS judgements (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
   prompt_version TEXT NOT NULL, label INTEGER, score REAL, explanation TEXT, raw TEXT,
   parse_status TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT, input_mode TEXT NOT NULL,
-  created REAL NOT NULL,
+  created REAL NOT NULL, served_model TEXT, served_fingerprint TEXT, cached INTEGER,
   PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
 CREATE TABLE IF NOT EXISTS judge_usage (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
@@ -67,6 +68,30 @@ CREATE TABLE IF NOT EXISTS image_checks (
 # judge_usage came after schema version 2 without changing what older code reads: a store written before it
 # simply has no judge tokens (reported as not recorded), so it keeps its version. image_checks likewise: a
 # store without it has remembered no image yet.
+
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "requests": ("served_model TEXT", "served_fingerprint TEXT"),
+    "judgements": ("served_model TEXT", "served_fingerprint TEXT", "cached INTEGER"),
+}
+"""Columns added after schema 2 shipped (which model the API says answered, and whether a verdict came
+from the cache). A store written before them gets them when opened for writing; read-only, they read
+as unknown. Adding columns keeps older stores usable, so the schema version stays 2."""
+
+
+def _missing_columns(db: sqlite3.Connection) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for table, columns in ADDED_COLUMNS.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        missing = [c for c in columns if c.split()[0] not in have]
+        if missing:
+            out[table] = missing
+    return out
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    for table, columns in _missing_columns(db).items():
+        for column in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -104,9 +129,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _put_cache(db: sqlite3.Connection, key: str, body: str, value: CachedResponse) -> None:
-    db.execute("INSERT OR REPLACE INTO requests VALUES (?,?,1,?,?,?,?,?)",
+    db.execute("INSERT OR REPLACE INTO requests (hash, body, answered, response, finish_reason, input_tokens, "
+               "output_tokens, created, served_model, served_fingerprint) VALUES (?,?,1,?,?,?,?,?,?,?)",
                (key, body, value.response, value.finish_reason, value.usage.input_tokens,
-                value.usage.output_tokens, time.time()))
+                value.usage.output_tokens, time.time(), value.served_model, value.fingerprint))
 
 
 def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None) -> None:
@@ -142,14 +168,16 @@ def _turn(r: tuple[Any, ...]) -> TurnRecord:
 def _judgement(run_id: str, judge_id: str, prompt_version: str, r: tuple[Any, ...]) -> Judgement:
     return Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id, prompt_version=prompt_version,
                      label=r[2], score=r[3], explanation=r[4], raw=r[5], parse_status=r[6], outcome=r[7], error=r[8],
-                     input_mode=r[9])
+                     input_mode=r[9], served_model=r[10], served_fingerprint=r[11],
+                     cached=None if r[12] is None else bool(r[12]))
 
 
 def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.label, j.score, j.explanation, j.raw,
-         j.parse_status, j.outcome, j.error, j.input_mode, time.time()))
+         j.parse_status, j.outcome, j.error, j.input_mode, time.time(), j.served_model, j.served_fingerprint,
+         None if j.cached is None else int(j.cached)))
     if j.usage is not None:
         db.execute("INSERT OR REPLACE INTO judge_usage VALUES (?,?,?,?,?,?,?)",
                    (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.usage.input_tokens,
@@ -197,6 +225,8 @@ class CachedResponse:
     response: str | None
     finish_reason: str | None
     usage: Usage
+    served_model: str | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +313,9 @@ class RunStore:
                 self._db.executescript(_DDL)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if not readonly and row is not None and row[0] == str(SCHEMA_VERSION):
+                _add_columns(self._db)
+            self._served = row is not None and not _missing_columns(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise store_problem(self.path, exc) from exc
         found = None if row is None else row[0]
@@ -459,9 +492,15 @@ class RunStore:
             for j in js:
                 _write_judgement(self._db, j)
 
+    @property
+    def _judgement_columns(self) -> str:
+        """What `_judgement` reads; a read-only store written before the served columns reads them as NULL."""
+        served = "served_model, served_fingerprint, cached" if self._served else "NULL, NULL, NULL"
+        return f"{_JUDGEMENT_COLUMNS}, {served}"
+
     def judgements(self, run_id: str, judge_id: str, prompt_version: str) -> dict[tuple[str, str], Judgement]:
         rows = self._db.execute(
-            f"SELECT {_JUDGEMENT_COLUMNS} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
+            f"SELECT {self._judgement_columns} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version))
         with gc_paused():
             return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
@@ -470,7 +509,7 @@ class RunStore:
                        case_ids: list[str]) -> dict[tuple[str, str], Judgement]:
         """`judgements` of these cases only (at most a chunk of them)."""
         rows = self._db.execute(
-            f"SELECT {_JUDGEMENT_COLUMNS} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=? "
+            f"SELECT {self._judgement_columns} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=? "
             f"AND case_id IN ({','.join('?' * len(case_ids))})", (run_id, judge_id, prompt_version, *case_ids))
         with gc_paused():
             return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
@@ -489,6 +528,17 @@ class RunStore:
             (run_id, judge_id, prompt_version))
         return [Usage(input_tokens=r[0], output_tokens=r[1]) for r in rows]
 
+    def served_counts(self, run_id: str, judge_id: str,
+                      prompt_version: str) -> list[tuple[str | None, str | None, bool | None, int]]:
+        """(served model, fingerprint, from the cache, verdicts) for one judge of a run."""
+        if not self._served:
+            return []
+        rows = self._db.execute(
+            "SELECT served_model, served_fingerprint, cached, COUNT(*) FROM judgements "
+            "WHERE run_id=? AND judge_id=? AND prompt_version=? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            (run_id, judge_id, prompt_version))
+        return [(r[0], r[1], None if r[2] is None else bool(r[2]), int(r[3])) for r in rows]
+
     def judges_of(self, run_id: str) -> list[tuple[str, str]]:
         rows = self._db.execute(
             "SELECT DISTINCT judge_id, prompt_version FROM judgements WHERE run_id=? ORDER BY judge_id", (run_id,))
@@ -496,12 +546,13 @@ class RunStore:
 
     # -- request cache (shared across runs) --------------------------------------------------
     def cache_get(self, key: str) -> CachedResponse | None:
+        served = "served_model, served_fingerprint" if self._served else "NULL, NULL"
         row = self._db.execute(
-            "SELECT response, finish_reason, input_tokens, output_tokens FROM requests WHERE hash=? AND answered=1",
-            (key,)).fetchone()
+            f"SELECT response, finish_reason, input_tokens, output_tokens, {served} FROM requests "
+            "WHERE hash=? AND answered=1", (key,)).fetchone()
         if row is None:
             return None
-        return CachedResponse(row[0], row[1], Usage(input_tokens=row[2], output_tokens=row[3]))
+        return CachedResponse(row[0], row[1], Usage(input_tokens=row[2], output_tokens=row[3]), row[4], row[5])
 
     def cache_put(self, key: str, body: str, value: CachedResponse) -> None:
         _put_cache(self._db, key, body, value)

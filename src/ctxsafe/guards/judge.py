@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.guards.base import Guard
@@ -106,17 +107,21 @@ class GuardJudge:
     def applies(self, case: Case, step: str) -> bool:
         return step.startswith("t") and step[1:].isdigit()
 
-    async def check(self, conversation: list[Message]) -> tuple[GuardVerdict, Given, bool, Usage | None]:
+    async def check(self, conversation: list[Message],
+                    served: dict[str, Any] | None = None) -> tuple[GuardVerdict, Given, bool, Usage | None]:
         """The verdict on one conversation (ending at the turn under review) through the Caller, its input
         record, whether a call failed (to be retried on resume, unlike an unreadable answer), and the tokens
-        of its calls (None when a call reported none; 0 when no call was made)."""
+        of its calls (None when a call reported none; 0 when no call was made). `served`, if given, receives
+        which model served the last call (Judgement fields)."""
         prepared = self.guard.prepare(select(conversation, self.view, self.target, self.texts))
         failed = False
+        served = {} if served is None else served
         tokens: list[Usage | None] = []
 
         async def call(_: int, messages: list[Message]) -> tuple[str | None, str | None]:
             res = await self.caller.complete(messages)
             self.caller.remember(res)
+            served.update(res.served())
             nonlocal failed
             if res.outcome != "ok" or res.completion is None:
                 failed = True
@@ -131,13 +136,15 @@ class GuardJudge:
         conversation = list(item.seen)
         if self.target == "response":
             conversation.append(Message.text("assistant", item.response))
-        verdict, given, call_failed, usage = await self.check(conversation)
+        served: dict[str, Any] = {}
+        verdict, given, call_failed, usage = await self.check(conversation, served)
         return Judgement(
             run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
             prompt_version=self.prompt_version, label=LABELS.get(verdict.verdict), score=verdict.score,
             explanation=encode(verdict, given), raw=verdict.raw,
             parse_status="failed" if verdict.verdict == "error" else "ok",
-            outcome="error" if call_failed else "ok", error=verdict.error, input_mode=self.input_mode, usage=usage)
+            outcome="error" if call_failed else "ok", error=verdict.error, input_mode=self.input_mode, usage=usage,
+            **served)
 
 
 def sum_usage(calls: list[Usage | None]) -> Usage | None:

@@ -31,6 +31,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, DataError
 from ctxsafe.judges.label_run import judge_labels, open_label_run
 from ctxsafe.judges.labelled import AnyLabel, LabelKind, load_labels, select_split
+from ctxsafe.judges.served import served_line, served_summary
 from ctxsafe.judges.split import SEED, SPLITS
 from ctxsafe.providers.registry import Endpoint
 from ctxsafe.report.terminal import pct
@@ -71,10 +72,11 @@ async def evaluate(kind: LabelKind, items: list[AnyLabel], source: str, spec: st
         finally:
             for p in js.providers:
                 await p.aclose()
+        judges = [{"id": j.judge_id, "prompt_version": j.prompt_version,
+                   "served": served_summary(store, run_id, j.judge_id, j.prompt_version)} for j in js.judges]
     finally:
         store.close()
-    return {"run_id": run_id, "judges": [{"id": j.judge_id, "prompt_version": j.prompt_version} for j in js.judges],
-            "views": views(kind, items, js.judges, verdicts)}
+    return {"run_id": run_id, "judges": judges, "views": views(kind, items, js.judges, verdicts)}
 
 
 def _v(block: dict[str, Any], scale: float = 100.0) -> str:
@@ -92,6 +94,10 @@ def render(doc: dict[str, Any]) -> None:
     judges = ", ".join(f"{j['id']} ({j['prompt_version']})" for j in doc["judges"])
     console.print(f"judge {judges} vs {doc['labels']} (split {doc['split']}, {doc['n']} records; "
                   f"label run {doc['run_id']})", soft_wrap=True)
+    for j in doc["judges"]:
+        served = served_line(j["id"], j["served"])
+        if served is not None:
+            console.print(served, markup=False, soft_wrap=True)
     for name, v in doc["views"].items():
         small = "  [yellow]fewer than 30 items: too few to read[/]" if v["small"] else ""
         line = (f"[bold]{name}[/]: n={v['n']} ({v['clusters']} clusters), unparsed {v['unparsed']}; "

@@ -107,7 +107,7 @@ class FourClassLLMJudge:
                          prompt_version=self.prompt_version, label=label, raw=raw,
                          parse_status="ok" if label is not None else "failed", outcome=res.outcome,
                          error=res.error, input_mode=self.input_mode,
-                         usage=res.completion.usage if res.completion is not None else NOT_BILLED)
+                         usage=res.completion.usage if res.completion is not None else NOT_BILLED, **res.served())
 
 
 NOT_BILLED = Usage(input_tokens=0, output_tokens=0)

@@ -89,7 +89,8 @@ class AnthropicProvider:
         stop = resp.stop_reason or ""
         finish = _FINISH.get(stop, stop or None)
         return Completion(text=text if text or finish != "content_filter" else None, finish_reason=finish,
-                          usage=Usage(input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens))
+                          usage=Usage(input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens),
+                          served_model=getattr(resp, "model", None) or None)
 
     async def aclose(self) -> None:
         await self._client.close()

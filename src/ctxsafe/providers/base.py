@@ -27,9 +27,14 @@ class GenParams:
 
 @dataclass(frozen=True)
 class Completion:
+    """One answer. `served_model` and `fingerprint` are what the API says served it (the dated snapshot
+    behind an alias, OpenAI's `system_fingerprint`), kept so a verdict can name the model that gave it."""
+
     text: str | None
     finish_reason: str | None
     usage: Usage = field(default_factory=Usage)
+    served_model: str | None = None
+    fingerprint: str | None = None
 
 
 class ProviderError(Exception):

@@ -85,9 +85,10 @@ class GeminiProvider:
         meta = resp.usage_metadata
         usage = Usage(input_tokens=meta.prompt_token_count if meta else None,
                       output_tokens=meta.candidates_token_count if meta else None)
+        served = getattr(resp, "model_version", None) or None
         feedback = resp.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
-            return Completion(text=None, finish_reason="content_filter", usage=usage)
+            return Completion(text=None, finish_reason="content_filter", usage=usage, served_model=served)
         if not resp.candidates:
             raise ProviderError("malformed response: no candidates and no block reason", retryable=True)
         cand = resp.candidates[0]
@@ -95,9 +96,9 @@ class GeminiProvider:
         parts = cand.content.parts if cand.content is not None and cand.content.parts else []
         text = "".join(p.text for p in parts if p.text and not p.thought)
         if reason in _FILTERED:
-            return Completion(text=text or None, finish_reason="content_filter", usage=usage)
+            return Completion(text=text or None, finish_reason="content_filter", usage=usage, served_model=served)
         finish = {"STOP": "stop", "MAX_TOKENS": "length"}.get(reason, reason.lower() or None)
-        return Completion(text=text, finish_reason=finish, usage=usage)
+        return Completion(text=text, finish_reason=finish, usage=usage, served_model=served)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()

@@ -101,6 +101,8 @@ class OpenAICompatible:
             finish_reason="refusal" if refusal and not text else choice.finish_reason,
             usage=Usage(input_tokens=usage.prompt_tokens if usage else None,
                         output_tokens=usage.completion_tokens if usage else None),
+            served_model=getattr(resp, "model", None) or None,
+            fingerprint=getattr(resp, "system_fingerprint", None) or None,
         )
 
     async def aclose(self) -> None:

@@ -94,13 +94,15 @@ class OpenAIResponses:
         usage = Usage(input_tokens=resp.usage.input_tokens if resp.usage else None,
                       output_tokens=resp.usage.output_tokens if resp.usage else None)
         reason = resp.incomplete_details.reason if resp.incomplete_details is not None else None
+        served: str | None = getattr(resp, "model", None) or None
         if reason == "content_filter":
-            return Completion(text="".join(texts) or None, finish_reason="content_filter", usage=usage)
+            return Completion(text="".join(texts) or None, finish_reason="content_filter", usage=usage,
+                              served_model=served)
         if reason == "max_output_tokens":
-            return Completion(text="".join(texts), finish_reason="length", usage=usage)
+            return Completion(text="".join(texts), finish_reason="length", usage=usage, served_model=served)
         if refusal is not None and not texts:
-            return Completion(text=refusal, finish_reason="refusal", usage=usage)
-        return Completion(text="".join(texts), finish_reason="stop", usage=usage)
+            return Completion(text=refusal, finish_reason="refusal", usage=usage, served_model=served)
+        return Completion(text="".join(texts), finish_reason="stop", usage=usage, served_model=served)
 
     async def aclose(self) -> None:
         await self._client.close()

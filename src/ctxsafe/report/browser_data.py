@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctxsafe.judges.served import served_line, served_summary
 from ctxsafe.report.run_view import RunView
 from ctxsafe.schema import Case, ImagePart
 
@@ -33,13 +34,20 @@ class RunRows:
     view: RunView
     cases: list[Case]
     rows_by_case: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    served: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Judge (id, prompt version) -> which model served its verdicts (read while the store is open)."""
 
     @classmethod
     def load(cls, view: RunView) -> RunRows:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in view.rows():
             grouped[row["case_id"]].append(row)
-        return cls(view, view.cases, dict(grouped))
+        served = {}
+        for ref in view.judges.values():
+            line = None if ref is None else served_line(ref[0], served_summary(view.store, view.run_id, *ref))
+            if ref is not None and line is not None:
+                served[ref] = line
+        return cls(view, view.cases, dict(grouped), served)
 
 
 def case_images(case: Case) -> list[ImagePart]:
@@ -82,7 +90,9 @@ def _steps(rows: Sequence[dict[str, Any]], label_names: dict[str, tuple[str, ...
             label = r["label"]
             name = names[label] if names and isinstance(label, int) and 0 <= label < len(names) else None
             step["j"].append({"role": r["judge_role"], "id": r["judge_id"], "label": label, "name": name,
-                              "score": r["score"], "expl": r["explanation"], "ps": r["parse_status"]})
+                              "score": r["score"], "expl": r["explanation"], "ps": r["parse_status"],
+                              "srv": r["judge_served_model"], "fp": r["judge_fingerprint"],
+                              "cached": r["judge_cached"]})
     return list(steps.values())
 
 

@@ -22,12 +22,14 @@ COLUMNS = (
     "run_id", "suite", "model", "case_id", "pair_id", "context", "category", "task", "split", "setting",
     "modality", "step", "turn", "role", "prompt", "reply", "finish_reason", "turn_outcome", "truncated", "error",
     "input_tokens", "output_tokens", "cost_usd", "judge_role", "judge_id", "label", "score", "explanation",
-    "parse_status", "case_outcome", "correct",
+    "parse_status", "judge_served_model", "judge_fingerprint", "judge_cached", "case_outcome", "correct",
 )
 """The export's columns, in order. `case_outcome` is the case's paired verdict (`right`, `wrong`, or
 why it has neither: `error`, `parse_fail`, ...) and `correct` is True/False for right/wrong, else empty.
 `cost_usd` is the step's tokens at the price table's price for the model its role called; empty when
-that model has no price or the step has no recorded tokens (unknown, never 0)."""
+that model has no price or the step has no recorded tokens (unknown, never 0). `judge_served_model` and
+`judge_fingerprint` are what the judge's API said served the verdict; `judge_cached` is True when the
+verdict's call was answered from the cache (empty for offline judges)."""
 
 JudgeRef = tuple[str, str]
 
@@ -117,11 +119,15 @@ def judge_fields(role: str | None, j: Judgement | None, on_error: str = "stop") 
     categories, score, rationale, what the guard was given, raw output), its error is a `guard error`."""
     if j is None:
         return {"judge_role": None, "judge_id": None, "label": None, "score": None, "explanation": None,
-                "parse_status": None}
+                "parse_status": None, "judge_served_model": None, "judge_fingerprint": None, "judge_cached": None}
     if j.judge_id == VERDICT_JUDGE:
         return {"judge_role": "guard", "judge_id": j.judge_id, "label": j.label, "score": j.score,
                 "explanation": describe(j.explanation, on_error),
-                "parse_status": "guard error" if j.parse_status != "ok" else "ok"}
+                "parse_status": "guard error" if j.parse_status != "ok" else "ok",
+                "judge_served_model": j.served_model, "judge_fingerprint": j.served_fingerprint,
+                "judge_cached": j.cached}
     return {"judge_role": role, "judge_id": j.judge_id, "label": j.label, "score": j.score,
-            "explanation": j.explanation, "parse_status": j.parse_status if j.outcome == "ok" else j.outcome}
+            "explanation": j.explanation, "parse_status": j.parse_status if j.outcome == "ok" else j.outcome,
+            "judge_served_model": j.served_model, "judge_fingerprint": j.served_fingerprint,
+            "judge_cached": j.cached}
 

@@ -48,7 +48,9 @@ def judge_text(rr: RunRows, agreement: Mapping[tuple[str, str], list[str]]) -> s
     for role, ref in rr.view.judges.items():
         if ref is None:
             continue
-        lines = agreement.get(ref) or [judge_note(ref[0], ref[1])]
+        lines = list(agreement.get(ref) or [judge_note(ref[0], ref[1])])
+        if ref in rr.served:
+            lines.append(rr.served[ref])
         note = "".join(f"<br><small>{escape(line)}</small>" for line in lines)
         parts.append(f"{escape(f'{role}: {ref[0]} ({ref[1]})')}{note}")
     return "<br>".join(parts) or "no judgements"

@@ -28,8 +28,24 @@ def turn_status(rec: TurnRecord | None) -> str:
     return "[truncated]" if rec.truncated else ""
 
 
+def served_text(j: Judgement) -> str:
+    """`[served by M, fingerprint F, from the cache]` for a verdict that called a model; empty for offline ones."""
+    if j.cached is None and j.served_model is None:
+        return ""
+    parts = [f"served by {j.served_model or 'a model the API did not name'}"]
+    if j.served_fingerprint:
+        parts.append(f"fingerprint {j.served_fingerprint}")
+    if j.cached:
+        parts.append("from the cache")
+    return " [" + ", ".join(parts) + "]"
+
+
 def judgement_text(j: Judgement, label_names: tuple[str, ...] | None) -> str:
-    """The verdict as a reader wants it; failures say so, never a default label."""
+    """The verdict as a reader wants it, and which model gave it; failures say so, never a default label."""
+    return _verdict_text(j, label_names) + served_text(j)
+
+
+def _verdict_text(j: Judgement, label_names: tuple[str, ...] | None) -> str:
     if j.outcome != "ok":
         return f"judge {j.outcome}: {j.error or ''}"
     if j.parse_status != "ok":

@@ -21,6 +21,7 @@ from ctxsafe.errors import ConfigError, StoreError
 from ctxsafe.guards.session import GuardSetup
 from ctxsafe.images import CheckedImage, ImagePolicy, ImageStore
 from ctxsafe.judges.base import Judge
+from ctxsafe.judges.served import with_served
 from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.capabilities import capabilities_of, check_cases
@@ -179,7 +180,7 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
                         if guards and is_bare(defense):
                             row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
                                                                   plan.common.retry, sink)
-                    with_problems(store, row)
+                    with_served(store, with_problems(store, row))
                     row["spend"] = meter.since(before)
                     row["images"] = image_summary
                     row["results_file"] = str(write_results(plan.out / f"{row['run_id']}.json", row))

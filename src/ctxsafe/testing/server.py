@@ -174,6 +174,8 @@ class MockServer(HttpServer):
             return Response(400, wire.error(400, "bad_request", str(exc))), "bad_request"
         if prompt.model is None:
             prompt.model = cfg.model
+        if cfg.served_model is not None:  # the reply names the snapshot that "served" the request
+            prompt.model = cfg.served_model
         self.stats.images += len(prompt.image_urls)
         digests = [image_digest(u) for u in prompt.image_urls] if self.script.needs_digests else []
         fault = self.script.pick_fault(n, prompt)

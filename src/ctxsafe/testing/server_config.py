@@ -82,6 +82,8 @@ class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = "ctxsafe-mock"
+    served_model: str | None = Field(default=None, description="answer naming this model instead of the one "
+                                     "asked for, as a provider does when an alias is served by a dated snapshot")
     models: list[str] = Field(default_factory=lambda: ["ctxsafe-mock"])
     reply: str | None = Field(default=None, description="fixed reply; None = echo mode")
     echo_max_chars: int = Field(default=200, ge=0)

@@ -100,6 +100,10 @@
       var label = j.name !== null ? j.name + " (" + j.label + ")" : (j.label !== null ? String(j.label) : "");
       var score = j.score !== null ? " score " + j.score : "";
       var line = "judge " + j.role + " " + j.id + ": " + label + score + (j.ps !== "ok" ? " [" + j.ps + "]" : "");
+      if (j.cached !== null || j.srv !== null) {
+        line += " [served by " + (j.srv !== null ? j.srv : "a model the API did not name") +
+          (j.fp ? ", fingerprint " + j.fp : "") + (j.cached ? ", from the cache" : "") + "]";
+      }
       var jb = el("div", "judge", line);
       if (j.expl) { jb.appendChild(el("pre", "explanation", j.expl)); }
       box.appendChild(jb);

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ctxsafe.engine.call import Caller
+from ctxsafe.engine.call import Caller, CallResult
 from ctxsafe.judges.base import JudgeInput
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
@@ -80,12 +80,13 @@ def turn_prompt(item: JudgeInput, input_mode: str) -> str:
 
 def _judgement(item: JudgeInput, judge_id: str, version: str, input_mode: str, *, label: int | None,
                score: float | None, explanation: str | None, raw: str | None, error: str | None,
-               outcome: Outcome = "ok", usage: Usage | None = None) -> Judgement:
+               outcome: Outcome = "ok", usage: Usage | None = None, call: CallResult | None = None) -> Judgement:
     parsed = label is not None or score is not None
     return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=judge_id,
                      prompt_version=version, label=label, score=score, explanation=explanation, raw=raw,
                      parse_status="ok" if parsed else "failed", outcome=outcome,
-                     error=error, input_mode=input_mode, usage=usage)
+                     error=error, input_mode=input_mode, usage=usage,
+                     **(call.served() if call is not None else {}))
 
 
 NOT_BILLED = Usage(input_tokens=0, output_tokens=0)
@@ -121,10 +122,11 @@ class _LLMJudge:
         usage = res.completion.usage if res.completion is not None else NOT_BILLED
         if res.outcome != "ok":
             return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=None, score=None,
-                              explanation=None, raw=raw, error=res.error, outcome=res.outcome, usage=usage)
+                              explanation=None, raw=raw, error=res.error, outcome=res.outcome, usage=usage,
+                              call=res)
         label, score, explanation, error = self.parse(raw or "")
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=label, score=score,
-                          explanation=explanation, raw=raw, error=error, usage=usage)
+                          explanation=explanation, raw=raw, error=error, usage=usage, call=res)
 
 
 class ScoreJudge(_LLMJudge):
