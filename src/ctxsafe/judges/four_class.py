@@ -133,17 +133,18 @@ class FourClassOfflineJudge:
 
 
 class FourClassLearnedJudge:
-    """The default offline judge: the rules' verdict plus a small classifier trained on the project's
-    labelled train/dev splits (no API, deterministic); its test agreement is in docs/judges.md."""
+    """The default offline judge: the rules' verdict plus a small classifier over character n-grams, trained
+    on the project's labelled train/dev splits (no API, deterministic); its test agreement is in docs/judges.md."""
 
     judge_id = "mss4:offline-learned"
+    resource = "mss4_learned.json"
     input_mode = "response"
     concurrency = 64
 
     def __init__(self) -> None:
         from ctxsafe.judges.learned import shipped_model  # numpy loads only when this judge is built
 
-        self.model = shipped_model()
+        self.model = shipped_model(self.resource)
         self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
 
     def applies(self, case: Case, step: str) -> bool:
@@ -158,6 +159,17 @@ class FourClassLearnedJudge:
                          parse_status="ok", input_mode=self.input_mode)
 
 
+class FourClassEmbedJudge(FourClassLearnedJudge):
+    """The same classifier with the reply's multilingual sentence embedding added (the `judge` extra)."""
+
+    judge_id = "mss4:offline-embed"
+    resource = "mss4_learned_embed.json"
+    concurrency = 8
+
+
 OFFLINE_JUDGES: dict[str, Callable[[], Judge]] = {
-    "offline": FourClassLearnedJudge, "offline-learned": FourClassLearnedJudge, "offline-rules": FourClassOfflineJudge}
-"""Offline judge specs: `offline` is the learned judge; `offline-rules` the keyword rules alone."""
+    "offline": FourClassLearnedJudge, "offline-learned": FourClassLearnedJudge, "offline-embed": FourClassEmbedJudge,
+    "offline-rules": FourClassOfflineJudge}
+"""Offline judge specs: `offline` is the n-gram learned judge (core install); `offline-embed` adds sentence
+embeddings (the `judge` extra; chosen by name, so a run never changes judge because an extra is installed);
+`offline-rules` is the keyword rules alone."""

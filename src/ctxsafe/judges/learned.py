@@ -6,7 +6,9 @@ word. A logistic regression over character n-grams (language-agnostic) plus a fe
 the project's labelled train split. Training needs scikit-learn (the `train` extra); applying the
 shipped weights needs only numpy, so the default install uses it without scikit-learn. The weights
 ship as JSON (no pickle), written by `learned_train`, which records its seed and the ids it was
-trained on; agreement is measured on the frozen test split.
+trained on; agreement is measured on the frozen test split. With the `judge` extra a second set of
+weights (`mss4:offline-embed`) also reads the reply's multilingual sentence embedding (judges/embedder.py),
+which generalises across phrasings and languages better.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Any, Final
 
 import numpy as np
 
+from ctxsafe.judges.embedder import embed
 from ctxsafe.judges.offline_rules import classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
+EMBED_RESOURCE: Final = "mss4_learned_embed.json"
 N_SHAPE: Final = 10
 SHAPE_WEIGHT: Final = 3.0
 _WORD: Final = re.compile(r"\w+")
@@ -97,10 +101,16 @@ class LearnedModel:
     classes: tuple[int, ...]
     version: str
     meta: dict[str, Any]
+    embed_weight: float = 0.0
+    """0: n-grams and shape only (core install); > 0: also the sentence embedding, scaled by it (`judge` extra)."""
 
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
+        """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding."""
         n_text = len(self.vectorizer.idf)
-        z = shape_features(responses, queries) @ self.coef[:, n_text:].T + self.intercept
+        n_dense = n_text + N_SHAPE
+        z = shape_features(responses, queries) @ self.coef[:, n_text:n_dense].T + self.intercept
+        if self.embed_weight:
+            z += (embed(responses) * self.embed_weight) @ self.coef[:, n_dense:].T
         for i, text in enumerate(responses):
             cols, vals = self.vectorizer.row(text)
             z[i] += self.coef[:, cols] @ vals
@@ -113,13 +123,14 @@ def model_from_json(doc: dict[str, Any]) -> LearnedModel:
     return LearnedModel(vectorizer=CharTfidf({str(k): int(v) for k, v in doc["vocabulary"].items()},
                                              np.asarray(doc["idf"], dtype=float)),
                         coef=np.asarray(doc["coef"]), intercept=np.asarray(doc["intercept"]),
-                        classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]))
+                        classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]),
+                        embed_weight=float(doc.get("embed_weight", 0.0)))
 
 
 @cache
-def shipped_model() -> LearnedModel:
-    """The weights bundled with the package (loaded once per process)."""
-    text = resources.files("ctxsafe.judges").joinpath(MODEL_RESOURCE).read_text(encoding="utf-8")
+def shipped_model(resource: str = MODEL_RESOURCE) -> LearnedModel:
+    """Weights bundled with the package (each file loaded once per process)."""
+    text = resources.files("ctxsafe.judges").joinpath(resource).read_text(encoding="utf-8")
     return model_from_json(json.loads(text))
 
 
