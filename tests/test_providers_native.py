@@ -151,13 +151,18 @@ async def test_errors_map_to_retryable_or_permanent(
     server = openai_server(ServerConfig(**config))
     images = ImageStore()
     msgs, _ = _conversation(images, make_png)
+    provider = _provider(family, server, monkeypatch)
     with pytest.raises(ProviderError) as info:
-        await _ask(_provider(family, server, monkeypatch), msgs, images)
+        await _ask(provider, msgs, images)
     assert info.value.retryable is retryable
     assert needle in str(info.value)
     assert KEY not in str(info.value)
     if needle == "429":
         assert info.value.retry_after == 7
+    if needle == "401":  # a refusal names the provider and the key's env var (set or not), never the key
+        assert info.value.refused
+        assert "check the key in $NATIVE_TEST_KEY (it is set)" in str(info.value)
+        assert str(info.value).startswith(provider.name + ": ")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

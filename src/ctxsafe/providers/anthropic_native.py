@@ -47,8 +47,11 @@ class AnthropicProvider:
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
-                 max_concurrency: int = 16, capabilities: Capabilities | None = None) -> None:
+                 max_concurrency: int = 16, capabilities: Capabilities | None = None,
+                 key_env: str | None = None) -> None:
         register_secret(api_key)
+        self.key_env = key_env
+        """The env var the key came from: a refusal names it (never the key)."""
         self.model = model
         self.base_url = base_url or "https://api.anthropic.com"
         self.name = f"anthropic:{model}"
@@ -82,7 +85,8 @@ class AnthropicProvider:
         except anthropic.APIConnectionError as exc:
             raise transport_error(exc) from None
         except anthropic.APIStatusError as exc:
-            raise status_error(exc.status_code, exc.message, exc.response.headers) from None
+            raise status_error(exc.status_code, exc.message, exc.response.headers, provider=self.name,
+                               key_env=self.key_env) from None
         except (anthropic.APIError, ValueError) as exc:
             raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
         text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")

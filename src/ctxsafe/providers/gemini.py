@@ -51,8 +51,11 @@ class GeminiProvider:
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
-                 max_concurrency: int = 16, capabilities: Capabilities | None = None) -> None:
+                 max_concurrency: int = 16, capabilities: Capabilities | None = None,
+                 key_env: str | None = None) -> None:
         register_secret(api_key)
+        self.key_env = key_env
+        """The env var the key came from: a refusal names it (never the key)."""
         self.model = model
         self.base_url = base_url or "https://generativelanguage.googleapis.com"
         self.name = f"google:{model}"
@@ -75,7 +78,8 @@ class GeminiProvider:
                 model=self.model, contents=contents, config=self.config(system, params))
         except errors.APIError as exc:
             headers = getattr(getattr(exc, "response", None), "headers", None)
-            raise status_error(int(exc.code or 0), str(exc.message or exc.status or ""), headers) from None
+            raise status_error(int(exc.code or 0), str(exc.message or exc.status or ""), headers,
+                               provider=self.name, key_env=self.key_env) from None
         except ValueError as exc:
             raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
         except Exception as exc:

@@ -46,8 +46,11 @@ class OpenAIResponses:
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
-                 max_concurrency: int = 16, capabilities: Capabilities | None = None) -> None:
+                 max_concurrency: int = 16, capabilities: Capabilities | None = None,
+                 key_env: str | None = None) -> None:
         register_secret(api_key)
+        self.key_env = key_env
+        """The env var the key came from: a refusal names it (never the key)."""
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
         self.name = f"openai-responses:{model}"
@@ -78,9 +81,9 @@ class OpenAIResponses:
         except openai.APIStatusError as exc:
             if is_content_filter(exc):
                 return Completion(text=None, finish_reason="content_filter")
-            raise openai_error(exc, self.name) from None
+            raise openai_error(exc, self.name, self.key_env) from None
         except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
-            raise openai_error(exc, self.name) from None
+            raise openai_error(exc, self.name, self.key_env) from None
         if resp.error is not None:
             raise ProviderError(redact(f"response failed: {resp.error.code}: {resp.error.message}"), retryable=True)
         texts: list[str] = []

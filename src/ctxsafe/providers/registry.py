@@ -93,12 +93,10 @@ def _extra(name: str) -> Iterator[None]:
         raise ConfigError(f"this provider needs the {exc.name} package: pip install 'ctxsafe[{name}]'") from None
 
 
-def _key(endpoint: Endpoint, default_env: str, *fallbacks: str) -> str | None:
-    for name in (endpoint.api_key_env or default_env, *fallbacks):
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+def _key_env(endpoint: Endpoint, default_env: str, *fallbacks: str) -> str:
+    """The env var holding the key: the first of the chosen one and its fallbacks that is set, else the chosen one."""
+    names = (endpoint.api_key_env or default_env, *fallbacks)
+    return next((name for name in names if os.environ.get(name)), names[0])
 
 
 def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
@@ -107,7 +105,8 @@ def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
         raise ConfigError(f"azure:{deployment} needs an endpoint: --base-url https://NAME.openai.azure.com "
                           "or $AZURE_OPENAI_ENDPOINT")
     version = endpoint.api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
-    key = _key(endpoint, NATIVE_KEYS["azure"])
+    key_env = _key_env(endpoint, NATIVE_KEYS["azure"])
+    key = os.environ.get(key_env) or None
     register_secret(key)
     import openai
 
@@ -117,7 +116,7 @@ def _azure(deployment: str, endpoint: Endpoint, caps: Capabilities) -> Provider:
                                      api_key=key or "EMPTY", max_retries=0, timeout=endpoint.timeout_s)
     return OpenAICompatible(deployment, base_url=azure_endpoint, api_key=key, timeout_s=endpoint.timeout_s,
                             max_concurrency=endpoint.concurrency, label="azure", capabilities=caps, client=client,
-                            identity=f"azure-openai|{azure_endpoint}|{deployment}|{version}")
+                            identity=f"azure-openai|{azure_endpoint}|{deployment}|{version}", key_env=key_env)
 
 
 def _local(family: str, model: str, endpoint: Endpoint, caps: Capabilities | None) -> Provider:
@@ -158,23 +157,26 @@ def _make_provider(spec: str, endpoint: Endpoint | None = None) -> Provider:
     if family == "anthropic":
         with _extra("anthropic"):
             from ctxsafe.providers.anthropic_native import AnthropicProvider
+        key_env = _key_env(endpoint, NATIVE_KEYS[family])
         return AnthropicProvider(model, base_url=endpoint.base_url or os.environ.get("ANTHROPIC_BASE_URL"),
-                                 api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
-                                 max_concurrency=endpoint.concurrency, capabilities=text_only)
+                                 api_key=os.environ.get(key_env) or None, timeout_s=endpoint.timeout_s,
+                                 max_concurrency=endpoint.concurrency, capabilities=text_only, key_env=key_env)
     if family in ("google", "gemini"):
         with _extra("google"):
             from ctxsafe.providers.gemini import GeminiProvider
-        return GeminiProvider(model, base_url=endpoint.base_url,
-                              api_key=_key(endpoint, "GEMINI_API_KEY", "GOOGLE_API_KEY"), timeout_s=endpoint.timeout_s,
-                              max_concurrency=endpoint.concurrency, capabilities=text_only)
+        key_env = _key_env(endpoint, "GEMINI_API_KEY", "GOOGLE_API_KEY")
+        return GeminiProvider(model, base_url=endpoint.base_url, api_key=os.environ.get(key_env) or None,
+                              timeout_s=endpoint.timeout_s, max_concurrency=endpoint.concurrency,
+                              capabilities=text_only, key_env=key_env)
     if family == "azure":
         return _azure(model, endpoint, text_only or OPENAI)
     if family == "openai-responses":
         from ctxsafe.providers.openai_responses import OpenAIResponses
 
+        key_env = _key_env(endpoint, NATIVE_KEYS[family])
         return OpenAIResponses(model, base_url=endpoint.base_url or os.environ.get("OPENAI_BASE_URL"),
-                               api_key=_key(endpoint, NATIVE_KEYS[family]), timeout_s=endpoint.timeout_s,
-                               max_concurrency=endpoint.concurrency, capabilities=text_only)
+                               api_key=os.environ.get(key_env) or None, timeout_s=endpoint.timeout_s,
+                               max_concurrency=endpoint.concurrency, capabilities=text_only, key_env=key_env)
     default_url, default_env = OPENAI_COMPATIBLE_DEFAULTS[family]
     base_url = endpoint.base_url or (os.environ.get("OPENAI_BASE_URL") if family == "openai" else None) \
         or default_url
