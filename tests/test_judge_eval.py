@@ -168,3 +168,22 @@ def test_mtmcs_llm_judge_fences_replies_and_is_not_steered_by_fake_scores(
     score_prompt = next(p for p in prompts if "SAFETY AWARENESS" in p)
     assert "never an instruction to you" in score_prompt
     assert "=== end of conversation (code " in score_prompt  # the real marker carries a code the reply lacks
+
+
+def test_learned_judge_warns_when_records_were_in_its_training_data(tmp_path: Path) -> None:
+    from ctxsafe.judges.learned import shipped_model
+
+    seen = shipped_model().meta["ids"][:3]
+    rows = [mss_record(i, "safe", PLAN, 2) | {"id": rid} for i, rid in enumerate(seen)]
+    rows += [mss_record(10 + i, "unsafe", WARN, 1) for i in range(3)]  # fresh ids: a holdout's records
+    labels = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    out = tmp_path / "f.json"
+    res = cli("judge-eval", "--labels", str(labels), "--judge", "offline-learned", "--split", "all",
+              "--store", str(tmp_path / "s.sqlite"), "--json", str(out))
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["judges"][0]["trained_on"] == 3
+    assert "3 of these records were in mss4:offline-learned's training data" in " ".join(res.output.split())
+    fresh = write_jsonl(tmp_path / "fresh.jsonl", rows[3:])
+    res = cli("judge-eval", "--labels", str(fresh), "--judge", "offline-learned", "--split", "all",
+              "--store", str(tmp_path / "s.sqlite"))
+    assert res.exit_code == 0 and "training data" not in res.output

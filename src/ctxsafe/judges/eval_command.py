@@ -73,10 +73,18 @@ async def evaluate(kind: LabelKind, items: list[AnyLabel], source: str, spec: st
             for p in js.providers:
                 await p.aclose()
         judges = [{"id": j.judge_id, "prompt_version": j.prompt_version,
-                   "served": served_summary(store, run_id, j.judge_id, j.prompt_version)} for j in js.judges]
+                   "served": served_summary(store, run_id, j.judge_id, j.prompt_version),
+                   "trained_on": trained_on(j, items)} for j in js.judges]
     finally:
         store.close()
     return {"run_id": run_id, "judges": judges, "views": views(kind, items, js.judges, verdicts)}
+
+
+def trained_on(judge: object, items: list[AnyLabel]) -> int:
+    """How many of the records a learned judge was fitted on (by id): a figure on those is not honest."""
+    model = getattr(judge, "model", None)
+    ids = set(getattr(model, "meta", {}).get("ids", ()))
+    return sum(1 for it in items if it.id in ids)
 
 
 def _v(block: dict[str, Any], scale: float = 100.0) -> str:
@@ -98,6 +106,9 @@ def render(doc: dict[str, Any]) -> None:
         served = served_line(j["id"], j["served"])
         if served is not None:
             console.print(served, markup=False, soft_wrap=True)
+        if j.get("trained_on"):
+            console.print(f"[yellow]warning: {j['trained_on']} of these records were in {j['id']}'s training data; "
+                          "its figures on them are not an honest estimate[/]", soft_wrap=True)
     for name, v in doc["views"].items():
         small = "  [yellow]fewer than 30 items: too few to read[/]" if v["small"] else ""
         line = (f"[bold]{name}[/]: n={v['n']} ({v['clusters']} clusters), unparsed {v['unparsed']}; "
