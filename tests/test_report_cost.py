@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ctxsafe.engine.store import RunStore
 from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.report.cost import judge_calls, money, run_cost, total
+from ctxsafe.report.cost import billed, judge_calls, money, run_cost, total
 from ctxsafe.schema import Judgement, Usage
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 from ctxsafe.testing.synthetic_store import synthetic_run
@@ -50,10 +50,13 @@ def test_roles_are_priced_and_unknown_stays_unknown(tmp_path: Path) -> None:
         ])
         info = store.run(run_id)
         assert info is not None
-        roles = run_cost(info.config, _steps(store, run_id), judge_calls(store, run_id), PriceTable())
+        failed = billed("error", Usage())  # a failed call with no tokens was not billed: 0, not unknown
+        roles = run_cost(info.config, [*_steps(store, run_id), ("model", failed)], judge_calls(store, run_id),
+                         PriceTable())
     finally:
         store.close()
-    assert roles["model"].calls == 10 and roles["model"].input_tokens == 600 and roles["model"].output_tokens == 400
+    assert billed("ok", Usage()) == Usage()  # an answered call without tokens stays unknown
+    assert roles["model"].calls == 11 and roles["model"].input_tokens == 600 and roles["model"].output_tokens == 400
     assert roles["model"].cost_usd is not None
     assert abs(roles["model"].cost_usd - 10 * (60 * 2.50 + 40 * 10.00) / 1e6) < 1e-12
     assert roles["judge"].calls == 5 and roles["judge"].input_tokens == 4000
@@ -61,7 +64,7 @@ def test_roles_are_priced_and_unknown_stays_unknown(tmp_path: Path) -> None:
     assert abs(roles["judge"].cost - 4 * (1000 * 0.15 + 100 * 0.60) / 1e6) < 1e-12
     assert money(roles["judge"]) == "unknown ($0.0008 priced; 1 calls without recorded tokens)"
     assert roles["guard"].calls == 1 and roles["guard"].cost_usd == 0.0  # a local vLLM guard is free
-    assert total(roles).cost_usd is None and total(roles).calls == 16
+    assert total(roles).cost_usd is None and total(roles).calls == 17
 
 
 def test_report_prints_cost_by_role_and_prices_override(tmp_path: Path) -> None:

@@ -138,6 +138,10 @@ class Usage(_Frozen):
     output_tokens: int | None = None
 
 
+NOT_BILLED = Usage(input_tokens=0, output_tokens=0)
+"""The tokens of a call that failed without an answer: nothing was billed (0, not unknown)."""
+
+
 class TurnRecord(_Frozen):
     """What happened at one step of one case: the exact request (by hash) and its outcome."""
 

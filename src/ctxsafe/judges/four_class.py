@@ -17,7 +17,7 @@ from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.judges.context import with_context
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
-from ctxsafe.schema import Case, Judgement, Message, TextPart, Usage
+from ctxsafe.schema import NOT_BILLED, Case, Judgement, Message, TextPart
 
 JUDGE_PROMPT_VERSION = "mss4-v2"
 CORRECT_LABELS = {"safe": frozenset({2, 3}), "unsafe": frozenset({0, 1})}
@@ -108,10 +108,6 @@ class FourClassLLMJudge:
                          parse_status="ok" if label is not None else "failed", outcome=res.outcome,
                          error=res.error, input_mode=self.input_mode,
                          usage=res.completion.usage if res.completion is not None else NOT_BILLED, **res.served())
-
-
-NOT_BILLED = Usage(input_tokens=0, output_tokens=0)
-"""A judge call that failed: nothing was billed."""
 
 
 class FourClassOfflineJudge:

@@ -15,7 +15,7 @@ from ctxsafe.engine.policy import step_role
 from ctxsafe.engine.store import RunStore
 from ctxsafe.guards.judge import VERDICT_JUDGE, describe
 from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.report.cost import role_models, step_cost
+from ctxsafe.report.cost import billed, role_models, step_cost
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
 COLUMNS = (
@@ -99,7 +99,8 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
         for rec in records:
             row = {**base, **turn_fields(case, rec, policy)}
             if row["role"] != "final":
-                row["cost_usd"] = step_cost(prices, models.get(row["role"], models["model"]), rec.usage)
+                row["cost_usd"] = step_cost(prices, models.get(row["role"], models["model"]),
+                                            billed(rec.outcome, rec.usage))
             verdicts: list[tuple[str | None, Judgement | None]] = list(judged.get((case.id, rec.step), []))
             for role, j in verdicts or [(None, None)]:
                 yield {**row, **judge_fields(role, j, (policy or {}).get("on_error", "stop"))}

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ctxsafe.engine.store import RunStore
 from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.schema import Usage
+from ctxsafe.schema import NOT_BILLED, Usage
 
 ROLE_ORDER = ("model", "defense", "verifier", "guard", "judge")
 
@@ -91,6 +91,13 @@ def _judge_role_and_model(judge_id: str) -> tuple[str, str | None]:
         return "guard", judge_id.partition("@")[2] or None
     rest = judge_id.partition(":")[2]
     return "judge", rest if ":" in rest else None
+
+
+def billed(outcome: str | None, usage: Usage) -> Usage:
+    """A failed call that reported no tokens was not billed (as the budget meter counts it): 0, not unknown."""
+    if outcome == "error" and usage.input_tokens is None and usage.output_tokens is None:
+        return NOT_BILLED
+    return usage
 
 
 def step_cost(prices: PriceTable, model: str, usage: Usage | None) -> float | None:

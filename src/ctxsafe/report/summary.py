@@ -14,7 +14,7 @@ from typing import Any
 from ctxsafe.metrics.shapes import headline as shape_headline
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
-from ctxsafe.report.cost import RoleCost, run_cost
+from ctxsafe.report.cost import RoleCost, billed, run_cost
 from ctxsafe.report.shapes import RATE_NAMES
 from ctxsafe.schema import Case, Usage
 
@@ -124,7 +124,8 @@ def cost_by_role(rr: RunRows) -> dict[str, RoleCost]:
             if r["step"] is None or r["step"] in seen:
                 continue
             seen.add(r["step"])
-            steps.append((r["role"], Usage(input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])))
+            usage = Usage(input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])
+            steps.append((r["role"], billed(r["turn_outcome"], usage)))
     view = rr.view
     return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 

@@ -14,7 +14,7 @@ from ctxsafe.engine.call import Caller, CallResult
 from ctxsafe.judges.base import JudgeInput
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
-from ctxsafe.schema import Case, ImagePart, Judgement, Message, Outcome, TextPart, Usage
+from ctxsafe.schema import NOT_BILLED, Case, ImagePart, Judgement, Message, Outcome, TextPart, Usage
 from ctxsafe.suites.mtmcs import prompts
 from ctxsafe.suites.mtmcs.parse import parse_score, parse_turn_label
 
@@ -87,10 +87,6 @@ def _judgement(item: JudgeInput, judge_id: str, version: str, input_mode: str, *
                      parse_status="ok" if parsed else "failed", outcome=outcome,
                      error=error, input_mode=input_mode, usage=usage,
                      **(call.served() if call is not None else {}))
-
-
-NOT_BILLED = Usage(input_tokens=0, output_tokens=0)
-"""A judge call that failed: nothing was billed."""
 
 
 class _LLMJudge:
