@@ -119,7 +119,10 @@ class LoadedModel:
 
 
 def is_vision(source: LocalSource) -> bool:
-    """Whether the model reads images: its config carries a vision tower (read before any weight is loaded)."""
+    """Whether the model reads images: its config carries a vision tower (read before any weight is loaded).
+    transformers reads only text architectures from GGUF files."""
+    if source.gguf_file is not None:
+        return False
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(source.ref, **source.kwargs())
