@@ -12,14 +12,15 @@ from ctxsafe.guards.policy import stage_of
 from ctxsafe.schema import Case, TurnRecord
 
 
-def blocked_by(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> tuple[str, int | None]:
-    """(`input` | `output` | `none` | `error`, the 1-based turn) for the first turn a guard blocked."""
+def blocked_by(case: Case, steps: dict[str, TurnRecord]) -> tuple[str, int | None]:
+    """(`input` | `output` | `none` | `error`, the 1-based turn) for the first turn a guard blocked; `steps` are
+    the case's records by step name."""
     for i in range(len(case.turns)):
         step = turn_step(i)
-        rec = turns.get((case.id, step))
+        rec = steps.get(step)
         if rec is None or rec.outcome != "ok":
             return "error", i + 1
-        subs = {s.split("/", 1)[1]: r for (cid, s), r in turns.items() if cid == case.id and s.startswith(step + "/")}
+        subs = {s.split("/", 1)[1]: r for s, r in steps.items() if s.startswith(step + "/")}
         stage = stage_of(rec, subs)
         if stage is not None:
             return stage, i + 1
@@ -29,7 +30,10 @@ def blocked_by(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> tuple[st
 def attribution(store: RunStore, run_id: str, cases: Sequence[Case]) -> dict[str, Any]:
     """Blocking stage per case and counted by context, plus guard calls and guard latency per case."""
     turns = store.turns(run_id)
-    per_case = {c.id: blocked_by(c, turns) for c in cases}
+    by_case: dict[str, dict[str, TurnRecord]] = defaultdict(dict)
+    for (case_id, step), rec in turns.items():  # grouped once: a case's lookups never scan the whole run
+        by_case[case_id][step] = rec
+    per_case = {c.id: blocked_by(c, by_case.get(c.id, {})) for c in cases}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for c in cases:
         counts[c.context][per_case[c.id][0]] += 1

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from ctxsafe.guards.tables import rate_text
+from ctxsafe.report.html_sections import table
 
 W, H, PAD = 420, 220, 36
 BAR = {"unsafe": "#d62728", "safe": "#1f77b4"}
@@ -77,10 +78,7 @@ def _stages(runs: Sequence[Mapping[str, Any]]) -> str:
                          f"{r['guard_calls_per_case']:.2f}", f"{r['guard_latency_s_per_case']:.3f}"])
     head = ["guarded run", "defense", "context", "blocked at input", "blocked at output", "answered", "error",
             "guard calls / case", "guard seconds / case"]
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return (f'<h3>Guard + model: which stage blocked each case</h3><table class="stages"><thead><tr>{th}</tr>'
-            f"</thead><tbody>{body}</tbody></table>")
+    return f"<h3>Guard + model: which stage blocked each case</h3>{table(head, rows, 'stages')}"
 
 
 def guards_section(docs: Sequence[Mapping[str, Any]], suites: Mapping[str, str]) -> str:
@@ -90,17 +88,14 @@ def guards_section(docs: Sequence[Mapping[str, Any]], suites: Mapping[str, str])
         return ""
     head = ["group", "unsafe blocked % [95% CI]", "safe twins blocked % (false positives)", "pair accuracy %",
             "not scored"]
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
     blocks = []
     for suite in dict.fromkeys(suites.get(d["run_id"], "?") for d in docs):
         blocks.append(f"<h3>{escape(suite)}</h3>")
         for d in (d for d in docs if suites.get(d["run_id"], "?") == suite):
             for g in d["classifier"]:
-                body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in _rows(g))
                 blocks.append(
                     f'<div class="guard"><h4>{escape(g["guard"])} <small>view {escape(g["view"])}, on '
-                    f'{escape(g["model"])} ({escape(g["run_id"])})</small></h4>'
-                    f'<table class="guards"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+                    f'{escape(g["model"])} ({escape(g["run_id"])})</small></h4>{table(head, _rows(g), "guards")}'
                     f'<div class="plot">{firing_svg(g)}<ul class="legend"><li><span class="swatch" '
                     f'style="background:{BAR["unsafe"]}"></span>unsafe cases</li><li><span class="swatch" '
                     f'style="background:{BAR["safe"]}"></span>safe twins (false positives)</li></ul></div>'
