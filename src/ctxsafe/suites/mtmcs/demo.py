@@ -1,4 +1,4 @@
-"""The bundled MTMCS demo: our own rows in the hub's schema, over photos shipped inside scikit-image.
+"""The bundled MTMCS demo: our own rows in the hub's schema, over PD/CC0 photos shipped in ctxsafe.
 
 Why: the real dataset cannot be redistributed (license unknown) and needs a download, yet loader,
 engine, judges and reports must run offline in seconds. `demo_rows.json` holds ten rows we wrote
