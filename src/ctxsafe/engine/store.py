@@ -519,14 +519,14 @@ class RunStore:
             "SELECT COUNT(*) FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version)).fetchone()[0])
 
-    def judge_usage(self, run_id: str, judge_id: str, prompt_version: str) -> list[Usage]:
+    def judge_usage(self, run_id: str, judge_id: str, prompt_version: str) -> list[tuple[int | None, int | None]]:
         """The recorded tokens of a judge's calls on a run (none in a store written before they were kept)."""
         if self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='judge_usage'").fetchone() is None:
             return []
         rows = self._db.execute(
             "SELECT input_tokens, output_tokens FROM judge_usage WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version))
-        return [Usage(input_tokens=r[0], output_tokens=r[1]) for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     def served_counts(self, run_id: str, judge_id: str,
                       prompt_version: str) -> list[tuple[str | None, str | None, bool | None, int]]:

@@ -14,7 +14,7 @@ from typing import Any
 from ctxsafe.engine.policy import step_role
 from ctxsafe.engine.store import RunStore
 from ctxsafe.guards.judge import VERDICT_JUDGE, describe
-from ctxsafe.providers.pricing import PriceTable
+from ctxsafe.providers.pricing import Price, PriceTable
 from ctxsafe.report.cost import billed, role_models, step_cost
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
@@ -84,6 +84,7 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
     policy = config.get("policy")
     prices = prices or PriceTable()
     models = role_models(config)
+    role_prices: dict[str, Price | None] = {}
     for case in cases:
         outcome = outcomes.get(case.id, "missing")
         base = {
@@ -99,8 +100,11 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
         for rec in records:
             row = {**base, **turn_fields(case, rec, policy)}
             if row["role"] != "final":
-                row["cost_usd"] = step_cost(prices, models.get(row["role"], models["model"]),
-                                            billed(rec.outcome, rec.usage))
+                if row["role"] not in role_prices:
+                    role_prices[row["role"]] = prices.price_of(models.get(row["role"], models["model"]))
+                price = role_prices[row["role"]]
+                row["cost_usd"] = step_cost(price, billed(rec.outcome, (rec.usage.input_tokens,
+                                                                         rec.usage.output_tokens)))
             verdicts: list[tuple[str | None, Judgement | None]] = list(judged.get((case.id, rec.step), []))
             for role, j in verdicts or [(None, None)]:
                 yield {**row, **judge_fields(role, j, (policy or {}).get("on_error", "stop"))}

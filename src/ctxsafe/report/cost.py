@@ -18,8 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ctxsafe.engine.store import RunStore
-from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.schema import NOT_BILLED, Usage
+from ctxsafe.providers.pricing import Price, PriceTable
 
 ROLE_ORDER = ("model", "defense", "verifier", "guard", "judge")
 
@@ -93,40 +92,43 @@ def _judge_role_and_model(judge_id: str) -> tuple[str, str | None]:
     return "judge", rest if ":" in rest else None
 
 
-def billed(outcome: str | None, usage: Usage) -> Usage:
+Tokens = tuple[int | None, int | None]
+"""A call's (input, output) tokens as recorded; (None, None) when the provider reported none."""
+
+
+def billed(outcome: str | None, tokens: Tokens) -> Tokens:
     """A failed call that reported no tokens was not billed (as the budget meter counts it): 0, not unknown."""
-    if outcome == "error" and usage.input_tokens is None and usage.output_tokens is None:
-        return NOT_BILLED
-    return usage
+    if outcome == "error" and tokens == (None, None):
+        return (0, 0)
+    return tokens
 
 
-def step_cost(prices: PriceTable, model: str, usage: Usage | None) -> float | None:
-    """One call's cost in USD; None when the model has no price or the call's tokens were not recorded
-    (a free model costs 0 either way)."""
-    price = prices.price_of(model)
+def step_cost(price: Price | None, tokens: Tokens) -> float | None:
+    """One call's cost in USD at `price`; None when the model has no price or the call's tokens were not
+    recorded (a free model costs 0 either way)."""
     if price is None:
         return None
     if price.input_per_mtok == 0 and price.output_per_mtok == 0:
         return 0.0
-    return None if usage is None else price.cost(usage)
+    if tokens == (None, None):
+        return None
+    return ((tokens[0] or 0) * price.input_per_mtok + (tokens[1] or 0) * price.output_per_mtok) / 1_000_000
 
 
-def _charge(slot: RoleCost, prices: PriceTable, model: str, usage: Usage | None) -> None:
+def _charge(slot: RoleCost, price: Price | None, tokens: Tokens) -> None:
     slot.calls += 1
-    slot.models.add(model)
-    if usage is not None:
-        slot.input_tokens += usage.input_tokens or 0
-        slot.output_tokens += usage.output_tokens or 0
-    cost = step_cost(prices, model, usage)
+    slot.input_tokens += tokens[0] or 0
+    slot.output_tokens += tokens[1] or 0
+    cost = step_cost(price, tokens)
     if cost is not None:
         slot.cost += cost
-    elif prices.price_of(model) is None:
+    elif price is None:
         slot.unpriced += 1
     else:
         slot.untokened += 1
 
 
-JudgeCalls = dict[tuple[str, str], tuple[int, list[Usage]]]
+JudgeCalls = dict[tuple[str, str], tuple[int, list[Tokens]]]
 """(judge id, prompt version) -> (judgements stored, the recorded tokens of those that have them)."""
 
 
@@ -136,25 +138,33 @@ def judge_calls(store: RunStore, run_id: str) -> JudgeCalls:
             for j, v in store.judges_of(run_id)}
 
 
-def run_cost(config: Mapping[str, Any], steps: Iterable[tuple[str, Usage]], judged: JudgeCalls,
+def run_cost(config: Mapping[str, Any], steps: Iterable[tuple[str, Tokens]], judged: JudgeCalls,
              prices: PriceTable) -> dict[str, RoleCost]:
-    """Role -> cost of one run. `steps` are the run's recorded calls as (role, usage), one per step (a
+    """Role -> cost of one run. `steps` are the run's recorded calls as (role, tokens), one per step (a
     pipeline's kept reply, role `final`, is not a call); `judged` its judgements (judges and guard
     classifiers), one call each."""
     models = role_models(config)
     out: dict[str, RoleCost] = {}
-    for role, usage in steps:
+    price_of: dict[str, Price | None] = {}
+
+    def slot(role: str, model: str) -> tuple[RoleCost, Price | None]:
+        if model not in price_of:
+            price_of[model] = prices.price_of(model)
+        cost = out.setdefault(role, RoleCost())
+        cost.models.add(model)
+        return cost, price_of[model]
+
+    for role, tokens in steps:
         if role == "final":
             continue
-        _charge(out.setdefault(role, RoleCost()), prices, models.get(role, models["model"]), usage)
+        _charge(*slot(role, models.get(role, models["model"])), tokens)
     for (judge_id, _), (n, recorded) in judged.items():
         role, model = _judge_role_and_model(judge_id)
         if model is None:
             continue  # rules, not a model: no call
-        slot = out.setdefault(role, RoleCost())
-        usages: list[Usage | None] = [*recorded, *[None] * max(0, n - len(recorded))]
-        for judged_usage in usages:
-            _charge(slot, prices, model, judged_usage)
+        cost, price = slot(role, model)
+        for tokens in [*recorded, *[(None, None)] * max(0, n - len(recorded))]:
+            _charge(cost, price, tokens)
     return dict(sorted(out.items(), key=lambda kv: (ROLE_ORDER.index(kv[0]) if kv[0] in ROLE_ORDER else 99, kv[0])))
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from ctxsafe.metrics.shapes import headline as shape_headline
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
-from ctxsafe.report.cost import RoleCost, billed, run_cost
+from ctxsafe.report.cost import RoleCost, Tokens, billed, run_cost
 from ctxsafe.report.shapes import RATE_NAMES
-from ctxsafe.schema import Case, Usage
+from ctxsafe.schema import Case
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,14 @@ def turn_labels(rr: RunRows) -> dict[tuple[str, int], Counter[str]]:
 def cost_by_role(rr: RunRows) -> dict[str, RoleCost]:
     """Calls, tokens and cost per role (model, defense, verifier, guard, judge), from each recorded step
     once and the run's judgements, priced by the view's price table."""
-    steps: list[tuple[str, Usage]] = []
+    steps: list[tuple[str, Tokens]] = []
     for rows in rr.rows_by_case.values():
         seen: set[str] = set()
         for r in rows:
             if r["step"] is None or r["step"] in seen:
                 continue
             seen.add(r["step"])
-            usage = Usage(input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])
-            steps.append((r["role"], billed(r["turn_outcome"], usage)))
+            steps.append((r["role"], billed(r["turn_outcome"], (r["input_tokens"], r["output_tokens"]))))
     view = rr.view
     return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 
