@@ -107,3 +107,22 @@ def test_judging_a_run_in_small_chunks_resumes_exactly(tmp_path: Path, monkeypat
         assert len(st.judgements("r", judge.judge_id, judge.prompt_version)) == answered
     finally:
         st.close()
+
+
+def test_cost_read_from_the_store_equals_cost_from_every_case_row(tmp_path: Path) -> None:
+    """The terminal report prices steps read straight from the store; the HTML report has every case's rows:
+    both give the same calls, tokens and cost per role."""
+    from ctxsafe.report.browser_data import RunRows
+    from ctxsafe.report.run_view import load_view
+    from ctxsafe.report.summary import cost_by_role, view_cost
+
+    path = tmp_path / "runs.sqlite"
+    synthetic_run(path, "r", 120, model="openai:gpt-4o-mini")
+    st = RunStore(path, readonly=True)
+    try:
+        view = load_view(st, "r")
+        expected = cost_by_role(RunRows.load(view))
+        assert view_cost(view) == expected
+        assert expected["model"].calls == 120
+    finally:
+        st.close()

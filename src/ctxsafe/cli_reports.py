@@ -30,8 +30,8 @@ from ctxsafe.report.export import FORMATS, export_format, store_rows, write_rows
 from ctxsafe.report.html_page import build_html, write_html
 from ctxsafe.report.judge_agreement import load_agreement
 from ctxsafe.report.results import write_results
-from ctxsafe.report.run_view import load_view
-from ctxsafe.report.summary import cost_by_role, headline_score
+from ctxsafe.report.run_view import RunView, load_view
+from ctxsafe.report.summary import headline_score, view_cost
 from ctxsafe.report.terminal_compare import comparison_tables, leaderboard, published_table
 from ctxsafe.suites.registry import get_suite
 
@@ -72,35 +72,37 @@ def report(
     optionally write one HTML report with a dialogue browser for all of them."""
     with user_errors(), open_store(store) as st:
         table = PriceTable.load(prices)
-        runs = [RunRows.load(load_view(st, rid, judge, table)) for rid in run_ids]
-        costs = [(rr.view.run_id, cost_by_role(rr)) for rr in runs]
-        for rr, (_, roles) in zip(runs, costs, strict=True):
-            with_served(st, with_problems(st, rr.view.doc))
-            rr.view.doc["cost"] = cost_document(roles)
-            rr.view.doc["results_file"] = str(write_results(out / f"{rr.view.run_id}.json", rr.view.doc))
-        for suite_name in dict.fromkeys(rr.view.suite.name for rr in runs):
-            group = [rr.view.doc for rr in runs if rr.view.suite.name == suite_name]
+        # The tables need each run's document and costs only, computed while the run streams past; every
+        # case's rows are built for the HTML report alone (a 100,000-case report in flat memory).
+        views = [load_view(st, rid, judge, table) for rid in run_ids]
+        costs = [(view.run_id, view_cost(view)) for view in views]
+        for view, (_, roles) in zip(views, costs, strict=True):
+            with_served(st, with_problems(st, view.doc))
+            view.doc["cost"] = cost_document(roles)
+            view.doc["results_file"] = str(write_results(out / f"{view.run_id}.json", view.doc))
+        for suite_name in dict.fromkeys(view.suite.name for view in views):
+            group = [view.doc for view in views if view.suite.name == suite_name]
             print_rows(get_suite(suite_name), group, by_category)
-        paper = published_table(runs)
+        paper = published_table(views)
         if paper is not None:
             console.print(paper)
         console.print(cost_table(costs))
-        guards = guard_documents(st, [rr.view.run_id for rr in runs])
+        guards = guard_documents(st, [view.run_id for view in views])
         for doc in guards:  # the guards tables of runs a guard classified, and guarded runs' blocking stages
             show_guards(console, doc, out)
         if html is not None:
-            _write_html(guards, html, runs, images, max_images, judge_eval)
-    refuse_unjudged(runs)
-    exit_for([rr.view.doc for rr in runs])
+            _write_html(guards, html, [RunRows.load(view) for view in views], images, max_images, judge_eval)
+    refuse_unjudged(views)
+    exit_for([view.doc for view in views])
 
 
-def refuse_unjudged(runs: list[RunRows]) -> None:
+def refuse_unjudged(views: list[RunView]) -> None:
     """A run no judge ever scored has no results, only zeros: say so and exit 3 instead of a silent 0."""
-    bare = [rr for rr in runs if not any(rr.view.judges.values())]
+    bare = [view for view in views if not any(view.judges.values())]
     if not bare:
         return
-    for rr in bare:
-        err_console.print(f"[yellow]not judged:[/] {inert_markup(rr.view.run_id)} has no judgements, so every case "
+    for view in bare:
+        err_console.print(f"[yellow]not judged:[/] {inert_markup(view.run_id)} has no judgements, so every case "
                           "is counted as not scored. Re-run the same `ctxsafe run` command with a judge (e.g. "
                           "--judge offline) to score it: the model is not called again.", soft_wrap=True)
     raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
@@ -130,7 +132,7 @@ def compare(
             console.print(leaderboard(runs))
             for t in comparison_tables(comparisons, {rr.view.run_id: rr.view.name for rr in runs}, disagreements):
                 console.print(t)
-            paper = published_table(runs)
+            paper = published_table([rr.view for rr in runs])
             if paper is not None:
                 console.print(paper)
             if html is not None:

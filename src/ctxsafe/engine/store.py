@@ -172,6 +172,12 @@ def _judgement(run_id: str, judge_id: str, prompt_version: str, r: tuple[Any, ..
                      cached=None if r[12] is None else bool(r[12]))
 
 
+def _played_order(steps: list[tuple[int, str, str, int | None, int | None]],
+                  ) -> Iterator[tuple[str, str, tuple[int | None, int | None]]]:
+    for _, step, outcome, tin, tout in sorted(steps, key=lambda r: (r[0], r[1].count("/"), r[1])):
+        yield step, outcome, (tin, tout)
+
+
 def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
     db.execute(
         "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -473,6 +479,23 @@ class RunStore:
                 cases = [Case.model_validate_json(r[1]) for r in rows]
             ids = [c.id for c in cases]
             yield cases, self.turns_for(run_id, ids), {} if judge is None else self.judgements_for(run_id, *judge, ids)
+
+    def step_usage(self, run_id: str) -> Iterator[tuple[str, str, tuple[int | None, int | None]]]:
+        """Each recorded step's (step, outcome, (input tokens, output tokens)), case by case in the run's
+        order, each case's steps in the order they were played (the turn, then its sub-steps): cost by
+        role without loading the run."""
+        rows = self._db.execute(
+            "SELECT c.ord, t.idx, t.step, t.outcome, t.input_tokens, t.output_tokens FROM turns t JOIN cases c "
+            "ON c.run_id = t.run_id AND c.case_id = t.case_id WHERE t.run_id=? ORDER BY c.ord", (run_id,))
+        case: list[tuple[int, str, str, int | None, int | None]] = []
+        last = None
+        for ord_, idx, step, outcome, tin, tout in rows:
+            if ord_ != last and case:
+                yield from _played_order(case)
+                case = []
+            last = ord_
+            case.append((idx, step, outcome, tin, tout))
+        yield from _played_order(case)
 
     def turn_count(self, run_id: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM turns WHERE run_id=?", (run_id,)).fetchone()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ctxsafe.engine.session import display_name
@@ -30,14 +31,21 @@ class RunView:
     suite: Suite
     results: SuiteResults
     doc: dict[str, Any]
-    cases: list[Case]
-    """The run's cases in stored order, read once for every section."""
-    outcomes: dict[str, str]
-    """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
     judge_calls: JudgeCalls = field(default_factory=dict)
     """The run's judgements per judge and their recorded tokens (for the cost by role)."""
     prices: PriceTable = field(default_factory=PriceTable)
     """The price table the report prices calls with (built-in list prices, or `--prices`)."""
+
+    @cached_property
+    def cases(self) -> list[Case]:
+        """The run's cases in stored order, read once for every section that needs them (the terminal
+        report needs none: its documents were computed while the run streamed past)."""
+        return self.store.cases(self.run_id)
+
+    @cached_property
+    def outcomes(self) -> dict[str, str]:
+        """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
+        return case_outcomes({(v.pair_id, v.context): v.outcome for v in self.results.verdicts}, self.cases)
 
     @property
     def run_id(self) -> str:
@@ -66,8 +74,5 @@ def load_view(store: RunStore, run_id: str, judge: str | None = None, prices: Pr
         raise ConfigError(f"no run {run_id!r} in {store.path}")
     suite = get_suite(info.config.get("suite"))
     res = suite.results(store, run_id, info.config, judge, list(info.config.get("judges", [])))
-    doc = document_from(info, suite, res)
-    verdicts = {(v.pair_id, v.context): v.outcome for v in res.verdicts}
-    cases = store.cases(run_id)
-    return RunView(store, info, suite, res, doc, cases, case_outcomes(verdicts, cases), judge_calls(store, run_id),
+    return RunView(store, info, suite, res, document_from(info, suite, res), judge_calls(store, run_id),
                    prices or PriceTable())

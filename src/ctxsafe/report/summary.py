@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ctxsafe.engine.policy import step_role
 from ctxsafe.metrics.shapes import headline as shape_headline
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
 from ctxsafe.report.cost import RoleCost, Tokens, billed, run_cost
+from ctxsafe.report.run_view import RunView
 from ctxsafe.report.shapes import RATE_NAMES
 from ctxsafe.schema import Case
 
@@ -126,6 +128,15 @@ def cost_by_role(rr: RunRows) -> dict[str, RoleCost]:
             seen.add(r["step"])
             steps.append((r["role"], billed(r["turn_outcome"], (r["input_tokens"], r["output_tokens"]))))
     view = rr.view
+    return run_cost(view.info.config, steps, view.judge_calls, view.prices)
+
+
+def view_cost(view: RunView) -> dict[str, RoleCost]:
+    """`cost_by_role` read from the open store a step at a time, so the terminal report never builds
+    every case's rows."""
+    policy = view.info.config.get("policy")
+    steps = ((step_role(policy, step), billed(outcome, tokens))
+             for step, outcome, tokens in view.store.step_usage(view.run_id))
     return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 
 

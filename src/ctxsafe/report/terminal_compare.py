@@ -12,6 +12,7 @@ from ctxsafe.metrics.paired_tests import Difference
 from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import PairedComparison
 from ctxsafe.report.published import against_paper
+from ctxsafe.report.run_view import RunView
 from ctxsafe.report.summary import Rate, by_context, failure_counts, twin_score
 
 
@@ -68,17 +69,17 @@ def comparison_tables(comparisons: Sequence[PairedComparison], names: dict[str, 
     return out
 
 
-def published_table(runs: Sequence[RunRows]) -> Table | None:
+def published_table(views: Sequence[RunView]) -> Table | None:
     """The papers' numbers beside each run's own; None when no published result matches."""
     t = Table(title="Against the paper", title_justify="left")
     for col in ("run", "metric", "published", "ours", "our 95% CI", "difference", "note"):
         t.add_column(col)
     n = 0
-    for rr in runs:
-        for p in against_paper(rr.view.doc):
+    for view in views:
+        for p in against_paper(view.doc):
             n += 1
             ci = f"{p.ci95[0]:.1f}-{p.ci95[1]:.1f}" if p.ci95 else "-"
             flag = {True: "[bold red]outside our CI[/]", False: "within", None: "-"}[p.outside]
-            t.add_row(Text(rr.view.name), Text(p.metric), f"{p.published:g}",
+            t.add_row(Text(view.name), Text(p.metric), f"{p.published:g}",
                       "-" if p.ours is None else f"{p.ours:.2f}", ci, flag, Text(p.notes))
     return t if n else None
