@@ -26,24 +26,23 @@ def guard_document(store: RunStore, run_id: str) -> dict[str, Any]:
         raise CtxsafeError(f"no run {run_id} in the store")
     if str(info.config.get("defense", "")).startswith("guard-"):
         raise CtxsafeError(f"run {run_id} is a guarded run; give the bare run of its model (see `ctxsafe runs`)")
-    cases = store.cases(run_id)
     model = display_name(info.config)
+    judges = [(j, v) for j, v in store.judges_of(run_id) if j.startswith("guard:")]
+    ids = store.case_ids(run_id)
+    others = [other for other in store.runs()
+              if str(other.config.get("defense", "")).startswith("guard-")
+              and other.config.get("model_name") == info.config.get("model_name")
+              and store.case_ids(other.run_id) == ids]
+    # The cases are read only for a run that has guard verdicts: a plain report never loads them all.
+    cases = store.cases(run_id) if judges or others else []
     classifier = []
-    for judge_id, version in store.judges_of(run_id):
-        if not judge_id.startswith("guard:"):
-            continue
+    for judge_id, version in judges:
         _, view, target = [*version.split("|"), "?", "?"][:3]
         classifier.append({"guard": judge_id.removeprefix("guard:"), "view": view, "target": target,
                            "model": model, "run_id": run_id, "judge_id": judge_id, "prompt_version": version,
                            "metrics": classify(cases, store.judgements(run_id, judge_id, version))})
-    ids = {c.id for c in cases}
-    guarded = []
-    for other in store.runs():
-        defense = str(other.config.get("defense", ""))
-        if defense.startswith("guard-") and other.config.get("model_name") == info.config.get("model_name") \
-                and store.case_ids(other.run_id) == ids:
-            guarded.append({**attribution(store, other.run_id, cases), "model": display_name(other.config),
-                            "defense": defense})
+    guarded = [{**attribution(store, other.run_id, cases), "model": display_name(other.config),
+                "defense": str(other.config.get("defense", ""))} for other in others]
     return {"run_id": run_id, "model": model, "classifier": classifier, "guarded_runs": guarded}
 
 
