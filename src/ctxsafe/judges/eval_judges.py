@@ -31,7 +31,14 @@ from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.schema import Judgement
 from ctxsafe.suites.mssbench.yesno import YesNoReader
-from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
+from ctxsafe.suites.mtmcs.judge import (
+    OfflineEmbedScoreJudge,
+    OfflineEmbedTurnJudge,
+    OfflineScoreJudge,
+    OfflineTurnJudge,
+    ScoreJudge,
+    TurnJudge,
+)
 
 SCORE_NAMES = ("1", "2", "3", "4", "5")
 JUDGE_PARAMS = GenParams(temperature=0.0, seed=0)
@@ -55,8 +62,10 @@ def make_eval_judges(kind: LabelKind, spec: str, endpoint: Endpoint, store: RunS
             raise ConfigError("the offline judges read the response only; drop --judge-input")
         if kind == "mss4":
             return JudgeSet([OFFLINE_JUDGES[spec]()], [])
-        if spec in ("offline-learned", "offline-embed"):
-            raise ConfigError("MTMCS has no learned offline judge: use offline (rules)")
+        if spec == "offline-learned":
+            raise ConfigError("MTMCS has no n-gram learned judge: use offline (rules) or offline-embed")
+        if spec == "offline-embed":
+            return JudgeSet([OfflineEmbedScoreJudge(), OfflineEmbedTurnJudge()], [])
         return JudgeSet([OfflineScoreJudge(), OfflineTurnJudge()], [])
     provider = make_provider(spec, endpoint)
     if kind == "mss4":

@@ -28,7 +28,15 @@ from ctxsafe.report.defenses import RunUnits
 from ctxsafe.schema import Case
 from ctxsafe.suites.mtmcs import insight, metrics, prompts
 from ctxsafe.suites.mtmcs.demo import DEMO, demo_data
-from ctxsafe.suites.mtmcs.judge import INPUT_MODES, OfflineScoreJudge, OfflineTurnJudge, ScoreJudge, TurnJudge
+from ctxsafe.suites.mtmcs.judge import (
+    INPUT_MODES,
+    OfflineEmbedScoreJudge,
+    OfflineEmbedTurnJudge,
+    OfflineScoreJudge,
+    OfflineTurnJudge,
+    ScoreJudge,
+    TurnJudge,
+)
 from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE, LoadOptions, build_cases
 from ctxsafe.suites.mtmcs.parse import PARSER_VERSION
 from ctxsafe.suites.mtmcs.sources import read_captions, read_data
@@ -139,13 +147,16 @@ class Mtmcs:
                                  "structured": bool(extra["judge_structured"])})
 
     def make_judges(self, request: JudgeRequest, prepared: Prepared) -> list[Judge]:
-        """`offline` (rules), `none`, or provider:model: the dialogue score and, unless off, per turn."""
+        """`offline` (rules), `offline-embed` (learned), `none`, or provider:model: the dialogue score and,
+        unless off, per turn."""
         extra_turn = prepared.judging["per_turn"]
         if request.spec == "none":
             return []
-        if request.spec == "offline":
+        if request.spec in ("offline", "offline-embed"):
             if request.input_mode is not None:
                 raise ConfigError("the offline judges read the replies' text only; drop --judge-input")
+            if request.spec == "offline-embed":  # the learned judges (the `judge` extra)
+                return [OfflineEmbedScoreJudge(), OfflineEmbedTurnJudge()] if extra_turn else [OfflineEmbedScoreJudge()]
             return [OfflineScoreJudge(), OfflineTurnJudge()] if extra_turn else [OfflineScoreJudge()]
         assert request.caller is not None
         structured = prepared.judging["structured"]
