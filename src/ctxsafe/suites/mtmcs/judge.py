@@ -9,15 +9,18 @@ cases carry no image in either mode. Judgements are keyed by judge id and prompt
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from ctxsafe.engine.call import Caller, CallResult
 from ctxsafe.judges.base import JudgeInput
-from ctxsafe.judges.learned_scores import Kind
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
 from ctxsafe.schema import NOT_BILLED, Case, ImagePart, Judgement, Message, Outcome, TextPart, Usage
 from ctxsafe.suites.mtmcs import prompts
 from ctxsafe.suites.mtmcs.parse import parse_score, parse_turn_label
+
+if TYPE_CHECKING:  # the learned judges (numpy, the embedder) load only when one is built
+    from ctxsafe.judges.learned_scores import Kind
 
 INPUT_MODES = ("image", "caption")
 
