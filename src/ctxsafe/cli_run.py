@@ -83,6 +83,10 @@ PricesOpt = Annotated[Path | None, typer.Option(
 TextOnlyOpt = Annotated[bool, typer.Option(
     "--text-only", help="Declare the models under test text-only (e.g. a llama.cpp server without a vision "
                         "projector): a run with image cases stops before its first call.")]
+BatchOpt = Annotated[bool, typer.Option(
+    "--batch", help="Send the calls through the provider's batch API (openai:, anthropic:; about half the price, "
+                    "answered within 24 hours). A killed run re-attaches to its batch when re-run.")]
+BatchPollOpt = Annotated[float, typer.Option(min=0.0, help="Seconds between two status requests of a batch.")]
 DeviceOpt = Annotated[str | None, typer.Option(
     "--device", help="Where local models (hf:, gguf:) run: cpu, cuda, cuda:1, ... Default: a GPU if torch sees one, "
                      "else the CPU.")]
@@ -93,7 +97,7 @@ ChatTemplateOpt = Annotated[str | None, typer.Option(
 SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_url", "api_key_env", "judge_base_url",
           "judge_api_key_env", "temperature", "max_tokens", "seed", "concurrency", "timeout", "max_attempts",
           "retry_base", "run_id", "store", "out", "by_category", "show", "progress", "defense", "verifier", "ablation",
-          "guard", "max_cost", "dry_run", "prices", "text_only", "device",
+          "guard", "max_cost", "dry_run", "prices", "text_only", "batch", "batch_poll", "device",
           "chat_template")
 
 
@@ -134,6 +138,8 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
         ("dry_run", DryRunOpt, False),
         ("prices", PricesOpt, None),
         ("text_only", TextOnlyOpt, False),
+        ("batch", BatchOpt, False),
+        ("batch_poll", BatchPollOpt, 30.0),
         ("device", DeviceOpt, None),
         ("chat_template", ChatTemplateOpt, None),
     ]
@@ -155,7 +161,7 @@ def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> Ru
                                          shared["text_only"], shared["device"],
                                          shared["chat_template"])
     limits = RunLimits(max_cost=shared["max_cost"], dry_run=shared["dry_run"], prices=shared["prices"],
-                       text_only=shared["text_only"])
+                       text_only=shared["text_only"], batch=shared["batch"], batch_poll_s=shared["batch_poll"])
     return RunPlan(suite=suite, common=common, extra=extra, models=shared["model"] or REFERENCE_DEFAULTS,
                    endpoint=endpoint, judge_endpoint=judge_endpoint, store=shared["store"], out=shared["out"],
                    run_id=shared["run_id"], guards=tuple(shared["guard"] or ()), limits=limits)
@@ -205,8 +211,9 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
         rows = asyncio.run(run_models(plan, sink))
     if plan.limits.dry_run:
         for row in rows:
-            console.print(f"dry run, nothing was sent: {row['run_id']}: {describe(row['spend'])}", soft_wrap=True,
-                          markup=False, highlight=False)
+            priced = " (at batch prices)" if plan.limits.batch else ""
+            console.print(f"dry run, nothing was sent: {row['run_id']}: {describe(row['spend'])}{priced}",
+                          soft_wrap=True, markup=False, highlight=False)
         return
     print_rows(suite, rows, shared["by_category"])
     with user_errors():

@@ -59,15 +59,15 @@ class Meter:
                 f"budget reached: ${self.total_cost:.4f} spent of --max-cost ${self.max_cost:.4f}; every finished "
                 "step is stored, re-run the same command (with a larger --max-cost) to resume")
 
-    def charge(self, role: str, provider_name: str, usage: Usage | None) -> None:
-        """Count one fresh call; `usage` None means it failed (nothing billed)."""
+    def charge(self, role: str, provider_name: str, usage: Usage | None, *, batch: bool = False) -> None:
+        """Count one fresh call; `usage` None means it failed (nothing billed); `batch`: at the batch price."""
         spend = self.roles.setdefault(role, Spend())
         spend.calls += 1
         if usage is None:
             return
         spend.input_tokens += usage.input_tokens or 0
         spend.output_tokens += usage.output_tokens or 0
-        cost = self.prices.cost(provider_name, usage)
+        cost = self.prices.cost(provider_name, usage, batch=batch)
         if cost is None:
             spend.unpriced_calls += 1
         else:
@@ -108,6 +108,10 @@ class RunLimits:
     prices: Path | None = None
     text_only: bool = False
     """Declare the models under test text-only: a run with image cases stops before its first call."""
+    batch: bool = False
+    """Send the calls through the providers' batch APIs (half price, answered within 24 hours)."""
+    batch_poll_s: float = 30.0
+    """Seconds between two status requests of a batch in flight."""
 
 
 def describe(summary: dict[str, object]) -> str:

@@ -101,7 +101,9 @@ class Caller:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
         self._sem = asyncio.Semaphore(self.concurrency)
         self._first = asyncio.Lock()
-        self._reached = False
+        # A batch provider gathers requests into one submission: a lone pre-flight request would cost a
+        # whole batch round trip; the submission itself reports a bad key or an unreachable endpoint.
+        self._reached = bool(getattr(provider, "batch", False))
         # Each attempt also passes the provider's adaptive limit, which halves on 429 and grows back.
         self.adaptive = limit_for(provider, self.concurrency) if adaptive else None
         self._rng = random.Random()
@@ -143,7 +145,8 @@ class Caller:
                     result = await self._call(key, body, messages, params)
                 if meter is not None:
                     meter.charge(self.namespace or "model", self.provider.name,
-                                 result.completion.usage if result.completion is not None else None)
+                                 result.completion.usage if result.completion is not None else None,
+                                 batch=getattr(self.provider, "batch", False))
             pending.set_result(result)
             return result
         finally:

@@ -39,6 +39,9 @@ def active() -> bool:
 class Estimator:
     """Stands in for a provider: same name and identity (so cache keys match), but never sends anything."""
 
+    batch = False
+    """Set under --batch: the estimate is charged at the batch price."""
+
     def __init__(self, inner: Provider) -> None:
         self.inner = inner
         self.name = inner.name

@@ -64,10 +64,17 @@ CREATE TABLE IF NOT EXISTS image_checks (
   key TEXT NOT NULL, max_side INTEGER NOT NULL, stamp TEXT NOT NULL, sha256 TEXT NOT NULL,
   media_type TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, policy TEXT NOT NULL,
   payload_bytes INTEGER NOT NULL, PRIMARY KEY (key, max_side));
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id TEXT PRIMARY KEY, provider TEXT NOT NULL, api TEXT NOT NULL, state TEXT NOT NULL,
+  requests INTEGER NOT NULL, ended INTEGER NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_items (
+  provider TEXT NOT NULL, key TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT,
+  PRIMARY KEY (provider, key));
 """
 # judge_usage came after schema version 2 without changing what older code reads: a store written before it
 # simply has no judge tokens (reported as not recorded), so it keeps its version. image_checks likewise: a
-# store without it has remembered no image yet.
+# store without it has remembered no image yet. batches/batch_items likewise: a store without them has no
+# batch in flight.
 
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "requests": ("served_model TEXT", "served_fingerprint TEXT"),
@@ -233,6 +240,15 @@ class CachedResponse:
     usage: Usage
     served_model: str | None = None
     fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """A request's row in a provider batch: its batch, whether that batch ended, and its result (JSON) if any."""
+
+    batch_id: str
+    ended: bool
+    result: str | None
 
 
 @dataclass(frozen=True)
@@ -579,3 +595,43 @@ class RunStore:
 
     def cache_put(self, key: str, body: str, value: CachedResponse) -> None:
         _put_cache(self._db, key, body, value)
+
+    # -- provider batches (engine/batcher.py) ------------------------------------------------
+    def batch_item(self, provider: str, key: str) -> BatchItem | None:
+        """Where a request stands in a provider batch: in flight, answered (result JSON), or never batched."""
+        row = self._db.execute(
+            "SELECT i.batch_id, b.ended, i.result FROM batch_items i JOIN batches b ON b.batch_id = i.batch_id "
+            "WHERE i.provider=? AND i.key=?", (provider, key)).fetchone()
+        return None if row is None else BatchItem(row[0], bool(row[1]), row[2])
+
+    def record_batch(self, batch_id: str, provider: str, api: str, keys: list[str]) -> None:
+        """A submitted batch and its requests, in one transaction (what a later process re-attaches to)."""
+        now = time.time()
+        with self.transaction():
+            self._db.execute("INSERT INTO batches VALUES (?,?,?,?,?,0,?,?)",
+                             (batch_id, provider, api, "submitted", len(keys), now, now))
+            self._db.executemany("INSERT OR REPLACE INTO batch_items VALUES (?,?,?,NULL)",
+                                 [(provider, k, batch_id) for k in keys])
+
+    def set_batch_state(self, batch_id: str, state: str) -> None:
+        self._db.execute("UPDATE batches SET state=?, updated=? WHERE batch_id=?", (state, time.time(), batch_id))
+
+    def batch_keys(self, batch_id: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT key FROM batch_items WHERE batch_id=?", (batch_id,))]
+
+    def finish_batch(self, batch_id: str, state: str, results: dict[str, str]) -> None:
+        """An ended batch with every request's result (JSON), in one transaction."""
+        with self.transaction():
+            self._db.execute("UPDATE batches SET state=?, ended=1, updated=? WHERE batch_id=?",
+                             (state, time.time(), batch_id))
+            self._db.executemany("UPDATE batch_items SET result=? WHERE batch_id=? AND key=?",
+                                 [(r, batch_id, k) for k, r in results.items()])
+
+    def forget_batch_item(self, provider: str, key: str) -> None:
+        """Drop a delivered error, so that the retry goes into a new batch."""
+        self._db.execute("DELETE FROM batch_items WHERE provider=? AND key=?", (provider, key))
+
+    def batches(self) -> list[tuple[str, str, str, str, int, bool]]:
+        """(batch id, provider, api, state, requests, ended) of every batch this store submitted, oldest first."""
+        return [(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in self._db.execute(
+            "SELECT batch_id, provider, api, state, requests, ended FROM batches ORDER BY created")]

@@ -41,6 +41,16 @@ def to_anthropic(messages: list[Message], images: ImageStore) -> tuple[str | Non
     return system, out
 
 
+def message_completion(resp: Any) -> Completion:
+    """A Messages API reply (sent alone, or one result of a message batch) as our Completion."""
+    text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
+    stop = resp.stop_reason or ""
+    finish = _FINISH.get(stop, stop or None)
+    return Completion(text=text if text or finish != "content_filter" else None, finish_reason=finish,
+                      usage=Usage(input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens),
+                      served_model=getattr(resp, "model", None) or None)
+
+
 class AnthropicProvider:
     """A Claude model on the Messages API (or any server that speaks it)."""
 
@@ -89,12 +99,12 @@ class AnthropicProvider:
                                key_env=self.key_env) from None
         except (anthropic.APIError, ValueError) as exc:
             raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
-        text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
-        stop = resp.stop_reason or ""
-        finish = _FINISH.get(stop, stop or None)
-        return Completion(text=text if text or finish != "content_filter" else None, finish_reason=finish,
-                          usage=Usage(input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens),
-                          served_model=getattr(resp, "model", None) or None)
+        return message_completion(resp)
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client, shared by this model's batch API (same base URL, key and timeouts)."""
+        return self._client
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -56,6 +56,30 @@ def openai_error(exc: Exception, provider: str | None = None, key_env: str | Non
     return ProviderError(redact(f"malformed response body: {exc}"), retryable=True)
 
 
+def chat_request(model: str, messages: list[Message], params: GenParams, images: ImageStore) -> dict[str, Any]:
+    """The body of one chat-completions request (sent alone, or as one line of a batch)."""
+    return {"model": model, "messages": to_openai_messages(messages, images), **params.as_dict()}
+
+
+def chat_completion(resp: Any) -> Completion:
+    """A chat completion (the SDK's object, or one parsed from a batch's output) as our Completion."""
+    if not getattr(resp, "choices", None):
+        raise ProviderError("malformed response: no choices", retryable=True)
+    choice = resp.choices[0]
+    usage = resp.usage
+    message = choice.message
+    refusal = getattr(message, "refusal", None) if message is not None else None
+    text = message.content if message is not None else None
+    return Completion(
+        text=text if text is not None or refusal is None else refusal,
+        finish_reason="refusal" if refusal and not text else choice.finish_reason,
+        usage=Usage(input_tokens=usage.prompt_tokens if usage else None,
+                    output_tokens=usage.completion_tokens if usage else None),
+        served_model=getattr(resp, "model", None) or None,
+        fingerprint=getattr(resp, "system_fingerprint", None) or None,
+    )
+
+
 class OpenAICompatible:
     """A chat model behind an OpenAI-compatible endpoint (or an Azure deployment, given its client)."""
 
@@ -80,30 +104,19 @@ class OpenAICompatible:
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
         try:
             resp = await self._client.chat.completions.create(
-                model=self.model, messages=to_openai_messages(messages, images),  # type: ignore[arg-type]
-                **params.as_dict(),
-            )
+                **chat_request(self.model, messages, params, images))
         except openai.APIStatusError as exc:
             if is_content_filter(exc):
                 return Completion(text=None, finish_reason="content_filter")
             raise openai_error(exc, self.name, self.key_env) from None
         except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
             raise openai_error(exc, self.name, self.key_env) from None
-        if not getattr(resp, "choices", None):
-            raise ProviderError("malformed response: no choices", retryable=True)
-        choice = resp.choices[0]
-        usage = resp.usage
-        message = choice.message
-        refusal = getattr(message, "refusal", None) if message is not None else None
-        text = message.content if message is not None else None
-        return Completion(
-            text=text if text is not None or refusal is None else refusal,
-            finish_reason="refusal" if refusal and not text else choice.finish_reason,
-            usage=Usage(input_tokens=usage.prompt_tokens if usage else None,
-                        output_tokens=usage.completion_tokens if usage else None),
-            served_model=getattr(resp, "model", None) or None,
-            fingerprint=getattr(resp, "system_fingerprint", None) or None,
-        )
+        return chat_completion(resp)
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client, shared by this model's batch API (same base URL, key and timeouts)."""
+        return self._client
 
     async def aclose(self) -> None:
         await self._client.close()

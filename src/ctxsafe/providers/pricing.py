@@ -1,7 +1,8 @@
 """What a call costs: a price table per model (USD per million tokens), which users can override.
 
 Local servers and reference models cost nothing; a hosted model missing from the table has an
-unknown price, shown as unknown, never as zero.
+unknown price, shown as unknown, never as zero. Requests sent through a provider's batch API are
+charged at the batch price: half the list price unless the table names one.
 """
 
 from __future__ import annotations
@@ -16,12 +17,25 @@ from ctxsafe.schema import Usage
 FREE_FAMILIES = frozenset(("ref", "vllm", "sglang", "ollama", "llamacpp", "lmstudio", "hf", "gguf", "local"))
 
 
+BATCH_DISCOUNT = 0.5
+"""OpenAI's Batch API and Anthropic's Message Batches both bill half the list price."""
+
+
 @dataclass(frozen=True)
 class Price:
     """USD per million input and output tokens (image tokens are input tokens where reported)."""
 
     input_per_mtok: float
     output_per_mtok: float
+    batch_input_per_mtok: float | None = None
+    batch_output_per_mtok: float | None = None
+    """The batch API's prices; None means the list price times BATCH_DISCOUNT."""
+
+    def for_batch(self) -> Price:
+        return Price(self.input_per_mtok * BATCH_DISCOUNT if self.batch_input_per_mtok is None
+                     else self.batch_input_per_mtok,
+                     self.output_per_mtok * BATCH_DISCOUNT if self.batch_output_per_mtok is None
+                     else self.batch_output_per_mtok)
 
     def cost(self, usage: Usage) -> float | None:
         if usage.input_tokens is None and usage.output_tokens is None:
@@ -55,6 +69,13 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
+_PRICE_KEYS = frozenset(("input", "output", "batch_input", "batch_output"))
+
+
+def _maybe(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 class PriceTable:
     """Model-name prefix -> price; user entries (a JSON file) replace or extend the defaults."""
 
@@ -63,7 +84,8 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: Path | None) -> PriceTable:
-        """Defaults, overridden by `path`: {"model-prefix": {"input": USD/Mtok, "output": USD/Mtok}, ...}."""
+        """Defaults, overridden by `path`: {"model-prefix": {"input": USD/Mtok, "output": USD/Mtok}, ...}, each
+        optionally with "batch_input" and "batch_output" (default: half the list price)."""
         table = cls()
         if path is None:
             return table
@@ -74,11 +96,12 @@ class PriceTable:
         if not isinstance(raw, dict):
             raise DataError("the price table must be a JSON object of model -> {input, output}", file=str(path))
         for model, entry in raw.items():
-            if (not isinstance(entry, dict) or set(entry) != {"input", "output"}
+            if (not isinstance(entry, dict) or not {"input", "output"} <= set(entry) <= _PRICE_KEYS
                     or not all(isinstance(v, int | float) and v >= 0 for v in entry.values())):
-                raise DataError("each price needs non-negative 'input' and 'output' (USD per million tokens)",
-                                file=str(path), record=str(model))
-            table.prices[str(model)] = Price(float(entry["input"]), float(entry["output"]))
+                raise DataError("each price needs non-negative 'input' and 'output' (USD per million tokens), "
+                                "optionally 'batch_input' and 'batch_output'", file=str(path), record=str(model))
+            table.prices[str(model)] = Price(float(entry["input"]), float(entry["output"]),
+                                             _maybe(entry.get("batch_input")), _maybe(entry.get("batch_output")))
         return table
 
     def price_of(self, name: str) -> Price | None:
@@ -94,6 +117,9 @@ class PriceTable:
         matches = [k for k in self.prices if model.startswith(k)]
         return self.prices[max(matches, key=len)] if matches else None
 
-    def cost(self, name: str, usage: Usage) -> float | None:
+    def cost(self, name: str, usage: Usage, *, batch: bool = False) -> float | None:
+        """What `usage` cost on model `name`; `batch` for a request sent through a batch API."""
         price = self.price_of(name)
-        return None if price is None else price.cost(usage)
+        if price is None:
+            return None
+        return (price.for_batch() if batch else price).cost(usage)

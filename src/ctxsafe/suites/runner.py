@@ -3,6 +3,7 @@ then for each model run (or resume) the cases, judge them, and write its results
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.ablations import ablate
+from ctxsafe.engine.batcher import batch_api, batched
 from ctxsafe.engine.budget import Meter, RunLimits, metering
 from ctxsafe.engine.call import Caller
-from ctxsafe.engine.dry_run import dry_run
+from ctxsafe.engine.dry_run import Estimator, dry_run
 from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.session import execute, make_run_id, role_callers, run_label, with_policy
@@ -74,7 +76,8 @@ async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: 
     policy = plan.suite.policy(prepared, defense)
     identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images,
                                         plan.common.ablation), policy, verifier)
-    caller = Caller(provider, prepared.params, store, images, plan.common.retry, plan.common.concurrency)
+    caller = Caller(provider, prepared.params, store, images, plan.common.retry,
+                    _concurrency(provider, plan.common.concurrency))
     rid = plan.run_id or make_run_id(plan.suite.name, prepared.setting, run_label(caller, defense), identity)
     config = {**identity, "setting": prepared.setting, "model_name": provider.name,
               "baseline": provider.is_reference, "retry": asdict(plan.common.retry),
@@ -86,15 +89,31 @@ async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: 
     return row
 
 
+def _concurrency(provider: Provider, asked: int) -> int:
+    """--concurrency, except for a batch provider: every request that can go in its batch is let through."""
+    return provider.max_concurrency if getattr(provider, "batch", False) else asked
+
+
+def _batched(provider: Provider, plan: RunPlan, store: RunStore, role: str) -> Provider:
+    """Under --batch: the model under test must have a batch API; an LLM judge uses its own when it has one,
+    and is otherwise called directly (said on stderr)."""
+    if not plan.limits.batch:
+        return provider
+    if role == "judge" and batch_api(provider.inner if isinstance(provider, Estimator) else provider) is None:
+        print(f"note: judge {provider.name} has no batch API; its calls are sent directly", file=sys.stderr)
+        return provider
+    return batched(provider, store, plan.limits.batch_poll_s)
+
+
 def _judge_request(plan: RunPlan, store: RunStore, images: ImageStore) -> tuple[JudgeRequest, list[Provider]]:
     spec = plan.common.judge
     if spec in ("offline", "none"):
         return JudgeRequest(spec, plan.common.judge_input, None), []
-    provider = make_provider(spec, plan.judge_endpoint)
+    provider = _batched(make_provider(spec, plan.judge_endpoint), plan, store, "judge")
 
     def caller(params: GenParams) -> Caller:
-        return Caller(provider, params, store, images, plan.common.retry, plan.judge_endpoint.concurrency,
-                      namespace="judge")
+        return Caller(provider, params, store, images, plan.common.retry,
+                      _concurrency(provider, plan.judge_endpoint.concurrency), namespace="judge")
 
     return JudgeRequest(spec, plan.common.judge_input, caller), [provider]
 
@@ -171,6 +190,7 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
         for spec in plan.models:
             provider = make_provider(spec, plan.endpoint)
             try:
+                provider = _batched(provider, plan, store, "model")
                 check_cases(spec, capabilities_of(provider), cases, images.size_of)  # one line, before any call
                 for defense in policies:
                     before = meter.snapshot()

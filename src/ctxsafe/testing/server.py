@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctxsafe.testing.batch_service import BatchService
 from ctxsafe.testing.http_core import HttpServer, Response, dumps, openai_error_body
 from ctxsafe.testing.script import BadRequest, Script, image_digest
 from ctxsafe.testing.server_config import HOST, ServerConfig
@@ -29,6 +30,7 @@ class _Stats:
     connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    batches: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     wires: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -45,6 +47,7 @@ class _Stats:
             "connections": self.connections,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "batches": self.batches,
             "outcomes": dict(self.outcomes),
             "wires": dict(self.wires),
             "uptime_s": round(time.monotonic() - self.started, 3),
@@ -62,6 +65,8 @@ class MockServer(HttpServer):
         super().__init__()
         self.stats = _Stats()
         self.wires: list[Wire] = [OpenAIChatWire(), ResponsesWire(), AnthropicWire(), GeminiWire()]
+        self.batch = BatchService(lambda wire, path, headers, body: self._generate(wire, path, "", headers, body),
+                                  lambda: f"http://{HOST}:{self.port}")
         self.configure(config or ServerConfig())
 
     # -- state ---------------------------------------------------------------------------------
@@ -72,6 +77,7 @@ class MockServer(HttpServer):
         self.max_body_bytes = config.max_body_bytes
         self.stall_s = config.stall_s
         self.script = Script(config)
+        self.batch.configure(config)
         self._static_429_headers = self._make_429_headers()
         self.reset()
 
@@ -105,6 +111,11 @@ class MockServer(HttpServer):
 
     # -- routing -------------------------------------------------------------------------------
     async def route(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+        batch = await self.batch.route(method, path, headers, body)
+        if batch is not None:
+            if method == "POST" and path in ("/v1/batches", "/v1/messages/batches") and batch.status == 200:
+                self.stats.batches += 1
+            return batch
         for wire in self.wires:
             if wire.match(method, path):
                 if method != "POST":

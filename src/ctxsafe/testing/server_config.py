@@ -108,8 +108,19 @@ class ServerConfig(BaseModel):
     max_body_bytes: int = Field(default=64 << 20, gt=0)
     max_concurrent: int | None = Field(default=None, ge=1, description="answer 429 to a request that arrives "
                                        "while this many are already in flight (a provider's concurrency limit)")
+    batch_polls: int = Field(default=1, ge=0, description="status requests a batch answers in_progress to "
+                             "before it ends (on the next one); no clock is involved")
+    batch_expire_pattern: str | None = Field(default=None, description="batch items whose messages (as JSON) "
+                                             "match this regex expire instead of being answered")
+    batch_expire_times: int | None = Field(default=1, ge=0, description="how many times each distinct prompt "
+                                           "expires before it is answered (None: always)")
     reject_images: bool = Field(default=False, description="answer any request with an image with HTTP 500 "
                                 "'image input is not supported', as a text-only llama.cpp server does")
+
+    @field_validator("batch_expire_pattern")
+    @classmethod
+    def _valid_expire_regex(cls, v: str | None) -> str | None:
+        return None if v is None else _check_regex(v)
 
     @model_validator(mode="after")
     def _check_random_faults(self) -> Self:
