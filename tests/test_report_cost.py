@@ -29,8 +29,8 @@ def _ctxsafe(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
-def _steps(store: RunStore, run_id: str) -> list[tuple[str, tuple[int | None, int | None]]]:
-    return [("model", (rec.usage.input_tokens, rec.usage.output_tokens)) for rec in store.turns(run_id).values()]
+def _steps(store: RunStore, run_id: str) -> list[tuple[str, tuple[int | None, int | None], int]]:
+    return [("model", (rec.usage.input_tokens, rec.usage.output_tokens), 1) for rec in store.turns(run_id).values()]
 
 
 def test_roles_are_priced_and_unknown_stays_unknown(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_roles_are_priced_and_unknown_stays_unknown(tmp_path: Path) -> None:
         info = store.run(run_id)
         assert info is not None
         failed = billed("error", (None, None))  # a failed call with no tokens was not billed: 0, not unknown
-        roles = run_cost(info.config, [*_steps(store, run_id), ("model", failed)], judge_calls(store, run_id),
+        roles = run_cost(info.config, [*_steps(store, run_id), ("model", failed, 1)], judge_calls(store, run_id),
                          PriceTable())
     finally:
         store.close()

@@ -70,7 +70,10 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS batch_items (
   provider TEXT NOT NULL, key TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT,
   PRIMARY KEY (provider, key));
+CREATE INDEX IF NOT EXISTS cases_by_ord ON cases (run_id, ord);
 """
+# cases_by_ord lets a run be read in order a chunk at a time without scanning the run per chunk; a store
+# written before it (or opened read-only) reads the same rows, only slower.
 # judge_usage came after schema version 2 without changing what older code reads: a store written before it
 # simply has no judge tokens (reported as not recorded), so it keeps its version. image_checks likewise: a
 # store without it has remembered no image yet. batches/batch_items likewise: a store without them has no
@@ -179,10 +182,63 @@ def _judgement(run_id: str, judge_id: str, prompt_version: str, r: tuple[Any, ..
                      cached=None if r[12] is None else bool(r[12]))
 
 
-def _played_order(steps: list[tuple[int, str, str, int | None, int | None]],
-                  ) -> Iterator[tuple[str, str, tuple[int | None, int | None]]]:
-    for _, step, outcome, tin, tout in sorted(steps, key=lambda r: (r[0], r[1].count("/"), r[1])):
-        yield step, outcome, (tin, tout)
+StepFacts = tuple[str, str | None, str | None, str | None, int | None]
+"""One turn of a case as scoring reads it: (turn outcome, finish reason, and the chosen judge's outcome,
+parse status and label, None without a judgement)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What scoring reads of one case, straight from the store's columns: no Case, TurnRecord or Judgement
+    is built, so a 100,000-case run is scored in seconds (docs/performance.md)."""
+
+    id: str
+    pair_id: str
+    context: str
+    task: str | None
+    category: str | None
+    cluster: Any
+    """`meta.cluster` as stored (JSON-decoded), None without one."""
+    gold: dict[str, Any]
+    n_turns: int
+    replayed: frozenset[int]
+    """The 0-based user turns answered by a fixed reply."""
+    steps: dict[str, StepFacts]
+    """The case's turns (`t1`, `t2`, ...; not their sub-steps) by step."""
+
+
+_FACTS_SQL = """
+SELECT c.case_id, c.body ->> '$.pair_id', c.body ->> '$.context', c.body ->> '$.task', c.body ->> '$.category',
+       c.body -> '$.meta.cluster', c.body -> '$.gold', json_array_length(c.body, '$.turns'),
+       c.body -> '$.fixed_replies', t.step, t.outcome, t.finish_reason, j.outcome, j.parse_status, j.label
+FROM cases c
+LEFT JOIN turns t ON t.run_id = c.run_id AND t.case_id = c.case_id AND instr(t.step, '/') = 0
+LEFT JOIN judgements j ON j.run_id = t.run_id AND j.case_id = t.case_id AND j.step = t.step
+     AND j.judge_id = ? AND j.prompt_version = ?
+WHERE c.run_id = ? ORDER BY c.ord"""
+
+
+def _facts(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
+    """Group the joined rows (one per case and turn, in case order) into one CaseFacts per case."""
+    decoded: dict[str | None, Any] = {None: None}  # gold, cluster and fixed replies repeat across cases
+
+    def load(text: str | None) -> Any:
+        if text not in decoded:
+            decoded[text] = json.loads(text)  # type: ignore[arg-type]
+        return decoded[text]
+
+    case: CaseFacts | None = None
+    for r in rows:
+        if case is None or r[0] != case.id:
+            if case is not None:
+                yield case  # complete: its rows are consecutive
+            fixed = load(r[8]) or ()
+            case = CaseFacts(r[0], r[1], r[2], r[3], r[4], load(r[5]), load(r[6]) or {}, r[7] or 0,
+                             frozenset(i for i, reply in enumerate(fixed) if reply is not None), {})
+        if r[9] is not None:
+            case.steps[r[9]] = (r[10], r[11], r[12], r[13], r[14])
+    if case is not None:
+        yield case
 
 
 def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
@@ -496,22 +552,20 @@ class RunStore:
             ids = [c.id for c in cases]
             yield cases, self.turns_for(run_id, ids), {} if judge is None else self.judgements_for(run_id, *judge, ids)
 
-    def step_usage(self, run_id: str) -> Iterator[tuple[str, str, tuple[int | None, int | None]]]:
-        """Each recorded step's (step, outcome, (input tokens, output tokens)), case by case in the run's
-        order, each case's steps in the order they were played (the turn, then its sub-steps): cost by
-        role without loading the run."""
+    def case_facts(self, run_id: str, judge: tuple[str, str] | None) -> Iterator[CaseFacts]:
+        """The run's cases in order as `CaseFacts`, with `judge`'s judgements of their turns: what the
+        metrics need, read as columns in one streamed query (`case_chunks` builds whole objects)."""
+        judge_id, version = judge or (None, None)  # NULL matches no judgement
+        yield from _facts(self._db.execute(_FACTS_SQL, (judge_id, version, run_id)))
+
+    def step_totals(self, run_id: str) -> list[tuple[str, str, tuple[int | None, int | None], int]]:
+        """(step, outcome, summed tokens, steps) per step name and outcome, the steps that recorded no tokens
+        apart (their tokens (None, None)): cost by role in one grouped query."""
         rows = self._db.execute(
-            "SELECT c.ord, t.idx, t.step, t.outcome, t.input_tokens, t.output_tokens FROM turns t JOIN cases c "
-            "ON c.run_id = t.run_id AND c.case_id = t.case_id WHERE t.run_id=? ORDER BY c.ord", (run_id,))
-        case: list[tuple[int, str, str, int | None, int | None]] = []
-        last = None
-        for ord_, idx, step, outcome, tin, tout in rows:
-            if ord_ != last and case:
-                yield from _played_order(case)
-                case = []
-            last = ord_
-            case.append((idx, step, outcome, tin, tout))
-        yield from _played_order(case)
+            "SELECT step, outcome, input_tokens IS NULL AND output_tokens IS NULL, COUNT(*), "
+            "SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)) FROM turns WHERE run_id=? "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (run_id,))
+        return [(step, outcome, (None, None) if none else (tin, tout), n) for step, outcome, none, n, tin, tout in rows]
 
     def turn_count(self, run_id: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM turns WHERE run_id=?", (run_id,)).fetchone()

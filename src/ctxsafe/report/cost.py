@@ -94,6 +94,8 @@ def _judge_role_and_model(judge_id: str) -> tuple[str, str | None]:
 
 Tokens = tuple[int | None, int | None]
 """A call's (input, output) tokens as recorded; (None, None) when the provider reported none."""
+StepCalls = tuple[str, Tokens, int]
+"""(role, tokens, calls): one recorded step (calls 1), or several steps of one role and their summed tokens."""
 
 
 def billed(outcome: str | None, tokens: Tokens) -> Tokens:
@@ -115,17 +117,19 @@ def step_cost(price: Price | None, tokens: Tokens) -> float | None:
     return ((tokens[0] or 0) * price.input_per_mtok + (tokens[1] or 0) * price.output_per_mtok) / 1_000_000
 
 
-def _charge(slot: RoleCost, price: Price | None, tokens: Tokens) -> None:
-    slot.calls += 1
+def _charge(slot: RoleCost, price: Price | None, tokens: Tokens, calls: int = 1) -> None:
+    """Charge `calls` calls that used `tokens` together ((None, None): none of them recorded tokens).
+    Prices are linear in tokens, so a group of calls costs what its calls cost one by one."""
+    slot.calls += calls
     slot.input_tokens += tokens[0] or 0
     slot.output_tokens += tokens[1] or 0
     cost = step_cost(price, tokens)
     if cost is not None:
         slot.cost += cost
     elif price is None:
-        slot.unpriced += 1
+        slot.unpriced += calls
     else:
-        slot.untokened += 1
+        slot.untokened += calls
 
 
 JudgeCalls = dict[tuple[str, str], tuple[int, list[Tokens]]]
@@ -138,11 +142,11 @@ def judge_calls(store: RunStore, run_id: str) -> JudgeCalls:
             for j, v in store.judges_of(run_id)}
 
 
-def run_cost(config: Mapping[str, Any], steps: Iterable[tuple[str, Tokens]], judged: JudgeCalls,
+def run_cost(config: Mapping[str, Any], steps: Iterable[StepCalls], judged: JudgeCalls,
              prices: PriceTable) -> dict[str, RoleCost]:
-    """Role -> cost of one run. `steps` are the run's recorded calls as (role, tokens), one per step (a
-    pipeline's kept reply, role `final`, is not a call); `judged` its judgements (judges and guard
-    classifiers), one call each."""
+    """Role -> cost of one run. `steps` are the run's recorded calls as (role, tokens, calls): one per step,
+    or a group of steps and their summed tokens (a pipeline's kept reply, role `final`, is not a call);
+    `judged` its judgements (judges and guard classifiers), one call each."""
     models = role_models(config)
     out: dict[str, RoleCost] = {}
     price_of: dict[str, Price | None] = {}
@@ -154,10 +158,10 @@ def run_cost(config: Mapping[str, Any], steps: Iterable[tuple[str, Tokens]], jud
         cost.models.add(model)
         return cost, price_of[model]
 
-    for role, tokens in steps:
+    for role, tokens, calls in steps:
         if role == "final":
             continue
-        _charge(*slot(role, models.get(role, models["model"])), tokens)
+        _charge(*slot(role, models.get(role, models["model"])), tokens, calls)
     for (judge_id, _), (n, recorded) in judged.items():
         role, model = _judge_role_and_model(judge_id)
         if model is None:

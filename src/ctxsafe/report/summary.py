@@ -15,7 +15,7 @@ from ctxsafe.engine.policy import step_role
 from ctxsafe.metrics.shapes import headline as shape_headline
 from ctxsafe.metrics.stats import wilson
 from ctxsafe.report.browser_data import RunRows, case_tags
-from ctxsafe.report.cost import RoleCost, Tokens, billed, run_cost
+from ctxsafe.report.cost import RoleCost, StepCalls, billed, run_cost
 from ctxsafe.report.run_view import RunView
 from ctxsafe.report.shapes import RATE_NAMES
 from ctxsafe.schema import Case
@@ -119,24 +119,24 @@ def turn_labels(rr: RunRows) -> dict[tuple[str, int], Counter[str]]:
 def cost_by_role(rr: RunRows) -> dict[str, RoleCost]:
     """Calls, tokens and cost per role (model, defense, verifier, guard, judge), from each recorded step
     once and the run's judgements, priced by the view's price table."""
-    steps: list[tuple[str, Tokens]] = []
+    steps: list[StepCalls] = []
     for rows in rr.rows_by_case.values():
         seen: set[str] = set()
         for r in rows:
             if r["step"] is None or r["step"] in seen:
                 continue
             seen.add(r["step"])
-            steps.append((r["role"], billed(r["turn_outcome"], (r["input_tokens"], r["output_tokens"]))))
+            steps.append((r["role"], billed(r["turn_outcome"], (r["input_tokens"], r["output_tokens"])), 1))
     view = rr.view
     return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 
 
 def view_cost(view: RunView) -> dict[str, RoleCost]:
-    """`cost_by_role` read from the open store a step at a time, so the terminal report never builds
-    every case's rows."""
+    """`cost_by_role` from the open store's per-step token sums (`RunStore.step_totals`), so the terminal
+    report neither builds every case's rows nor reads every step."""
     policy = view.info.config.get("policy")
-    steps = ((step_role(policy, step), billed(outcome, tokens))
-             for step, outcome, tokens in view.store.step_usage(view.run_id))
+    steps = ((step_role(policy, step), billed(outcome, tokens), calls)
+             for step, outcome, tokens, calls in view.store.step_totals(view.run_id))
     return run_cost(view.info.config, steps, view.judge_calls, view.prices)
 
 

@@ -7,7 +7,7 @@ A generic layer, not a suite: suites never import each other, they import this.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -15,8 +15,8 @@ from typing import Any
 
 from rich.console import RenderableType
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.policy import Policy
-from ctxsafe.engine.rollout import turn_origin
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
@@ -72,15 +72,17 @@ def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
                    prefer: Sequence[JudgeRef | str]) -> SuiteResults:
     """Paired accuracy and paired verdicts for the pairs; one-side rates for the rest, each under its shape.
 
-    The run is read a chunk at a time and each case reduced to its scored fields (`accuracy.Scored`),
-    so memory does not grow with the run's turns and judgements."""
+    The run streams past as columns (`RunStore.case_facts`) and each case is reduced to its scored
+    fields (`accuracy.Scored`), so memory does not grow with the run's turns and judgements and no
+    case, turn or judgement object is built."""
     ref = pick_judge(store, run_id, family, judge, prefer)
     scored: list[accuracy.Scored] = []
-    origins: Counter[str] = Counter()
-    for cases, turns, judgements in store.case_chunks(run_id, ref):
-        for c in cases:
-            scored.append(accuracy.score(c, turns, judgements))
-            origins.update(turn_origin(c, i) for i in range(len(c.turns)))
+    replayed = turns = 0
+    with gc_paused():
+        for facts in store.case_facts(run_id, ref):
+            scored.append(accuracy.score_facts(facts))
+            turns += facts.n_turns
+            replayed += len(facts.replayed)
     members: dict[str, set[str]] = defaultdict(set)
     for s in scored:
         members[s.pair_id].add(s.context)
@@ -97,7 +99,7 @@ def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
                            for shape in ("unsafe-only", "benign-only") if shape in groups}
     return SuiteResults(judges={"scoring": ref}, metrics=metrics, verdicts=verdicts,
                         extra={"shapes": [s for s in ("paired", "unsafe-only", "benign-only") if s in groups],
-                               "turns": {"generated": origins["generated"], "replayed": origins["replayed"]}})
+                               "turns": {"generated": turns - replayed, "replayed": replayed}})
 
 
 def gen_params(common: CommonOptions, suite: str) -> GenParams:

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import RenderableType
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge
@@ -46,8 +47,8 @@ def label_results(store: RunStore, run_id: str, family: str, judge: str | None,
                   prefer: Sequence[JudgeRef | str]) -> SuiteResults:
     """Accuracy and paired verdicts from one stored judge's labels (no judge: every case unjudged)."""
     ref = pick_judge(store, run_id, family, judge, prefer)
-    scored = [accuracy.score(c, turns, judgements) for cases, turns, judgements in store.case_chunks(run_id, ref)
-              for c in cases]
+    with gc_paused():
+        scored = [accuracy.score_facts(facts) for facts in store.case_facts(run_id, ref)]
     return SuiteResults(judges={"scoring": ref}, metrics=accuracy.compute_scored(scored),
                         verdicts=accuracy.scored_verdicts(scored))
 
