@@ -59,7 +59,7 @@ def test_dry_run_counts_the_calls_a_real_run_makes(tmp_path: Path,
     assert dry.returncode == 0, dry.stderr
     assert "dry run, nothing was sent" in dry.stdout
     predicted = _total_calls(dry.stdout)
-    assert predicted == 12 + 6  # 6 dialogues x 2 turns, and the judge on each final turn
+    assert predicted == 12 + 6 + 1  # 6 dialogues x 2 turns, the judge on each final turn, the judge's pre-flight
     assert server.stats()["requests"] == 0 and not out.exists()
     assert not store.exists()  # the dry run worked on a throwaway copy
     real = _ctxsafe("run", *suite)

@@ -197,6 +197,52 @@ def test_a_refusal_after_the_preflight_still_stops_the_run(tmp_path: Path) -> No
         asyncio.run(scenario())
 
 
+def test_a_wrong_judge_key_stops_the_run_before_the_model_is_called(
+        tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:
+    server = openai_server(ServerConfig(api_key=KEY, reply="Sure."))
+    env = {**os.environ, "MODEL_KEY": KEY, "JUDGE_KEY": KEY[:-1] + "Z"}
+    res = run(tmp_path, "-m", "openai:mock", "--base-url", server.base_url, "--api-key-env", "MODEL_KEY",
+              "--judge", "openai:judge", "--judge-base-url", server.base_url, "--judge-api-key-env", "JUDGE_KEY",
+              env=env)
+    assert res.returncode == ExitCode.PROVIDER_REFUSED, res.stdout + res.stderr
+    text = " ".join(res.stderr.split())
+    assert "openai:judge" in text and "$JUDGE_KEY" in text and "Traceback" not in res.stderr
+    assert KEY[:-1] not in res.stderr
+    # the judge's one-token pre-flight is the only request: the model under test was never called
+    assert server.stats()["chat_completions"] == 1
+    store = RunStore(tmp_path / "runs.sqlite", readonly=True)
+    try:
+        assert all(store.turn_count(info.run_id) == 0 for info in store.runs())
+    finally:
+        store.close()
+
+
+def test_a_good_judge_key_is_checked_once_and_a_cached_resume_sends_nothing(
+        tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:
+    server = openai_server(ServerConfig(reply="I can't help with that."))
+    args = ("-m", "openai:mock", "--base-url", server.base_url, "--judge", "openai:judge",
+            "--judge-base-url", server.base_url)
+    first = run(tmp_path, *args)
+    calls = server.stats()["chat_completions"]
+    # 3 pairs x 2 twins x 2 turns for the model; one judge request (every reply is the same, so the other
+    # judgements come from the cache); and the judge's pre-flight
+    assert calls == 12 + 1 + 1, first.stdout + first.stderr
+    run(tmp_path, *args)
+    assert server.stats()["chat_completions"] == calls  # resumed from the cache: not even a pre-flight
+
+
+def test_run_with_judge_none_exits_0_and_says_nothing_was_judged(tmp_path: Path) -> None:
+    """`--judge none` asks to play the model only: done, so 0; but the table holds no results, and the
+    run says so on stderr (`report` on it exits 3, below)."""
+    res = run(tmp_path, "-m", "ref:always-refuse", "--judge", "none")
+    assert res.returncode == ExitCode.OK, res.stderr
+    run_id = json.loads(next((tmp_path / "out").glob("*.json")).read_text())["run_id"]
+    text = " ".join(res.stderr.split())
+    assert f"not judged: {run_id} has no judgements" in text and "--judge none" in text
+    judged = run(tmp_path, "-m", "ref:always-refuse", "--judge", "offline")
+    assert judged.returncode == ExitCode.OK and "not judged" not in judged.stderr
+
+
 def test_report_on_a_run_never_judged_exits_3_and_says_so(tmp_path: Path) -> None:
     res = run(tmp_path, "-m", "ref:always-refuse", "--judge", "none")
     assert res.returncode == ExitCode.OK, res.stderr

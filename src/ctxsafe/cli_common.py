@@ -104,6 +104,17 @@ def exit_for(rows: Sequence[dict[str, Any]]) -> None:
         raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
 
 
+def say_not_judged(rows: Sequence[dict[str, Any]], then: str) -> bool:
+    """One line per run no judge ever scored (`--judge none`): its numbers are all "not scored", so say so
+    rather than let them read as results. True when there was any. `then`: what the command does next."""
+    bare = [row["run_id"] for row in rows if not any((row.get("judges") or {}).values())]
+    for run_id in bare:
+        err_console.print(f"[yellow]not judged:[/] {inert_markup(run_id)} has no judgements, so every case is "
+                          f"counted as not scored{then}. Re-run the same `ctxsafe run` command with a judge (e.g. "
+                          "--judge offline) to score it: the model is not called again.", soft_wrap=True)
+    return bool(bare)
+
+
 def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str | None,
               judge_api_key_env: str | None, timeout: float, concurrency: int,
               text_only: bool = False, device: str | None = None,

@@ -12,14 +12,23 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ctxsafe.cli_common import DEFAULT_OUT, DEFAULT_STORE, OutOpt, StoreOpt, console, err_console, exit_for, user_errors
+from ctxsafe.cli_common import (
+    DEFAULT_OUT,
+    DEFAULT_STORE,
+    OutOpt,
+    StoreOpt,
+    console,
+    exit_for,
+    say_not_judged,
+    user_errors,
+)
 from ctxsafe.cli_run import print_rows
 from ctxsafe.cli_views import ReportJudgeOpt, open_store
 from ctxsafe.engine.session import display_name
 from ctxsafe.errors import ConfigError
 from ctxsafe.exit_codes import ExitCode
 from ctxsafe.guards.report import guard_documents, show_guards
-from ctxsafe.inert import inert_markup, inert_text
+from ctxsafe.inert import inert_text
 from ctxsafe.judges.served import with_served
 from ctxsafe.providers.pricing import PriceTable
 from ctxsafe.report.browser_data import RunRows
@@ -98,14 +107,8 @@ def report(
 
 def refuse_unjudged(views: list[RunView]) -> None:
     """A run no judge ever scored has no results, only zeros: say so and exit 3 instead of a silent 0."""
-    bare = [view for view in views if not any(view.judges.values())]
-    if not bare:
-        return
-    for view in bare:
-        err_console.print(f"[yellow]not judged:[/] {inert_markup(view.run_id)} has no judgements, so every case "
-                          "is counted as not scored. Re-run the same `ctxsafe run` command with a judge (e.g. "
-                          "--judge offline) to score it: the model is not called again.", soft_wrap=True)
-    raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
+    if say_not_judged([view.doc for view in views], then=" and there is nothing to report"):
+        raise typer.Exit(ExitCode.FINISHED_WITH_ERRORS)
 
 
 def compare(

@@ -42,6 +42,7 @@ from ctxsafe.cli_common import (
     err_console,
     exit_for,
     print_errors,
+    say_not_judged,
     user_errors,
 )
 from ctxsafe.engine.budget import RunLimits, describe
@@ -63,8 +64,9 @@ LimitOpt = Annotated[int | None, typer.Option(help="Only the first N safe/unsafe
                                               "task, an MTMCS type, a native file), both twins kept.")]
 FaithfulOpt = Annotated[bool, typer.Option(help="Reproduce the original benchmark's protocol where ctxsafe "
                                            "corrects it (see the suite's docs page).")]
-JudgeOpt = Annotated[str, typer.Option(help="'offline' (rules, no API), 'none' (no judge now: re-run with a "
-                                       "judge later, the model is not called again), or provider:model.")]
+JudgeOpt = Annotated[str, typer.Option(help="'offline' (no API; also offline-learned, offline-embed, offline-rules), "
+                                       "'none' (no judge now: re-run with a judge later, the model is not called "
+                                       "again; exits 0 and says 'not judged'), or provider:model.")]
 TemperatureOpt = Annotated[float | None, typer.Option(help="Model decoding temperature (default: the suite's).")]
 MaxTokensOpt = Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit).")]
 ByCategoryOpt = Annotated[bool, typer.Option(help="Also print per-category tables.")]
@@ -240,6 +242,8 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
                     print_pairs(st, suite, row, limit=shared["show"])
             finally:
                 st.close()
+    # --judge none asked to play the model only: that is done (exit 0), but the table holds no results
+    say_not_judged(rows, then=" (this run was asked for no judge: --judge none)")
     exit_for(rows)
 
 

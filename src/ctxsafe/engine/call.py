@@ -12,6 +12,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,8 +90,11 @@ class Caller:
 
     def __init__(self, provider: Provider, params: GenParams, store: RunStore, images: ImageStore,
                  retry: RetryPolicy | None = None, concurrency: int | None = None, namespace: str = "",
-                 adaptive: bool = True) -> None:
+                 adaptive: bool = True, before_first: Callable[[], Awaitable[None]] | None = None) -> None:
         self.provider = provider
+        self.before_first = before_first
+        """Awaited once before this caller's first fresh request (the run's judge pre-flight): a fully
+        cached resume sends nothing, and a bad judge key stops the run before anything is paid for."""
         self.params = params
         self.store = store
         self.images = images
@@ -139,6 +143,8 @@ class Caller:
                 if not self._reached:
                     async with self._first:  # the pre-flight: an endpoint's first request goes alone,
                         if not self._reached:  # then those that waited for it go together
+                            if self.before_first is not None:
+                                await self.before_first()
                             result = await self._call(key, body, messages, params)
                             self._reached = True
                 if result is None:
@@ -153,6 +159,23 @@ class Caller:
             del self._inflight[key]
             if not pending.done():
                 pending.cancel()
+
+    async def preflight(self) -> None:
+        """Reach the endpoint once, with a one-token request: a refusal (wrong key, no permission, unknown
+        model) or an unreachable server stops the run here. The runner makes it the model's `before_first`
+        for the judge, so a bad judge key fails before the model under test is paid for. Not cached: a
+        cached answer would prove nothing about today's key. Any other failure is left to the real calls."""
+        if self._reached:
+            return
+        async with self._first:
+            if not self._reached:
+                params = replace(self.params, max_tokens=1, response_format=None)
+                result = await self._call("preflight", "", [Message.user("Reply with OK.")], params)
+                meter = budget.current()
+                if meter is not None:
+                    meter.charge(self.namespace or "model", self.provider.name,
+                                 result.completion.usage if result.completion is not None else None)
+                self._reached = True
 
     async def _call(self, key: str, body: str, messages: list[Message], params: GenParams) -> CallResult:
         """One request with retries. A refusal (bad key, no permission, unknown model), or an endpoint that

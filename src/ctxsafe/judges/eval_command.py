@@ -150,7 +150,8 @@ def judge_eval(
     labels: Annotated[list[Path], typer.Option("--labels", help="Labelled JSONL file(s) of one kind "
                                                "(MSSBench four-class, MTMCS dialogues, or QC/IC Yes/No); "
                                                "see docs/judges.md for the fields.")],
-    judge: Annotated[str, typer.Option(help="'offline' or provider:model (an LLM judge).")] = "offline",
+    judge: Annotated[str, typer.Option(help="'offline' (also offline-learned, offline-embed, offline-rules) or "
+                                       "provider:model (an LLM judge).")] = "offline",
     split: Annotated[str, typer.Option(help=f"Frozen split to score ({', '.join(SPLIT_CHOICES)}); the project's "
                                        "figures use test.")] = "all",
     judge_input: Annotated[str | None, typer.Option(help="MSSBench LLM judge input: response or query.")] = None,

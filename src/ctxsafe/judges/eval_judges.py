@@ -27,18 +27,13 @@ from ctxsafe.judges.labelled import (
     LabelKind,
     MssLabel,
 )
+from ctxsafe.judges.names import check_judge, is_offline, offline_judge
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.schema import Judgement
 from ctxsafe.suites.mssbench.yesno import YesNoReader
-from ctxsafe.suites.mtmcs.judge import (
-    OfflineEmbedScoreJudge,
-    OfflineEmbedTurnJudge,
-    OfflineScoreJudge,
-    OfflineTurnJudge,
-    ScoreJudge,
-    TurnJudge,
-)
+from ctxsafe.suites.mtmcs.judge import OFFLINE_JUDGES as MTMCS_OFFLINE
+from ctxsafe.suites.mtmcs.judge import ScoreJudge, TurnJudge
 
 SCORE_NAMES = ("1", "2", "3", "4", "5")
 JUDGE_PARAMS = GenParams(temperature=0.0, seed=0)
@@ -57,16 +52,14 @@ def make_eval_judges(kind: LabelKind, spec: str, endpoint: Endpoint, store: RunS
         if spec != "offline":
             raise ConfigError("QC/IC answers are read by the Yes/No parser, not a judge model: use --judge offline")
         return JudgeSet([YesNoReader()], [])
-    if spec in OFFLINE_JUDGES:
+    check_judge(spec, allow_none=False)
+    if is_offline(spec):
         if input_mode not in (None, "response"):
             raise ConfigError("the offline judges read the response only; drop --judge-input")
         if kind == "mss4":
-            return JudgeSet([OFFLINE_JUDGES[spec]()], [])
-        if spec == "offline-learned":
-            raise ConfigError("MTMCS has no n-gram learned judge: use offline (rules) or offline-embed")
-        if spec == "offline-embed":
-            return JudgeSet([OfflineEmbedScoreJudge(), OfflineEmbedTurnJudge()], [])
-        return JudgeSet([OfflineScoreJudge(), OfflineTurnJudge()], [])
+            return JudgeSet([offline_judge(spec, OFFLINE_JUDGES, "the MSSBench four-class space")()], [])
+        score, turn = offline_judge(spec, MTMCS_OFFLINE, "MTMCS")
+        return JudgeSet([score(), turn()], [])
     provider = make_provider(spec, endpoint)
     if kind == "mss4":
         mode = input_mode or "response"

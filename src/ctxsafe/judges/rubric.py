@@ -17,6 +17,7 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.judges.context import with_context
 from ctxsafe.judges.four_class import INPUT_MODES, OFFLINE_JUDGES, FourClassLLMJudge, fence, is_final_turn
+from ctxsafe.judges.names import is_offline, offline_judge
 from ctxsafe.providers.base import GenParams
 from ctxsafe.schema import Case, Judgement, Message, TextPart
 
@@ -130,8 +131,8 @@ def rubric_judges(request_spec: str, input_mode: str | None, caller: Callable[[G
     (reading the request by default: most of these criteria need it)."""
     if request_spec == "none":
         return []
-    if request_spec in OFFLINE_JUDGES:
-        return [MappedOfflineJudge(OFFLINE_JUDGES[request_spec](), rubric)]
+    if is_offline(request_spec):
+        return [MappedOfflineJudge(offline_judge(request_spec, OFFLINE_JUDGES, "the four-class space")(), rubric)]
     mode = input_mode or rubric.default_input
     if mode not in INPUT_MODES:
         raise ConfigError(f"--judge-input must be one of {', '.join(INPUT_MODES)}")

@@ -4,14 +4,14 @@ then for each model run (or resume) the cases, judge them, and write its results
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ctxsafe.ablations import ablate
-from ctxsafe.engine.batcher import batch_api, batched
+from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched
 from ctxsafe.engine.budget import Meter, RunLimits, metering
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.dry_run import Estimator, dry_run
@@ -23,6 +23,7 @@ from ctxsafe.errors import ConfigError, StoreError
 from ctxsafe.guards.session import GuardSetup
 from ctxsafe.images import CheckedImage, ImagePolicy, ImageStore
 from ctxsafe.judges.base import Judge
+from ctxsafe.judges.names import calls_a_model, check_judge
 from ctxsafe.judges.served import with_served
 from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
@@ -70,14 +71,15 @@ def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | Non
 
 async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: RunStore, provider: Provider,
                          judges: list[Judge], images: ImageStore, sink: NullProgress | RichProgress,
-                         defense: Policy, verifier: Caller | None) -> dict[str, Any]:
+                         defense: Policy, verifier: Caller | None,
+                         judge_check: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
     """Run (or resume) one model, bare or under a defense, on the prepared cases; apply the judges; return
     its results document. The defense (and its verifier model) is part of the run's identity."""
     policy = plan.suite.policy(prepared, defense)
     identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images,
                                         plan.common.ablation), policy, verifier)
     caller = Caller(provider, prepared.params, store, images, plan.common.retry,
-                    _concurrency(provider, plan.common.concurrency))
+                    _concurrency(provider, plan.common.concurrency), before_first=judge_check)
     rid = plan.run_id or make_run_id(plan.suite.name, prepared.setting, run_label(caller, defense), identity)
     config = {**identity, "setting": prepared.setting, "model_name": provider.name,
               "baseline": provider.is_reference, "retry": asdict(plan.common.retry),
@@ -105,17 +107,25 @@ def _batched(provider: Provider, plan: RunPlan, store: RunStore, role: str) -> P
     return batched(provider, store, plan.limits.batch_poll_s)
 
 
-def _judge_request(plan: RunPlan, store: RunStore, images: ImageStore) -> tuple[JudgeRequest, list[Provider]]:
+JUDGE_PREFLIGHT = GenParams(temperature=0.0, max_tokens=1)
+
+
+def _judge_request(plan: RunPlan, store: RunStore,
+                   images: ImageStore) -> tuple[JudgeRequest, list[Provider], Caller | None]:
+    """The judges' request, the providers to close, and (for an LLM judge) the caller of its pre-flight,
+    which goes directly even under --batch: a one-token check must not wait for a batch."""
     spec = plan.common.judge
-    if spec in ("offline", "none"):
-        return JudgeRequest(spec, plan.common.judge_input, None), []
+    if not calls_a_model(spec):
+        return JudgeRequest(spec, plan.common.judge_input, None), [], None
     provider = _batched(make_provider(spec, plan.judge_endpoint), plan, store, "judge")
 
     def caller(params: GenParams) -> Caller:
         return Caller(provider, params, store, images, plan.common.retry,
                       _concurrency(provider, plan.judge_endpoint.concurrency), namespace="judge")
 
-    return JudgeRequest(spec, plan.common.judge_input, caller), [provider]
+    direct = provider.inner if isinstance(provider, BatchingProvider) else provider
+    check = Caller(direct, JUDGE_PREFLIGHT, store, images, plan.common.retry, 1, namespace="judge")
+    return JudgeRequest(spec, plan.common.judge_input, caller), [provider], check
 
 
 def known_images(path: Path, max_side: int) -> dict[str, CheckedImage]:
@@ -161,8 +171,8 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     if plan.run_id and (plan.common.defenses or plan.guards):
         raise ConfigError("--run-id names one run, but --defense and --guard make one run per defense or guard "
                           "plus the bare model")
-    for spec in (*plan.models, plan.common.verifier, None if plan.common.judge in ("offline", "none") else
-                 plan.common.judge):
+    check_judge(plan.common.judge)
+    for spec in (*plan.models, plan.common.verifier):
         if spec is not None:
             check_spec(spec)  # a misspelt model fails in a blink, not after loading the data
     guards = GuardSetup(plan.guards, plan.endpoint.timeout_s, plan.common.concurrency)
@@ -180,8 +190,11 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     rows = []
     closing: list[Provider] = []
     try:
-        request, closing = _judge_request(plan, store, images)
+        request, closing, check = _judge_request(plan, store, images)
         judges = plan.suite.make_judges(request, prepared)
+        # an LLM judge is reached once before the model's first fresh call: a bad judge key fails before the
+        # model calls are paid for, and a fully cached resume sends nothing
+        judge_check = check.preflight if judges and check is not None else None
         verifier = None
         if plan.common.verifier is not None:
             vp = make_provider(plan.common.verifier, plan.endpoint)
@@ -196,7 +209,7 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
                     before = meter.snapshot()
                     with make_sink() as sink:
                         row = await evaluate_model(plan, prepared, digest, store, provider, judges, images, sink,
-                                                   defense, verifier)
+                                                   defense, verifier, judge_check)
                         if guards and is_bare(defense):
                             row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
                                                                   plan.common.retry, sink)

@@ -16,6 +16,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge
 from ctxsafe.judges.four_class import INPUT_MODES, OFFLINE_JUDGES, FourClassLLMJudge
+from ctxsafe.judges.names import is_offline, offline_judge
 from ctxsafe.judges.pick import pick_judge
 from ctxsafe.metrics import accuracy
 from ctxsafe.providers.base import GenParams
@@ -35,10 +36,10 @@ def four_class_judges(request: JudgeRequest) -> list[Judge]:
         raise ConfigError(f"--judge-input must be one of {', '.join(INPUT_MODES)}")
     if request.spec == "none":
         return []
-    if request.spec in OFFLINE_JUDGES:
+    if is_offline(request.spec):
         if mode != "response":
             raise ConfigError("the offline judge reads the response only; drop --judge-input")
-        return [OFFLINE_JUDGES[request.spec]()]
+        return [offline_judge(request.spec, OFFLINE_JUDGES, "the four-class space")()]
     assert request.caller is not None
     return [FourClassLLMJudge(request.caller(JUDGE_PARAMS), mode)]
 

@@ -258,3 +258,11 @@ class OfflineEmbedTurnJudge:
         k = int(p.argmax())
         return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=k, score=None,
                           explanation=f"learned {self.model.version}: p={p[k]:.2f}", raw=None, error=None)
+
+
+OFFLINE_JUDGES: dict[str, tuple[type[OfflineScoreJudge | OfflineEmbedScoreJudge],
+                                type[OfflineTurnJudge | OfflineEmbedTurnJudge]]] = {
+    "offline": (OfflineScoreJudge, OfflineTurnJudge), "offline-rules": (OfflineScoreJudge, OfflineTurnJudge),
+    "offline-embed": (OfflineEmbedScoreJudge, OfflineEmbedTurnJudge)}
+"""The offline names (judges/names.py) MTMCS has: the dialogue-score and per-turn judges each builds.
+`offline` is the rules; there is no n-gram learned MTMCS judge (`offline-learned`)."""

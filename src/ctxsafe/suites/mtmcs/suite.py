@@ -21,6 +21,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.judges.base import Judge
+from ctxsafe.judges.names import is_offline, offline_judge
 from ctxsafe.judges.pick import pick_judge
 from ctxsafe.policies.registry import DefenseFactory
 from ctxsafe.providers.base import GenParams
@@ -30,10 +31,7 @@ from ctxsafe.suites.mtmcs import insight, metrics, prompts
 from ctxsafe.suites.mtmcs.demo import DEMO, demo_data
 from ctxsafe.suites.mtmcs.judge import (
     INPUT_MODES,
-    OfflineEmbedScoreJudge,
-    OfflineEmbedTurnJudge,
-    OfflineScoreJudge,
-    OfflineTurnJudge,
+    OFFLINE_JUDGES,
     ScoreJudge,
     TurnJudge,
 )
@@ -147,17 +145,16 @@ class Mtmcs:
                                  "structured": bool(extra["judge_structured"])})
 
     def make_judges(self, request: JudgeRequest, prepared: Prepared) -> list[Judge]:
-        """`offline` (rules), `offline-embed` (learned), `none`, or provider:model: the dialogue score and,
-        unless off, per turn."""
+        """`offline`/`offline-rules` (rules), `offline-embed` (learned), `none`, or provider:model: the
+        dialogue score and, unless off, per turn."""
         extra_turn = prepared.judging["per_turn"]
         if request.spec == "none":
             return []
-        if request.spec in ("offline", "offline-embed"):
+        if is_offline(request.spec):
+            score, turn = offline_judge(request.spec, OFFLINE_JUDGES, "MTMCS")
             if request.input_mode is not None:
                 raise ConfigError("the offline judges read the replies' text only; drop --judge-input")
-            if request.spec == "offline-embed":  # the learned judges (the `judge` extra)
-                return [OfflineEmbedScoreJudge(), OfflineEmbedTurnJudge()] if extra_turn else [OfflineEmbedScoreJudge()]
-            return [OfflineScoreJudge(), OfflineTurnJudge()] if extra_turn else [OfflineScoreJudge()]
+            return [score(), turn()] if extra_turn else [score()]
         assert request.caller is not None
         structured = prepared.judging["structured"]
         caller = request.caller(GenParams(temperature=0.0, seed=0,
