@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                                                                    "run, and the cases they disagree on."),
     "guards": ("ctxsafe.guards.command", "guards", "The guards of a run, from the store alone: block rates, firing "
                                                    "plot, blocking stages."),
-    "defenses": ("ctxsafe.report.defenses_command", "defenses", "Recompute the defenses table (bare vs each "
+    "defenses": ("ctxsafe.cli_defenses", "defenses", "Recompute the defenses table (bare vs each "
                                                                 "defense, paired) from the store alone."),
 }
 

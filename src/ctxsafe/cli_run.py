@@ -45,6 +45,7 @@ from ctxsafe.cli_common import (
     say_not_judged,
     user_errors,
 )
+from ctxsafe.cli_defenses import print_defenses_document
 from ctxsafe.engine.budget import RunLimits, describe
 from ctxsafe.engine.progress import NullProgress, RichProgress
 from ctxsafe.engine.retry import RetryPolicy
@@ -54,7 +55,6 @@ from ctxsafe.inert import inert_markup
 from ctxsafe.judges.measured import judge_note
 from ctxsafe.judges.served import served_line
 from ctxsafe.report.defenses import defenses_documents
-from ctxsafe.report.defenses_command import print_defenses_document
 from ctxsafe.report.terminal import paired_table
 from ctxsafe.suites.protocol import CommonOptions, Suite
 from ctxsafe.suites.registry import SUITES

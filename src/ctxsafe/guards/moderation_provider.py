@@ -10,6 +10,7 @@ import openai
 
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.openai_compat import openai_error
 from ctxsafe.redact import redact, register_secret
 from ctxsafe.schema import ImagePart, Message, TextPart
 
@@ -18,8 +19,9 @@ class ModerationProvider:
     is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 60.0,
-                 max_concurrency: int = 16) -> None:
+                 max_concurrency: int = 16, key_env: str | None = None) -> None:
         register_secret(api_key)
+        self.key_env = key_env
         self.model = model
         self.base_url = base_url or "https://api.openai.com/v1"
         self.name = f"openai-moderation:{model}"
@@ -38,15 +40,8 @@ class ModerationProvider:
                     inputs.append({"type": "text", "text": p.text})
         try:
             resp = await self._client.moderations.create(model=self.model, input=inputs)  # type: ignore[arg-type]
-        except openai.RateLimitError as exc:
-            raise ProviderError(redact(f"rate limited (429): {exc}"), retryable=True) from None
-        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise ProviderError(redact(f"connection error: {exc}"), retryable=True) from None
-        except openai.APIStatusError as exc:
-            retryable = exc.status_code >= 500 or exc.status_code in (408, 409)
-            raise ProviderError(redact(f"HTTP {exc.status_code}: {exc.message}"), retryable=retryable) from None
-        except (ValueError, openai.APIResponseValidationError) as exc:
-            raise ProviderError(redact(f"malformed moderation response: {exc}"), retryable=True) from None
+        except (openai.APIError, ValueError) as exc:  # the SDK's errors, mapped as for every openai model
+            raise openai_error(exc, self.name, self.key_env) from None
         if not resp.results:
             raise ProviderError("malformed moderation response: no results", retryable=True)
         return Completion(text=resp.results[0].model_dump_json(by_alias=True), finish_reason="stop")

@@ -128,7 +128,8 @@ def guard_provider(spec: GuardSpec, timeout_s: float = 120.0, concurrency: int =
         from ctxsafe.guards.moderation_provider import ModerationProvider  # the openai SDK loads when used
 
         return ModerationProvider(model, base_url=endpoint.base_url or os.environ.get("OPENAI_BASE_URL"),
-                                  api_key=os.environ.get(key_env), timeout_s=timeout_s, max_concurrency=concurrency)
+                                  api_key=os.environ.get(key_env), timeout_s=timeout_s, max_concurrency=concurrency,
+                                  key_env=key_env)
     if family == "hf":
         from ctxsafe.guards.local_hf import LocalGuardModel  # torch is an optional extra
 

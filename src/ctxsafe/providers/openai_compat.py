@@ -8,7 +8,8 @@ outcome is recorded.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import openai
 
@@ -18,6 +19,8 @@ from ctxsafe.providers.capabilities import Capabilities
 from ctxsafe.providers.http_errors import status_error, transport_error
 from ctxsafe.redact import redact, register_secret
 from ctxsafe.schema import ImagePart, Message, Usage
+
+T = TypeVar("T")
 
 
 def to_openai_messages(messages: list[Message], images: ImageStore) -> list[dict[str, Any]]:
@@ -54,6 +57,23 @@ def openai_error(exc: Exception, provider: str | None = None, key_env: str | Non
     if isinstance(exc, openai.APIStatusError):
         return status_error(exc.status_code, exc.message, exc.response.headers, provider=provider, key_env=key_env)
     return ProviderError(redact(f"malformed response body: {exc}"), retryable=True)
+
+
+FILTERED = Completion(text=None, finish_reason="content_filter")
+"""A prompt the provider's content filter refused: an outcome, not an error."""
+
+
+async def sdk_call(call: Callable[[], Awaitable[T]], provider: str, key_env: str | None) -> T | None:
+    """One `openai` SDK request: None when the provider filtered the prompt (HTTP 400 `content_filter`),
+    any other failure mapped once by `openai_error` (shared by chat completions, Azure and Responses)."""
+    try:
+        return await call()
+    except openai.APIStatusError as exc:
+        if is_content_filter(exc):
+            return None
+        raise openai_error(exc, provider, key_env) from None
+    except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
+        raise openai_error(exc, provider, key_env) from None
 
 
 def chat_request(model: str, messages: list[Message], params: GenParams, images: ImageStore) -> dict[str, Any]:
@@ -102,16 +122,9 @@ class OpenAICompatible:
             api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0, timeout=timeout_s)
 
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
-        try:
-            resp = await self._client.chat.completions.create(
-                **chat_request(self.model, messages, params, images))
-        except openai.APIStatusError as exc:
-            if is_content_filter(exc):
-                return Completion(text=None, finish_reason="content_filter")
-            raise openai_error(exc, self.name, self.key_env) from None
-        except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
-            raise openai_error(exc, self.name, self.key_env) from None
-        return chat_completion(resp)
+        body = chat_request(self.model, messages, params, images)
+        resp = await sdk_call(lambda: self._client.chat.completions.create(**body), self.name, self.key_env)
+        return FILTERED if resp is None else chat_completion(resp)
 
     @property
     def client(self) -> openai.AsyncOpenAI:

@@ -7,7 +7,6 @@ answer; a `refusal` content item is the model's refusal, kept as its text.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import openai
@@ -15,7 +14,7 @@ import openai
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
 from ctxsafe.providers.capabilities import OPENAI, Capabilities
-from ctxsafe.providers.openai_compat import is_content_filter, openai_error
+from ctxsafe.providers.openai_compat import FILTERED, sdk_call
 from ctxsafe.redact import redact, register_secret
 from ctxsafe.schema import ImagePart, Message, Usage
 
@@ -76,14 +75,10 @@ class OpenAIResponses:
         return kw
 
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
-        try:
-            resp = await self._client.responses.create(**self.request(messages, params, images))
-        except openai.APIStatusError as exc:
-            if is_content_filter(exc):
-                return Completion(text=None, finish_reason="content_filter")
-            raise openai_error(exc, self.name, self.key_env) from None
-        except (openai.APIError, json.JSONDecodeError, ValueError) as exc:
-            raise openai_error(exc, self.name, self.key_env) from None
+        body = self.request(messages, params, images)
+        resp = await sdk_call(lambda: self._client.responses.create(**body), self.name, self.key_env)
+        if resp is None:
+            return FILTERED
         if resp.error is not None:
             raise ProviderError(redact(f"response failed: {resp.error.code}: {resp.error.message}"), retryable=True)
         texts: list[str] = []

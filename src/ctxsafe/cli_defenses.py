@@ -1,4 +1,7 @@
-"""`ctxsafe defenses`: the defenses table of stored runs, recomputed from the store alone."""
+"""`ctxsafe defenses`: the defenses table of stored runs, recomputed from the store alone.
+
+A CLI module, not part of report/: it looks each run's suite up in the suite registry, a dependency the
+report layer should not have."""
 
 from __future__ import annotations
 
