@@ -73,7 +73,9 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
             judgements.setdefault(VERDICT_JUDGE, {}).update(st.judgements(run_id, judge_id, version))
     on_error = str(((row.get("config") or {}).get("policy") or {}).get("on_error", "stop"))
     console.print(inert_text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
-    for view in pair_views(suite, cases, st.turns(run_id), judgements, on_error):
+    ids = [c.id for c in cases]
+    served = st.served_steps(run_id, ids if len(ids) <= 900 else None)  # one SQL variable per case id
+    for view in pair_views(suite, cases, st.turns(run_id), judgements, on_error, served):
         console.print(view)
 
 

@@ -217,5 +217,6 @@ class Caller:
             outcome=res.outcome, error=res.error, usage=c.usage if c is not None else Usage(),
             latency_s=res.latency_s, cached=res.cached, attempts=res.attempts)
         fresh_ok = not res.cached and res.outcome == "ok"
-        self.store.record_turn(rec, res.body, cache_key=res.key if fresh_ok else None)
+        self.store.record_turn(rec, res.body, cache_key=res.key if fresh_ok else None,
+                               served=(None, None) if c is None else (c.served_model, c.fingerprint))
         return rec

@@ -145,13 +145,15 @@ def _put_cache(db: sqlite3.Connection, key: str, body: str, value: CachedRespons
                 value.usage.output_tokens, time.time(), value.served_model, value.fingerprint))
 
 
-def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None) -> None:
-    """One row per distinct request: its body, and its answer once it has one (the request cache).
+def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None,
+                served: tuple[str | None, str | None] = (None, None)) -> None:
+    """One row per distinct request: its body, and its answer once it has one (the request cache), with
+    which model the API said served it (`served`: model, fingerprint).
 
     Keeping the log and the cache in one table makes a turn cost one keyed insert, not two.
     """
     if cache_key is not None and request_body is not None:
-        _put_cache(db, cache_key, request_body, CachedResponse(rec.response, rec.finish_reason, rec.usage))
+        _put_cache(db, cache_key, request_body, CachedResponse(rec.response, rec.finish_reason, rec.usage, *served))
     elif request_body is not None:
         db.execute("INSERT OR IGNORE INTO requests (hash, body, answered, created) VALUES (?, ?, 0, ?)",
                    (rec.request_hash, request_body, time.time()))
@@ -518,10 +520,28 @@ class RunStore:
                  for c in checks))
 
     # -- turns -----------------------------------------------------------------------------
-    def record_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None) -> None:
-        """Commit one step, its request (deduplicated by hash) and its cache entry in one transaction."""
+    def record_turn(self, rec: TurnRecord, request_body: str | None, cache_key: str | None = None,
+                    served: tuple[str | None, str | None] = (None, None)) -> None:
+        """Commit one step, its request (deduplicated by hash) and its cache entry in one transaction;
+        `served` (model, fingerprint) is what the API said answered a fresh call, kept on the cache entry."""
         with self.transaction():
-            _write_turn(self._db, rec, request_body, cache_key)
+            _write_turn(self._db, rec, request_body, cache_key, served)
+
+    def served_steps(self, run_id: str,
+                     case_ids: list[str] | None = None) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """(case id, step) -> (served model, fingerprint) for the run's calls whose API named the model that
+        answered: read from the request each step points at (a cached step: the call that first answered it).
+        A pipeline's kept reply is not a call (no attempt, not cached) and is left out, as are steps with
+        nothing known; a store written before these columns has none."""
+        if not self._served:
+            return {}
+        where = "" if case_ids is None else f" AND t.case_id IN ({','.join('?' * len(case_ids))})"
+        rows = self._db.execute(
+            "SELECT t.case_id, t.step, r.served_model, r.served_fingerprint FROM turns t JOIN requests r "
+            "ON r.hash = t.request_hash WHERE t.run_id=? AND (t.attempts > 0 OR t.cached = 1) "
+            f"AND (r.served_model IS NOT NULL OR r.served_fingerprint IS NOT NULL){where}",
+            (run_id, *(case_ids or ())))
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     def turns(self, run_id: str) -> dict[tuple[str, str], TurnRecord]:
         rows = self._db.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE run_id=?", (run_id,))

@@ -13,14 +13,45 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
-def rate_text(v: float | None, ci: list[float] | None) -> str:
-    """`45.0 [30.2-60.1]`: a percentage with its 95% interval (when the document has one)."""
-    return _pct(v) + (f" [{ci[0]:.1f}-{ci[1]:.1f}]" if ci else "")
+CI_NOTE = "95% intervals clustered by pair and image; (few) = under 10 clusters: too few to read"
+
+
+def rate_text(v: float | None, ci: list[float] | None, small: bool = False) -> str:
+    """`45.0 [30.2-60.1]`: a percentage with its 95% interval (when the document has one), marked `(few)`
+    when the interval rests on too few independent clusters to read."""
+    return _pct(v) + (f" [{ci[0]:.1f}-{ci[1]:.1f}]" if ci else "") + (" (few)" if small and v is not None else "")
+
+
+def group_rates(g: dict[str, Any]) -> tuple[str, str, str]:
+    """A group's unsafe block rate, safe-twin block rate and pair accuracy, each with its interval."""
+    def one(rate: str, key: str) -> str:
+        return rate_text(g[rate], g.get(f"{key}_ci95"), bool(g.get(f"{key}_small")))
+
+    return (one("unsafe_block_rate", "unsafe_block"), one("safe_block_rate", "safe_block"),
+            one("pair_accuracy", "pair_accuracy"))
+
+
+def mean_turn_text(m: dict[str, Any] | None) -> str:
+    """`2.4 [1.9-2.9] over 12` for a mean turn with its clustered interval; `-` when nothing fired."""
+    if m is None:
+        return "-"
+    ci = f" [{m['ci95'][0]:.1f}-{m['ci95'][1]:.1f}]" if m.get("ci95") else ""
+    return f"{m['mean']:.2f}{ci}{' (few)' if m.get('small') else ''} over {m['n']}"
+
+
+def firing_summary(metrics: dict[str, Any]) -> str:
+    """Mean first firing turn of unsafe cases and safe twins, and the unsafe cases' delay after the risk turn."""
+    means = metrics.get("first_firing_mean")
+    if not means:
+        return ""
+    return (f"mean first firing turn: unsafe {mean_turn_text(means['unsafe'])}, safe twins "
+            f"{mean_turn_text(means['safe'])}; unsafe turns after the risk turn "
+            f"{mean_turn_text(means['delay_after_risk_turn'])}")
 
 
 def guards_table(docs: list[dict[str, Any]], title: str) -> Table:
     """One row per (guard, model run, group): block rate on unsafe cases and on their safe twins."""
-    t = Table(title=title, caption="95% Wilson intervals in brackets")
+    t = Table(title=title, caption=CI_NOTE, caption_justify="left")
     for col in ("guard", "view", "model run", "group", "unsafe blocked %", "safe blocked %", "pair acc %",
                 "pairs", "not scored"):
         t.add_column(col, no_wrap=col in ("guard", "view"))
@@ -29,12 +60,10 @@ def guards_table(docs: list[dict[str, Any]], title: str) -> Table:
         groups = [("overall", m["overall"])] + [(f"cat {k}", v) for k, v in m["by_category"].items()] + \
             [(f"modality {k}", v) for k, v in m["by_modality"].items()]
         for name, g in groups:
+            unsafe, safe, pairs = group_rates(g)
             t.add_row(Text(doc["guard"]), doc["view"], Text(doc["model"]), Text(name),
-                      f"{rate_text(g['unsafe_block_rate'], g.get('unsafe_block_ci95'))} "
-                      f"({g['unsafe_blocked']}/{g['unsafe']})",
-                      f"{rate_text(g['safe_block_rate'], g.get('safe_block_ci95'))} ({g['safe_blocked']}/{g['safe']})",
-                      rate_text(g["pair_accuracy"], g.get("pair_accuracy_ci95")), str(g["pairs"]),
-                      str(g["not_scored"]))
+                      f"{unsafe} ({g['unsafe_blocked']}/{g['unsafe']})", f"{safe} ({g['safe_blocked']}/{g['safe']})",
+                      pairs, str(g["pairs"]), str(g["not_scored"]))
     return t
 
 
@@ -50,8 +79,11 @@ def firing_plot(doc: dict[str, Any], width: int = 30) -> Table:
         u, s = turns["unsafe"].get(k, 0), turns["safe"].get(k, 0)
         t.add_row(f"t{k}", f"{'#' * round(width * u / top)} {u}", f"{'#' * round(width * s / top)} {s}")
     offsets = doc["metrics"]["vs_risk_turn"]
+    lines = [firing_summary(doc["metrics"])]
     if offsets:
-        t.caption = "unsafe vs the risk turn: " + ", ".join(f"{k} {v}" for k, v in sorted(offsets.items()))
+        lines.append("unsafe vs the risk turn: " + ", ".join(f"{k} {v}" for k, v in sorted(offsets.items())))
+    t.caption = "\n".join(line for line in lines if line)
+    t.caption_justify = "left"
     return t
 
 

@@ -84,7 +84,8 @@ def _steps(rows: Sequence[dict[str, Any]], label_names: dict[str, tuple[str, ...
             continue
         step = steps.setdefault(r["step"], {
             "s": r["step"], "role": r["role"], "prompt": r["prompt"], "reply": r["reply"], "fin": r["finish_reason"],
-            "out": r["turn_outcome"], "err": r["error"], "tok": [r["input_tokens"], r["output_tokens"]], "j": []})
+            "out": r["turn_outcome"], "err": r["error"], "tok": [r["input_tokens"], r["output_tokens"]],
+            "srv": r["served_model"], "fp": r["served_fingerprint"], "cached": r["cached"], "j": []})
         if r["judge_id"] is not None:
             names = label_names.get(r["judge_id"])
             label = r["label"]

@@ -21,15 +21,19 @@ from ctxsafe.schema import Case, Judgement, TurnRecord
 COLUMNS = (
     "run_id", "suite", "model", "case_id", "pair_id", "context", "category", "task", "split", "setting",
     "modality", "step", "turn", "role", "prompt", "reply", "finish_reason", "turn_outcome", "truncated", "error",
-    "input_tokens", "output_tokens", "cost_usd", "judge_role", "judge_id", "label", "score", "explanation",
-    "parse_status", "judge_served_model", "judge_fingerprint", "judge_cached", "case_outcome", "correct",
+    "input_tokens", "output_tokens", "cost_usd", "served_model", "served_fingerprint", "cached", "judge_role",
+    "judge_id", "label", "score", "explanation", "parse_status", "judge_served_model", "judge_fingerprint",
+    "judge_cached", "case_outcome", "correct",
 )
 """The export's columns, in order. `case_outcome` is the case's paired verdict (`right`, `wrong`, or
 why it has neither: `error`, `parse_fail`, ...) and `correct` is True/False for right/wrong, else empty.
 `cost_usd` is the step's tokens at the price table's price for the model its role called; empty when
 that model has no price or the step has no recorded tokens (unknown, never 0). `judge_served_model` and
 `judge_fingerprint` are what the judge's API said served the verdict; `judge_cached` is True when the
-verdict's call was answered from the cache (empty for offline judges)."""
+verdict's call was answered from the cache (empty for offline judges). `served_model` and
+`served_fingerprint` are the same for the step's own call (the model under test, a guard, a pipeline's
+inner call; for a cached step, the call that first answered it), empty where the API named none;
+`cached` is True when the step was answered from the cache."""
 
 JudgeRef = tuple[str, str]
 
@@ -77,6 +81,7 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
     """Every row of one run (its stored `cases`, in order), steps in the order they were played; each step
     priced by `prices` (default: the built-in list prices)."""
     turns = store.turns(run_id)
+    served = store.served_steps(run_id)
     by_case: dict[str, list[TurnRecord]] = defaultdict(list)
     for rec in turns.values():
         by_case[rec.case_id].append(rec)
@@ -98,7 +103,7 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
             yield {**dict.fromkeys(COLUMNS), **base, "turn_outcome": "pending"}
             continue
         for rec in records:
-            row = {**base, **turn_fields(case, rec, policy)}
+            row = {**base, **turn_fields(case, rec, policy, served.get((case.id, rec.step)))}
             if row["role"] != "final":
                 if row["role"] not in role_prices:
                     role_prices[row["role"]] = prices.price_of(models.get(row["role"], models["model"]))
@@ -110,12 +115,15 @@ def iter_rows(store: RunStore, run_id: str, model: str, config: Mapping[str, Any
                 yield {**row, **judge_fields(role, j, (policy or {}).get("on_error", "stop"))}
 
 
-def turn_fields(case: Case, rec: TurnRecord, policy: Any) -> dict[str, Any]:
+def turn_fields(case: Case, rec: TurnRecord, policy: Any,
+                served: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
     return {
         "step": rec.step, "turn": _turn_number(rec.step), "role": step_role(policy, rec.step),
         "prompt": step_prompt(case, rec.step), "reply": rec.response, "finish_reason": rec.finish_reason,
         "turn_outcome": rec.outcome, "truncated": rec.truncated, "error": rec.error,
         "input_tokens": rec.usage.input_tokens, "output_tokens": rec.usage.output_tokens, "cost_usd": None,
+        "served_model": None if served is None else served[0],
+        "served_fingerprint": None if served is None else served[1], "cached": rec.cached,
     }
 
 

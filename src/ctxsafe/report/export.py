@@ -84,7 +84,7 @@ def _pyarrow() -> tuple[Any, Any]:
 
 _INTS = {"turn", "input_tokens", "output_tokens", "label"}
 _FLOATS = {"score", "cost_usd"}
-_BOOLS = {"truncated", "correct"}
+_BOOLS = {"truncated", "correct", "cached", "judge_cached"}
 
 
 def _arrow_schema(pa: Any) -> Any:

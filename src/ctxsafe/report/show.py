@@ -7,7 +7,7 @@ explanation. Text from models and datasets is printed as plain `Text`, never as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -40,6 +40,24 @@ def served_text(j: Judgement) -> str:
     return " [" + ", ".join(parts) + "]"
 
 
+Served = Mapping[tuple[str, str], tuple[str | None, str | None]]
+"""(case id, step) -> (served model, fingerprint), as `RunStore.served_steps` reads them."""
+
+
+def step_served_text(rec: TurnRecord, served: Served) -> str:
+    """`[served by M, fingerprint F, from the cache]` for a step whose API named the model that answered."""
+    known = served.get((rec.case_id, rec.step))
+    if known is None:
+        return ""
+    model, fingerprint = known
+    parts = [f"served by {model or 'a model the API did not name'}"]
+    if fingerprint:
+        parts.append(f"fingerprint {fingerprint}")
+    if rec.cached:
+        parts.append("from the cache")
+    return " [" + ", ".join(parts) + "]"
+
+
 def judgement_text(j: Judgement, label_names: tuple[str, ...] | None) -> str:
     """The verdict as a reader wants it, and which model gave it; failures say so, never a default label."""
     return _verdict_text(j, label_names) + served_text(j)
@@ -67,9 +85,11 @@ def inner_steps(case: Case, step: str, turns: Turns) -> list[TurnRecord]:
 
 
 def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judgements],
-              on_error: str = "stop") -> RenderableType:
+              on_error: str = "stop", served: Served | None = None) -> RenderableType:
     """One case: header, images, each turn with its inner steps (a guard's verdict under its sub-step) and
-    judge labels, then suite extras. `on_error` is a guarded run's policy for guard errors."""
+    judge labels, then suite extras. `on_error` is a guarded run's policy for guard errors; `served` says
+    which model answered each step (the model under test's and the guard's calls, as for judges)."""
+    served = served or {}
     where = ", ".join(dict.fromkeys(x for x in (case.split, case.setting, case.task, case.category) if x))
     parts: list[RenderableType] = [
         inert_text(f"{case.context} twin, pair {case.pair_id}, {case.modality} ({where})", style="dim")]
@@ -90,13 +110,14 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
             parts.append(inert_text(f"  Assistant (replayed verbatim, model not asked): {fixed}"))
             continue
         for sub in inner_steps(case, step, turns):
-            parts.append(inert_text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip(),
-                                    style="yellow"))
+            parts.append(inert_text(f"  [{sub.step}] {sub.response or ''} {turn_status(sub)}".rstrip()
+                                    + step_served_text(sub, served), style="yellow"))
             verdict = judgements.get(VERDICT_JUDGE, {}).get((case.id, sub.step))
             if verdict is not None:
                 parts.append(inert_text(f"    guard verdict: {describe(verdict.explanation, on_error)}", style="cyan"))
         reply = rec.response if rec is not None and rec.outcome == "ok" else ""
-        parts.append(inert_text(f"  Model: {reply} {turn_status(rec)}".rstrip()))
+        parts.append(inert_text(f"  Model: {reply} {turn_status(rec)}".rstrip()
+                                + ("" if rec is None else step_served_text(rec, served))))
         for judge_id, found in judgements.items():
             j = found.get((case.id, step)) if judge_id != VERDICT_JUDGE else None
             if j is not None:
@@ -108,8 +129,8 @@ def case_view(suite: Suite, case: Case, turns: Turns, judgements: dict[str, Judg
     return Panel(Group(*parts), title=inert_text(case.id), title_align="left")
 
 
-def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,
-               judgements: dict[str, Judgements], on_error: str = "stop") -> list[RenderableType]:
+def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns, judgements: dict[str, Judgements],
+               on_error: str = "stop", served: Served | None = None) -> list[RenderableType]:
     """Cases grouped by pair (already in pair order), the twins side by side."""
     out: list[RenderableType] = []
     by_pair: dict[str, list[Case]] = {}
@@ -119,6 +140,6 @@ def pair_views(suite: Suite, cases: Sequence[Case], turns: Turns,
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in twins:
             grid.add_column(ratio=1)
-        grid.add_row(*(case_view(suite, c, turns, judgements, on_error) for c in twins))
+        grid.add_row(*(case_view(suite, c, turns, judgements, on_error, served) for c in twins))
         out.append(grid)
     return out

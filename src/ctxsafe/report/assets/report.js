@@ -87,9 +87,16 @@
     });
   }
 
+  // " [served by M, fingerprint F, from the cache]": which model the API said answered a step or a verdict.
+  function servedBy(x) {
+    if (x.srv === null && !x.fp) { return ""; }
+    return " [served by " + (x.srv !== null ? x.srv : "a model the API did not name") +
+      (x.fp ? ", fingerprint " + x.fp : "") + (x.cached ? ", from the cache" : "") + "]";
+  }
+
   function renderStep(s) {
     var box = el("div", "step");
-    var head = el("div", "step-name", s.s + " [" + s.role + "]");
+    var head = el("div", "step-name", s.s + " [" + s.role + "]" + servedBy(s));
     if (s.out !== "ok") { head.appendChild(el("span", "badge other", s.out)); }
     if (s.fin === "length") { head.appendChild(el("span", "badge other", "truncated")); }
     box.appendChild(head);
@@ -100,10 +107,7 @@
       var label = j.name !== null ? j.name + " (" + j.label + ")" : (j.label !== null ? String(j.label) : "");
       var score = j.score !== null ? " score " + j.score : "";
       var line = "judge " + j.role + " " + j.id + ": " + label + score + (j.ps !== "ok" ? " [" + j.ps + "]" : "");
-      if (j.cached !== null || j.srv !== null) {
-        line += " [served by " + (j.srv !== null ? j.srv : "a model the API did not name") +
-          (j.fp ? ", fingerprint " + j.fp : "") + (j.cached ? ", from the cache" : "") + "]";
-      }
+      if (j.cached !== null || j.srv !== null) { line += servedBy(j); }
       var jb = el("div", "judge", line);
       if (j.expl) { jb.appendChild(el("pre", "explanation", j.expl)); }
       box.appendChild(jb);
