@@ -51,19 +51,76 @@ def test_help_loads_no_heavy_library(argv: tuple[str, ...]) -> None:
     assert heavy_in(doc["modules"]) == []
 
 
+def before_any_suite(modules: object) -> None:
+    """A configuration error is found from the command line alone: no suite, no store, no pydantic model."""
+    assert isinstance(modules, list)
+    assert heavy_in(modules) == []
+    assert not [m for m in modules if m == "pydantic" or m.startswith(("pydantic.", "ctxsafe.engine",
+                                                                       "ctxsafe.schema"))]
+    assert not [m for m in modules if m.startswith("ctxsafe.suites.") and m != "ctxsafe.suites.catalog"]
+
+
 def test_a_misspelt_model_fails_before_any_data_or_sdk_is_loaded(tmp_path: Path) -> None:
     doc = imported("run", "mssbench", "--model", "opnai:gpt-4o", "--store", str(tmp_path / "s.sqlite"),
                    "--out", str(tmp_path / "out"), "--no-progress", cwd=tmp_path)
     assert doc["exit"] == 2 and "unknown provider 'opnai'" in " ".join(str(doc["output"]).split())
-    assert heavy_in(doc["modules"]) == []
+    before_any_suite(doc["modules"])
     assert not (tmp_path / "s.sqlite").exists()  # refused before the store was opened
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--judge=openai", "--setting", "if"), "must look like provider:model"),
+    (("--setting", "if", "--verifier", "ref:nobody"), "unknown reference model 'nobody'"),
+    (("-mref:always-refuse", "-mvllm/m", "-mopnai/x"), "unknown provider 'opnai'"),
+    (("--ablation", "no-image"), "--ablation must be one of"),
+])
+def test_every_early_check_fails_before_any_suite_is_loaded(tmp_path: Path, argv: tuple[str, ...],
+                                                            message: str) -> None:
+    doc = imported("run", "mssbench", *argv, "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
+    assert doc["exit"] == 2 and message in " ".join(str(doc["output"]).split())
+    before_any_suite(doc["modules"])
 
 
 def test_a_missing_data_folder_fails_without_loading_images_or_sdks(tmp_path: Path) -> None:
     doc = imported("run", "mssbench", "--data", str(tmp_path / "nowhere"), "--model", "openai:gpt-4o",
                    "--store", str(tmp_path / "s.sqlite"), "--no-progress", cwd=tmp_path)
     assert doc["exit"] == 2 and "does not exist" in str(doc["output"])
-    assert heavy_in(doc["modules"]) == []
+    before_any_suite(doc["modules"])
+    doc = imported("run", "native", "--data", str(tmp_path / "nowhere.jsonl"), cwd=tmp_path)
+    assert doc["exit"] == 2 and "does not exist" in str(doc["output"])
+    before_any_suite(doc["modules"])
+
+
+def test_named_data_and_good_options_pass_the_early_checks(tmp_path: Path) -> None:
+    """The early checks refuse nothing the suite accepts: 'demo' is data, hf:// is left to the suite, a flag's
+    value that looks like a model is not read as one, and then the run proceeds (--dry-run sends nothing)."""
+    from ctxsafe.cli_run import shared_values
+
+    assert shared_values(["--setting", "opnai:x", "--model=vllm:a", "-mref:always-refuse", "--faithful",
+                          "--data", "demo", "--", "--model", "z"]) == {
+        "model": ["vllm:a", "ref:always-refuse"], "data": ["demo"]}
+    doc = imported("run", "mssbench", "--data", "demo", "--limit", "1", "--model", "ref:always-refuse",
+                   "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
+                   "--dry-run", cwd=tmp_path)
+    assert doc["exit"] == 0, doc["output"]
+    assert "dry run, nothing was sent" in str(doc["output"])
+
+
+def test_the_catalog_names_every_suite_and_its_named_data() -> None:
+    from ctxsafe.suites.catalog import CATALOG
+    from ctxsafe.suites.registry import SUITES
+
+    assert list(SUITES) == list(CATALOG)
+    for name, suite in SUITES.items():
+        assert suite.name == name
+        assert suite.default_data is None or suite.default_data in CATALOG[name][2]
+
+
+def test_the_reference_names_are_the_reference_models() -> None:
+    from ctxsafe.providers.reference import REFERENCE_MODELS
+    from ctxsafe.providers.specs import REFERENCE_NAMES
+
+    assert tuple(REFERENCE_MODELS) == REFERENCE_NAMES
 
 
 def test_a_run_loads_the_sdk_it_uses() -> None:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ctxsafe.errors import ConfigError
-from ctxsafe.images import ImageStore
-from ctxsafe.schema import Case, ImagePart, Message, TextPart
+
+if TYPE_CHECKING:  # the names above are checked by `ctxsafe run` before the case models load (issue 12)
+    from ctxsafe.images import ImageStore
+    from ctxsafe.schema import Case, ImagePart, Message
 
 ABLATIONS = ("image", "text-only", "blank-image", "caption", "swapped-image")
 CAPTION_PREFIX = "[Image description] "
@@ -43,15 +46,20 @@ def _caption(case: Case) -> str:
 
 
 def _with_first_turn_text(case: Case, prefix: str) -> tuple[Message, ...]:
+    from ctxsafe.schema import Message, TextPart
+
     first = case.turns[0]
     return (Message(role=first.role, parts=(TextPart(text=prefix), *first.parts)), *case.turns[1:])
 
 
+def check_ablation(ablation: str) -> None:
+    if ablation not in ABLATIONS:
+        raise ConfigError(f"--ablation must be one of {', '.join(ABLATIONS)}")
+
 
 def ablate(cases: Sequence[Case], ablation: str, images: ImageStore) -> list[Case]:
     """The cases under `ablation` (same ids, same everything else)."""
-    if ablation not in ABLATIONS:
-        raise ConfigError(f"--ablation must be one of {', '.join(ABLATIONS)}")
+    check_ablation(ablation)
     if ablation == "image":
         return list(cases)
     if any(m.images() for c in cases for m in (*c.history, *c.turns)):

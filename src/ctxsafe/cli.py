@@ -51,14 +51,27 @@ def load_command(name: str) -> Any:
     if isinstance(target, typer.Typer):
         command = typer.main.get_command(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
     return command
 
 
-class LazyCommands(TyperGroup):
+class PlainFlags(TyperGroup):
+    """A group whose flags (`--help`, shell completion) default to False instead of None: typer passes a None
+    flag value through a pydantic TypeAdapter, which imports pydantic (a quarter of a second on a loaded
+    machine) just to route `ctxsafe run ...` to its command; a bool value skips that conversion."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
+
+
+class LazyCommands(PlainFlags):
     """The top-level group: commands are listed from `COMMANDS` and built only when one is invoked."""
 
     _listing = False

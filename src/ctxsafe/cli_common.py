@@ -7,25 +7,26 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import CtxsafeError, StoreError
 from ctxsafe.exit_codes import ExitCode
 from ctxsafe.inert import inert, inert_markup
-from ctxsafe.providers.reference import REFERENCE_MODELS
-from ctxsafe.providers.registry import Endpoint
-from ctxsafe.report.errors import error_lines
+from ctxsafe.providers.specs import REFERENCE_NAMES
+
+if TYPE_CHECKING:  # the store and the providers load when a command uses them, not for its --help or a typo
+    from ctxsafe.engine.store import RunStore
+    from ctxsafe.providers.registry import Endpoint
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 DEFAULT_STORE = Path(".ctxsafe/runs.sqlite")
 DEFAULT_OUT = Path(".ctxsafe/results")
-REFERENCE_DEFAULTS = [f"ref:{kind}" for kind in REFERENCE_MODELS]
+REFERENCE_DEFAULTS = [f"ref:{kind}" for kind in REFERENCE_NAMES]
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite run store (shared request cache).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder for the per-run results JSON files.")]
@@ -121,6 +122,8 @@ def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str
               chat_template: str | None = None) -> tuple[Endpoint, Endpoint]:
     """The model's and the judge's endpoints (`text_only` declares the models under test text-only; `device`
     is where local models, under test or judging, run; `chat_template` is for local models under test)."""
+    from ctxsafe.providers.registry import Endpoint
+
     return (Endpoint(base_url, api_key_env, timeout, concurrency, text_only=text_only, device=device,
                      chat_template=chat_template),
             Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency, device=device))
@@ -128,5 +131,7 @@ def endpoints(base_url: str | None, api_key_env: str | None, judge_base_url: str
 
 def print_errors(store: RunStore, run_id: str) -> None:
     """Why the run's failed steps failed, grouped and counted (server text, printed inert)."""
+    from ctxsafe.report.errors import error_lines
+
     for line in error_lines(store, run_id):
         console.print(inert(f"{run_id}: error: {line}"), soft_wrap=True, markup=False, highlight=False)

@@ -7,15 +7,15 @@ Every suite gets the same shared options, with the same names and meanings, foll
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ctxsafe.ablations import ABLATIONS
+from ctxsafe.ablations import ABLATIONS, check_ablation
+from ctxsafe.cli import PlainFlags
 from ctxsafe.cli_common import (
     DEFAULT_OUT,
     DEFAULT_STORE,
@@ -45,20 +45,13 @@ from ctxsafe.cli_common import (
     say_not_judged,
     user_errors,
 )
-from ctxsafe.cli_defenses import print_defenses_document
-from ctxsafe.engine.budget import RunLimits, describe
-from ctxsafe.engine.progress import NullProgress, RichProgress
-from ctxsafe.engine.retry import RetryPolicy
-from ctxsafe.engine.store import RunStore
-from ctxsafe.guards.report import print_guards
-from ctxsafe.inert import inert_markup
-from ctxsafe.judges.measured import judge_note
-from ctxsafe.judges.served import served_line
-from ctxsafe.report.defenses import defenses_documents
-from ctxsafe.report.terminal import paired_table
-from ctxsafe.suites.protocol import CommonOptions, Suite
-from ctxsafe.suites.registry import SUITES
-from ctxsafe.suites.runner import RunPlan, run_models
+from ctxsafe.judges.names import check_judge
+from ctxsafe.providers.specs import check_spec
+from ctxsafe.suites.catalog import CATALOG, check_data, load_suite
+
+if TYPE_CHECKING:  # the run machinery loads once the options have been checked (issue 12)
+    from ctxsafe.suites.protocol import Suite
+    from ctxsafe.suites.runner import RunPlan
 
 LimitOpt = Annotated[int | None, typer.Option(help="Only the first N safe/unsafe pairs of each split (an MSSBench "
                                               "task, an MTMCS type, a native file), both twins kept.")]
@@ -103,11 +96,15 @@ SHARED = ("data", "model", "judge", "judge_input", "limit", "faithful", "base_ur
           "chat_template")
 
 
-def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
-    """The shared options, with help that names this suite's own data sources and judge inputs."""
-    data_help = suite.data_help + ("" if suite.default_data is None else f" Default: {suite.default_data}.")
-    judge_input_help = (f"What the LLM judge sees: {', '.join(suite.judge_inputs)} "
-                        f"(default: {suite.judge_inputs[0]}).")
+def shared_parameters(suite: Suite | None) -> list[inspect.Parameter]:
+    """The shared options, with help that names this suite's own data sources and judge inputs (None: generic
+    help, for the early checks that parse the command line before the suite is imported)."""
+    if suite is None:
+        data_help, judge_input_help = "The data.", "What the LLM judge sees."
+    else:
+        data_help = suite.data_help + ("" if suite.default_data is None else f" Default: {suite.default_data}.")
+        judge_input_help = (f"What the LLM judge sees: {', '.join(suite.judge_inputs)} "
+                            f"(default: {suite.judge_inputs[0]}).")
     spec: list[tuple[str, Any, Any]] = [
         ("data", Annotated[str | None, typer.Option(help=data_help)], None),
         ("model", ModelOpt, None),
@@ -152,6 +149,11 @@ def shared_parameters(suite: Suite) -> list[inspect.Parameter]:
 
 def make_plan(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> RunPlan:
     """The shared options, read the same way for every suite."""
+    from ctxsafe.engine.budget import RunLimits
+    from ctxsafe.engine.retry import RetryPolicy
+    from ctxsafe.suites.protocol import CommonOptions
+    from ctxsafe.suites.runner import RunPlan
+
     common = CommonOptions(
         data=shared["data"], limit=shared["limit"], faithful=shared["faithful"], judge=shared["judge"],
         judge_input=shared["judge_input"], temperature=shared["temperature"], max_tokens=shared["max_tokens"],
@@ -174,6 +176,11 @@ def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> N
 
     A run's document names the shapes it was scored by (`shapes`); one without pairs (an unsafe-only
     or benign-only file) gets no paired table, so nothing in it reads as a paired average."""
+    from ctxsafe.inert import inert_markup
+    from ctxsafe.judges.measured import judge_note
+    from ctxsafe.judges.served import served_line
+    from ctxsafe.report.terminal import paired_table
+
     for table in suite.tables(rows, by_category):
         console.print(table)
     refs = [ref for row in rows for ref in row.get("judges", {}).values() if ref]
@@ -192,6 +199,10 @@ def print_rows(suite: Suite, rows: list[dict[str, Any]], by_category: bool) -> N
 
 def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, out: Path) -> None:
     """After a run with --defense: the defenses table of each model, printed and written beside the results."""
+    from ctxsafe.cli_defenses import print_defenses_document
+    from ctxsafe.engine.store import RunStore
+    from ctxsafe.report.defenses import defenses_documents
+
     with user_errors():
         store = RunStore(store_path)
         try:
@@ -203,6 +214,14 @@ def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, o
 
 
 def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> None:
+    import asyncio
+
+    from ctxsafe.engine.budget import describe
+    from ctxsafe.engine.progress import NullProgress, RichProgress
+    from ctxsafe.engine.store import RunStore
+    from ctxsafe.guards.report import print_guards
+    from ctxsafe.suites.runner import run_models
+
     show_progress = bool(shared["progress"])
 
     def sink() -> NullProgress | RichProgress:
@@ -262,7 +281,94 @@ def run_command(suite: Suite) -> Callable[..., None]:
     return command
 
 
-run_app = typer.Typer(help="Run a benchmark suite (resumes automatically when re-run with the same options).",
-                      no_args_is_help=True)
-for _suite in SUITES.values():
-    run_app.command(_suite.name, help=_suite.summary)(run_command(_suite))
+def check_early(suite_name: str, args: Sequence[str]) -> None:
+    """The checks that need no suite code (model specs, a missing data path, the ablation), run on the command
+    line before the suite and the run machinery are imported, so a typo is reported in a blink (issue 12)."""
+    given = shared_values(args)
+    with user_errors():
+        for spec in (*given.get("model", ()), *given.get("verifier", ())[-1:]):
+            check_spec(spec)
+        for judge in given.get("judge", ())[-1:]:
+            check_judge(judge)
+        check_data(suite_name, given.get("data", [None])[-1])
+        for ablation in given.get("ablation", ()):
+            check_ablation(ablation)
+
+
+def shared_values(args: Sequence[str]) -> dict[str, list[str]]:
+    """The values given to the shared options that take one, by parameter name, read from the command line
+    without converting anything (click's parse, done after the suite loads, converts them through pydantic
+    TypeAdapters, itself a quarter of a second). The suite's own options are skipped; what this reading gets
+    wrong is only checked early, and the full parse that follows reports it as usual."""
+    takes_value: dict[str, str] = {}
+    for param in _shared_options_command().params:
+        if not param.is_flag:
+            takes_value.update({opt: param.name for opt in param.opts})
+    values: dict[str, list[str]] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            break
+        name, eq, value = arg.partition("=")
+        if eq and name.startswith("--") and name in takes_value:
+            values.setdefault(takes_value[name], []).append(value)
+        elif arg in takes_value and rest:
+            values.setdefault(takes_value[arg], []).append(rest.pop(0))
+        elif not arg.startswith("--") and arg[:2] in takes_value and len(arg) > 2:  # -mVALUE
+            values.setdefault(takes_value[arg[:2]], []).append(arg[2:])
+    return values
+
+
+_shared_command: list[Any] = []
+
+
+def _shared_options_command() -> Any:
+    """A click command with only the shared options (built once; never used to parse, see `shared_values`)."""
+    if not _shared_command:
+        def shared_only(**kwargs: Any) -> None:
+            """The shared options alone."""
+
+        shared_only.__signature__ = inspect.Signature(shared_parameters(None))  # type: ignore[attr-defined]
+        single = typer.Typer(add_completion=False)
+        single.command()(shared_only)
+        _shared_command.append(typer.main.get_command(single))
+    return _shared_command[0]
+
+
+def suite_command(name: str) -> Any:
+    """The click command of `ctxsafe run NAME` (imports that suite only)."""
+    suite = load_suite(name)
+    single = typer.Typer(add_completion=False)
+    single.command(suite.name, help=suite.summary)(run_command(suite))
+    command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazySuites(PlainFlags):
+    """`ctxsafe run`: the suites are listed from the catalog; the one invoked is the only one imported, after
+    the checks that need no suite code (`check_early`)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(CATALOG)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in CATALOG:
+            return None
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = suite_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in CATALOG and not set(args[1:]) & set(ctx.help_option_names):
+            check_early(args[0], args[1:])
+        return super().resolve_command(ctx, args)
+
+
+run_app = typer.Typer(cls=LazySuites, no_args_is_help=True, add_completion=False)
+
+
+@run_app.callback()
+def run() -> None:
+    """Run a benchmark suite (resumes automatically when re-run with the same options)."""

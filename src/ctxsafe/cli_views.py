@@ -21,7 +21,7 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.guards.judge import VERDICT_JUDGE
 from ctxsafe.inert import inert_text
 from ctxsafe.providers.reference import REFERENCE_MODELS
-from ctxsafe.providers.registry import OPENAI_COMPATIBLE_DEFAULTS
+from ctxsafe.providers.specs import OPENAI_COMPATIBLE_DEFAULTS
 from ctxsafe.report.document import results_document
 from ctxsafe.report.show import pair_views
 from ctxsafe.suites.pairs import first_pairs, pair_order

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from ctxsafe.errors import ConfigError
-from ctxsafe.providers.registry import check_spec
+from ctxsafe.providers.specs import check_spec
 
 NONE = "none"
 """No judge now: the model is played and the run can be judged later without calling it again."""

@@ -29,7 +29,8 @@ from ctxsafe.policies.registry import make_policies
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.capabilities import capabilities_of, check_cases
 from ctxsafe.providers.pricing import PriceTable
-from ctxsafe.providers.registry import Endpoint, check_spec, make_provider
+from ctxsafe.providers.registry import Endpoint, make_provider
+from ctxsafe.providers.specs import check_spec
 from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
 from ctxsafe.suites.pairs import cases_digest, first_pairs, safe_first
