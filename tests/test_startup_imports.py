@@ -69,7 +69,8 @@ def test_a_misspelt_model_fails_before_any_data_or_sdk_is_loaded(tmp_path: Path)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (("--judge=openai", "--setting", "if"), "must look like provider:model"),
+    (("--judge=openai", "--setting", "if"), "unknown judge 'openai'"),
+    (("--judge", "opnai:gpt-4o"), "unknown provider 'opnai'"),
     (("--setting", "if", "--verifier", "ref:nobody"), "unknown reference model 'nobody'"),
     (("-mref:always-refuse", "-mvllm/m", "-mopnai/x"), "unknown provider 'opnai'"),
     (("--ablation", "no-image"), "--ablation must be one of"),
