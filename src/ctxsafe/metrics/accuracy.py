@@ -96,12 +96,12 @@ def _cell(outcomes: Sequence[str], clusters: Sequence[str]) -> dict[str, Any]:
 def _pairs(cases: Iterable[Scored]) -> tuple[dict[str, float], dict[str, str]]:
     """Pair score = mean correctness of the safe and unsafe twins (the unit of averages), and each
     pair's cluster (the unit of intervals)."""
-    by_pair: dict[str, list[float]] = defaultdict(list)
-    cluster: dict[str, str] = {}
-    for case in cases:
-        by_pair[case.pair_id].append(1.0 if case.outcome == "correct" else 0.0)
-        cluster.setdefault(case.pair_id, case.cluster)
-    return {p: sum(v) / len(v) for p, v in by_pair.items()}, cluster
+    cases = list(cases)
+    size = Counter(c.pair_id for c in cases)
+    right = Counter(c.pair_id for c in cases if c.outcome == "correct")
+    cluster = {c.pair_id: c.cluster for c in reversed(cases)}  # each pair's first case's cluster
+    # a sum of 0.0/1.0 is an exact count, so right / size is the mean to the last bit
+    return {p: float(right[p]) / n for p, n in size.items()}, cluster
 
 
 def pair_ci(scores: dict[str, float], cluster: dict[str, str]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable, Sequence
 
 Z95 = 1.959963984540054
@@ -51,11 +52,11 @@ SMALL_CLUSTERS = 10
 
 
 def _cluster_sums(values: Sequence[float], clusters: Sequence[Hashable]) -> tuple[list[float], list[int]]:
-    sums: dict[Hashable, float] = {}
-    counts: dict[Hashable, int] = {}
+    """Each cluster's sum and size, clusters in order of first appearance (each sum added in input order)."""
+    counts = Counter(clusters)
+    sums = dict.fromkeys(counts, 0.0)
     for v, c in zip(values, clusters, strict=True):
-        sums[c] = sums.get(c, 0.0) + v
-        counts[c] = counts.get(c, 0) + 1
+        sums[c] += v
     return list(sums.values()), list(counts.values())
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.judges.served import served_line, served_summary
 from ctxsafe.report.run_view import RunView
 from ctxsafe.schema import Case, ImagePart
@@ -40,8 +41,9 @@ class RunRows:
     @classmethod
     def load(cls, view: RunView) -> RunRows:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in view.rows():
-            grouped[row["case_id"]].append(row)
+        with gc_paused():  # millions of small objects, no cycles: the collector would rescan them all, often
+            for row in view.rows():
+                grouped[row["case_id"]].append(row)
         served = {}
         for ref in view.judges.values():
             line = None if ref is None else served_line(ref[0], served_summary(view.store, view.run_id, *ref))

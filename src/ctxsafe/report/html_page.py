@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.report import html_sections as sec
 from ctxsafe.report.browser_data import RunRows, browser_cases, case_images
 from ctxsafe.report.compare import compare_runs
@@ -53,6 +54,12 @@ def build_html(runs: Sequence[RunRows], image_dirs: Sequence[Path] = (), max_ima
                guards: Sequence[Mapping[str, Any]] = ()) -> str:
     """The whole page as one string; `agreement` holds judges' measured agreement (`load_agreement`), `guards`
     the guard documents of the bare runs (`guards.report.guard_document`)."""
+    with gc_paused():  # a record per case and step, no cycles: nothing for the collector to find
+        return _page(runs, image_dirs, max_images, title, agreement, guards)
+
+
+def _page(runs: Sequence[RunRows], image_dirs: Sequence[Path], max_images: int, title: str | None,
+          agreement: Mapping[tuple[str, str], list[str]] | None, guards: Sequence[Mapping[str, Any]]) -> str:
     thumbs = _thumbnails(runs, image_dirs, max_images)
     comparisons = compare_runs(runs) if len(runs) > 1 and len({r.view.suite.name for r in runs}) == 1 else []
     names = {rr.view.run_id: f"{rr.view.name} ({rr.view.run_id})" for rr in runs}
