@@ -1,10 +1,15 @@
-"""Confidence intervals and weighted means used by every suite's metrics."""
+"""Confidence intervals and weighted means used by every suite's metrics.
+
+numpy is imported where used: `ctxsafe --help` and configuration errors never load it."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Z95 = 1.959963984540054
 
@@ -51,13 +56,23 @@ SMALL_CLUSTERS = 10
 """Fewer independent clusters than this: the interval is shown but marked too few to read."""
 
 
-def _cluster_sums(values: Sequence[float], clusters: Sequence[Hashable]) -> tuple[list[float], list[int]]:
-    """Each cluster's sum and size, clusters in order of first appearance (each sum added in input order)."""
-    counts = Counter(clusters)
-    sums = dict.fromkeys(counts, 0.0)
-    for v, c in zip(values, clusters, strict=True):
-        sums[c] += v
-    return list(sums.values()), list(counts.values())
+def _cluster_sums(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's sum and size, clusters in order of first appearance; each sum is added up in input
+    order (`bincount` adds sequentially), so the numbers equal a plain loop's to the last bit."""
+    import numpy as np
+
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    sums = np.bincount(inverse, weights=values, minlength=len(uniq))[order]
+    return sums, np.bincount(inverse, minlength=len(uniq))[order]
+
+
+def cluster_codes(clusters: Sequence[Hashable]) -> np.ndarray:
+    """Clusters as integer codes (the first cluster seen is 0), for the array forms below."""
+    import numpy as np
+
+    index: dict[Hashable, int] = {}
+    return np.fromiter((index.setdefault(c, len(index)) for c in clusters), dtype=np.int64, count=len(clusters))
 
 
 def cluster_mean_ci(values: Sequence[float], clusters: Sequence[Hashable], level: float = 0.95,
@@ -66,16 +81,25 @@ def cluster_mean_ci(values: Sequence[float], clusters: Sequence[Hashable], level
     with several queries or paraphrases). (mean, lo, hi, number of clusters), clipped to `bounds`;
     NaN bounds with fewer than two clusters. Units in one cluster are not independent evidence, so
     the spread is measured between clusters (CR1 sandwich variance of a ratio mean, C-1 degrees of freedom)."""
+    import numpy as np
+
+    return cluster_mean_ci_codes(np.asarray(values, dtype=np.float64), cluster_codes(clusters), level, bounds)
+
+
+def cluster_mean_ci_codes(values: np.ndarray, codes: np.ndarray, level: float = 0.95,
+                          bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float, int]:
+    """`cluster_mean_ci` over arrays (clusters as integer codes): a 100,000-case run's intervals in
+    milliseconds, with the same arithmetic in the same order."""
     n = len(values)
     if n == 0:
         return (math.nan, math.nan, math.nan, 0)
-    sums, counts = _cluster_sums(values, clusters)
+    sums, counts = _cluster_sums(values, codes)
     c = len(sums)
-    mean = sum(values) / n
+    mean = sum(values.tolist()) / n
     if c < 2:
         return (mean, math.nan, math.nan, c)
-    resid = [s - mean * k for s, k in zip(sums, counts, strict=True)]
-    var = c / (c - 1) * sum(r * r for r in resid) / (n * n)
+    resid = sums - mean * counts
+    var = c / (c - 1) * sum((resid * resid).tolist()) / (n * n)
     half = t_quantile(c - 1, 0.5 + level / 2) * math.sqrt(var)
     return (mean, max(bounds[0], mean - half), min(bounds[1], mean + half), c)
 
@@ -84,17 +108,24 @@ def clustered_wilson(successes: Sequence[int], clusters: Sequence[Hashable], z: 
     """Wilson interval for a proportion of 0/1 outcomes that come in clusters: the sample size is
     deflated by the design effect measured between clusters (never inflated), so the interval stays
     in [0, 1] like Wilson's and widens when outcomes within a cluster move together."""
+    import numpy as np
+
+    return clustered_wilson_codes(np.asarray(successes, dtype=np.float64), cluster_codes(clusters), z)
+
+
+def clustered_wilson_codes(successes: np.ndarray, codes: np.ndarray, z: float = Z95) -> tuple[float, float]:
+    """`clustered_wilson` over arrays: 0/1 outcomes as floats, clusters as integer codes."""
     n = len(successes)
     if n == 0:
         return (math.nan, math.nan)
-    k = sum(successes)
+    k = int(successes.sum())  # a sum of 0.0/1.0 is exact
     p = k / n
-    sums, counts = _cluster_sums([float(s) for s in successes], clusters)
+    sums, counts = _cluster_sums(successes, codes)
     c = len(sums)
     deff = 1.0
     if c >= 2 and 0 < p < 1:
-        resid = [s - p * m for s, m in zip(sums, counts, strict=True)]
-        var_cluster = c / (c - 1) * sum(r * r for r in resid) / (n * n)
+        resid = sums - p * counts
+        var_cluster = c / (c - 1) * sum((resid * resid).tolist()) / (n * n)
         deff = max(1.0, var_cluster / (p * (1 - p) / n))
     n_eff = n / deff
     return wilson_p(p, n_eff, z)
