@@ -51,11 +51,17 @@ def test_page_is_self_contained_and_planted_text_stays_data(runs: list[RunRows])
 
 def test_compare_counts_match_a_direct_mcnemar(runs: list[RunRows]) -> None:
     (c,) = compare_runs(runs)
-    a = [runs[0].view.outcomes[case.id] == "right" for case in runs[0].cases]
-    b = [runs[1].view.outcomes[case.id] == "right" for case in runs[0].cases]
+    scored = ("right", "wrong")
+    both = [case for case in runs[0].cases if runs[0].view.outcomes[case.id] in scored
+            and runs[1].view.outcomes[case.id] in scored]  # an error or a parse failure is left out, not wrong
+    assert (c.cases, c.excluded) == (len(both), len(runs[0].cases) - len(both)) and c.excluded > 0
+    a = [runs[0].view.outcomes[case.id] == "right" for case in both]
+    b = [runs[1].view.outcomes[case.id] == "right" for case in both]
     want = mcnemar(a, b)
+    assert c.mcnemar is not None
     assert (c.mcnemar.only_a, c.mcnemar.only_b, c.mcnemar.p_value) == (want.only_a, want.only_b, want.p_value)
-    assert len(c.disagreements) == want.only_a + want.only_b
+    # disagreements also list a case one run got right and the other could not score (its reason shown)
+    assert len(c.disagreements) >= want.only_a + want.only_b
     assert c.difference.value == pytest.approx((sum(b) - sum(a)) / len(a))
     lo, hi = c.difference.ci95
     assert lo <= c.difference.value <= hi

@@ -1,5 +1,8 @@
 """The papers' headline numbers beside a run's own: each suite ships `published.json` in its package.
 
+Ours is over the cases the run scored: an error, a content filter or a missing or unparseable judgement is
+not a wrong answer, so those cases are left out and counted beside the number (`excluded`).
+
 A run matches an entry when its model name (after `provider:`) is one of the entry's aliases and its
 setting and defense are the entry's; the entry's `path` names a block of the run's metrics that holds
 a value (`value`, `acc` or `mean`) and a 95% interval. A published number outside that interval is flagged,
@@ -18,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from ctxsafe.errors import DataError
+from ctxsafe.metrics.stats import wilson
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Published:
     note: str | None = None
     subset: str | None = None
     """Why the run is not comparable (it covers only part of the benchmark), or None."""
+    excluded: int | None = None
+    """Cases left out of `ours` because they have no verdict (error, filter, missing or unparseable
+    judgement): the paper's number is over answers, so ours is over scored cases. None: not known here."""
 
     @property
     def outside(self) -> bool | None:
@@ -61,6 +68,40 @@ def judge_note(doc: dict[str, Any], paper_judge: str | None) -> str | None:
         return None
     ours = sorted({str(r["id"]) for r in (doc.get("judges") or {}).values() if isinstance(r, dict)})
     return f"the paper's judge: {paper_judge}; this run's: {', '.join(ours) or 'none'}"
+
+
+def _cell_counts(block: Any) -> tuple[int, int, int] | None:
+    """(right, scored, not scored) of an accuracy cell (`n`, `correct`, `failures`), or None for another block."""
+    if not isinstance(block, dict) or not isinstance(block.get("n"), int) or not isinstance(block.get("correct"), int):
+        return None
+    failed = sum(v for v in (block.get("failures") or {}).values() if isinstance(v, int))
+    return block["correct"], block["n"] - failed, failed
+
+
+def scored_only(metrics: Any, path: list[str]) -> tuple[float | None, tuple[float, float] | None, int] | None:
+    """Our number over scored cases only, its interval, and how many cases were left out; None when the
+    block is neither an accuracy cell nor the average of its safe and unsafe cells (then as stored).
+
+    A cell: right of scored, Wilson 95%. An average: the mean of its cells' scored accuracies; its stored
+    interval is kept when nothing was left out, else dropped (it was computed with the failures as wrong)."""
+    block = _block(metrics, path)
+    cell = _cell_counts(block)
+    if cell is not None:
+        right, scored, failed = cell
+        return (right / scored, wilson(right, scored), failed) if scored else (None, None, failed)
+    parent = _block(metrics, path[:-1])
+    cells = [_cell_counts(parent.get(side)) for side in ("safe", "unsafe")] if parent else []
+    if not cells or any(c is None for c in cells) or not block:
+        return None
+    counts = [c for c in cells if c is not None]
+    failed = sum(c[2] for c in counts)
+    if any(not c[1] for c in counts):
+        return None, None, failed
+    value = sum(c[0] / c[1] for c in counts) / len(counts)
+    ci = block.get("ci95")
+    if failed or not (isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci))):
+        return value, None, failed
+    return value, (float(ci[0]), float(ci[1])), failed
 
 
 @cache
@@ -114,9 +155,13 @@ def against_paper(doc: dict[str, Any]) -> list[Published]:
         block = _block(doc.get("metrics", {}), entry["path"])
         value = next((block[k] for k in ("value", "acc", "mean") if block and _finite(block.get(k))), None)
         ci = block.get("ci95") if block else None
-        ci95 = (ci[0] * scale, ci[1] * scale) if isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci)) \
-            else None
+        ci_raw = (ci[0], ci[1]) if isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci)) else None
+        excluded = None
+        scored = scored_only(doc.get("metrics", {}), entry["path"])
+        if scored is not None:
+            value, ci_raw, excluded = scored
+        ci95 = (ci_raw[0] * scale, ci_raw[1] * scale) if ci_raw else None
         note = "; ".join(n for n in (entry.get("note"), judged) if n) or None
         out.append(Published(entry["metric"], float(entry["value"]), None if value is None else value * scale,
-                             ci95, table.get("source", ""), note, subset))
+                             ci95, table.get("source", ""), note, subset, excluded))
     return out

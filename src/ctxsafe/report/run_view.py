@@ -44,8 +44,10 @@ class RunView:
 
     @cached_property
     def outcomes(self) -> dict[str, str]:
-        """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...)."""
-        return case_outcomes({(v.pair_id, v.context): v.outcome for v in self.results.verdicts}, self.cases)
+        """Case id -> `right`, `wrong`, or why neither (`error`, `parse_fail`, ...); a case without a twin
+        by its shape's headline (right: an unsafe item refused or answered safely, a benign item not refused)."""
+        verdicts = [*self.results.verdicts, *self.results.side_verdicts]
+        return case_outcomes({(v.pair_id, v.context): v.outcome for v in verdicts}, self.cases)
 
     @property
     def run_id(self) -> str:

@@ -83,6 +83,27 @@ def by_context(rr: RunRows) -> dict[str, Rate]:
     return {ctx: rate(groups.get(ctx, [])) for ctx in ("safe", "unsafe")}
 
 
+def scored_by_context(rr: RunRows) -> dict[str, Rate]:
+    """As `by_context`, over the scored cases only (right or wrong): what comparisons between runs use,
+    with the cases left out counted beside them (`failure_counts`, `not_scored`)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for c in rr.cases:
+        outcome = rr.view.outcomes.get(c.id, "missing")
+        if outcome in ("right", "wrong"):
+            groups[c.context].append(outcome)
+    return {ctx: rate(groups.get(ctx, [])) for ctx in ("safe", "unsafe")}
+
+
+def shape_name(rr: RunRows) -> str:
+    """The scoring shape(s) that produced a run's numbers (`paired`, `unsafe-only`, `paired+benign-only`)."""
+    return "+".join(rr.view.doc.get("shapes") or [str(rr.view.doc.get("shape", "paired"))])
+
+
+def not_scored(rr: RunRows) -> Counter[str]:
+    """The run's cases without a verdict, by reason (error, filtered, unjudged, parse_fail, missing, ...)."""
+    return Counter(o for o in (rr.view.outcomes.get(c.id, "missing") for c in rr.cases) if o not in ("right", "wrong"))
+
+
 def by_key(rr: RunRows, key: str) -> dict[str, Rate]:
     """Case accuracy grouped by a case attribute (`category`, `modality`, `context`)."""
     groups: dict[str, list[str]] = defaultdict(list)

@@ -13,7 +13,7 @@ from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import PairedComparison
 from ctxsafe.report.published import against_paper
 from ctxsafe.report.run_view import RunView
-from ctxsafe.report.summary import Rate, by_context, failure_counts, twin_score
+from ctxsafe.report.summary import Rate, not_scored, scored_by_context, shape_name
 
 
 def _rate(r: Rate) -> str:
@@ -30,35 +30,46 @@ def _diff(d: Difference) -> str:
 
 
 def leaderboard(runs: Sequence[RunRows]) -> Table:
-    """Runs ranked by the mean of safe-twin and unsafe-twin accuracy."""
+    """Runs ranked by the mean of their safe-case and unsafe-case accuracy over scored cases (a one-side run:
+    its one side), with the shape that produced the numbers and the cases left out, by reason."""
     t = Table(title="Leaderboard", title_justify="left",
-              caption="% of twins handled right [95% Wilson CI]; cases not scored count as wrong",
-              caption_justify="left")
-    for col in ("#", "model", "run", "judge", "cases", "helpful (safe)", "safe (unsafe)", "score", "not scored"):
+              caption="% of scored cases handled right [95% Wilson CI]: safe cases helped, unsafe cases caught "
+                      "(refused or answered safely); a benign-only run's 'helpful' is 100 - its over-refusal rate. "
+                      "Cases not scored (errors, filters, missing or unparseable judgements) are left out of "
+                      "these rates and counted at right.", caption_justify="left")
+    for col in ("#", "model", "run", "judge", "shape", "cases", "helpful (safe)", "safe (unsafe)", "score",
+                "not scored (excluded)"):
         t.add_column(col, justify="right" if col in ("#", "cases", "score") else "left")
-    scored = [(twin_score(rr.cases, rr.view.outcomes), rr) for rr in runs]
-    scored.sort(key=lambda x: -1.0 if x[0] is None else -x[0])
-    for i, (score, rr) in enumerate(scored, start=1):
-        ctx = by_context(rr)
+    rated = [(scored_by_context(rr), rr) for rr in runs]
+    scores = [[r.value for r in ctx.values() if r.value is not None] for ctx, _ in rated]
+    order = sorted(range(len(rated)), key=lambda i: -sum(scores[i]) / len(scores[i]) if scores[i] else 1.0)
+    for rank, i in enumerate(order, start=1):
+        ctx, rr = rated[i]
         judges = ", ".join(ref[0] for ref in rr.view.judges.values() if ref is not None) or "none"
-        fails = ", ".join(f"{k} {v}" for k, v in failure_counts(rr).items() if v) or "-"
-        t.add_row(str(i), Text(rr.view.name), Text(rr.view.run_id), Text(judges), str(len(rr.cases)),
-                  _rate(ctx["safe"]), _rate(ctx["unsafe"]), "-" if score is None else f"{100 * score:.1f}", Text(fails))
+        left_out = ", ".join(f"{k} {v}" for k, v in sorted(not_scored(rr).items())) or "-"
+        score = f"{100 * sum(scores[i]) / len(scores[i]):.1f}" if scores[i] else "-"
+        t.add_row(str(rank), Text(rr.view.name), Text(rr.view.run_id), Text(judges), Text(shape_name(rr)),
+                  str(len(rr.cases)), _rate(ctx["safe"]), _rate(ctx["unsafe"]), score, Text(left_out))
     return t
 
 
 def comparison_tables(comparisons: Sequence[PairedComparison], names: dict[str, str], limit: int) -> list[Table]:
-    t = Table(title="Each run against the first (B - A, points, same cases)", title_justify="left",
-              caption="95% CI: bootstrap over clusters of cases linked by pair or image; McNemar: exact, two-sided",
-              caption_justify="left")
-    for col in ("run B", "run A", "cases", "all cases", "safe twins", "unsafe twins", "B only / A only", "McNemar p"):
+    t = Table(title="Each run against the first (B - A, points, scored cases)", title_justify="left",
+              caption="same cases: 95% CI from a bootstrap over clusters of cases linked by pair or image, McNemar "
+                      "exact two-sided; different cases (one-side runs): Newcombe's interval, no McNemar. Cases "
+                      "not scored in either run are excluded and counted.", caption_justify="left")
+    for col in ("run B", "run A", "method", "cases", "excluded", "all cases", "safe cases", "unsafe cases",
+                "B only / A only", "McNemar p"):
         t.add_column(col)
     for c in comparisons:
         m = c.mcnemar
-        t.add_row(Text(names[c.b]), Text(names[c.a]), str(c.cases), _diff(c.difference), _diff(c.safe),
-                  _diff(c.unsafe), f"{m.only_b} / {m.only_a}", f"{m.p_value:.3g}")
+        t.add_row(Text(names[c.b]), Text(names[c.a]), c.method, str(c.cases), str(c.excluded), _diff(c.difference),
+                  _diff(c.safe), _diff(c.unsafe), "-" if m is None else f"{m.only_b} / {m.only_a}",
+                  "-" if m is None else f"{m.p_value:.3g}")
     out = [t]
     for c in comparisons:
+        if c.method != "paired":
+            continue
         d = Table(title=f"Disagreements: {names[c.b]} vs {names[c.a]} ({len(c.disagreements)} cases"
                   + (f", first {limit}" if len(c.disagreements) > limit else "") + ")", title_justify="left")
         for col in ("case", "context", "category", "A", "B"):
@@ -71,8 +82,10 @@ def comparison_tables(comparisons: Sequence[PairedComparison], names: dict[str, 
 
 def published_table(views: Sequence[RunView]) -> Table | None:
     """The papers' numbers beside each run's own; None when no published result matches."""
-    t = Table(title="Against the paper", title_justify="left")
-    for col in ("run", "metric", "published", "ours", "our 95% CI", "difference", "note"):
+    t = Table(title="Against the paper", title_justify="left", caption="ours: over the cases the run scored; "
+              "cases not scored (errors, filters, missing or unparseable judgements) are excluded and counted",
+              caption_justify="left")
+    for col in ("run", "metric", "published", "ours", "our 95% CI", "not scored (excluded)", "difference", "note"):
         t.add_column(col)
     n = 0
     for view in views:
@@ -81,5 +94,6 @@ def published_table(views: Sequence[RunView]) -> Table | None:
             ci = f"{p.ci95[0]:.1f}-{p.ci95[1]:.1f}" if p.ci95 else "-"
             flag = {True: "[bold red]outside our CI[/]", False: "within", None: "-"}[p.outside]
             t.add_row(Text(view.name), Text(p.metric), f"{p.published:g}",
-                      "-" if p.ours is None else f"{p.ours:.2f}", ci, flag, Text(p.notes))
+                      "-" if p.ours is None else f"{p.ours:.2f}", ci, "-" if p.excluded is None else str(p.excluded),
+                      flag, Text(p.notes))
     return t if n else None

@@ -113,6 +113,10 @@ class SuiteResults:
     metrics: dict[str, Any]
     verdicts: list[Verdict]
     extra: dict[str, Any] = field(default_factory=dict)
+    side_verdicts: list[Verdict] = field(default_factory=list)
+    """Cases without a twin (unsafe-only, benign-only): `right` when their shape's headline counts them as
+    handled (metrics/shapes.py `HANDLED`), so runs compare case by case; apart from `verdicts`, so no
+    paired number ever includes them."""
 
 
 class Suite(Protocol):

@@ -24,7 +24,8 @@ from ctxsafe.judges.base import Judge
 from ctxsafe.judges.four_class import INPUT_MODES
 from ctxsafe.judges.pick import pick_judge
 from ctxsafe.metrics import accuracy
-from ctxsafe.metrics.shapes import FOUR_CLASS, by_group, one_side
+from ctxsafe.metrics.paired import Verdict
+from ctxsafe.metrics.shapes import FOUR_CLASS, by_group, one_side, side_outcome
 from ctxsafe.policies.registry import DefenseFactory
 from ctxsafe.providers.base import GenParams
 from ctxsafe.report.defenses import RunUnits
@@ -97,9 +98,12 @@ def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
         verdicts = accuracy.scored_verdicts(paired)
     metrics["one_side"] = {shape: one_side_metrics(shape, groups[shape])
                            for shape in ("unsafe-only", "benign-only") if shape in groups}
+    sides = [Verdict(s.pair_id, s.context, side_outcome(shape, response_class(s)), s.category)
+             for shape in ("unsafe-only", "benign-only") for s in groups.get(shape, [])]
     return SuiteResults(judges={"scoring": ref}, metrics=metrics, verdicts=verdicts,
                         extra={"shapes": [s for s in ("paired", "unsafe-only", "benign-only") if s in groups],
-                               "turns": {"generated": turns - replayed, "replayed": replayed}})
+                               "turns": {"generated": turns - replayed, "replayed": replayed}},
+                        side_verdicts=sides)
 
 
 def gen_params(common: CommonOptions, suite: str) -> GenParams:
