@@ -219,7 +219,6 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
     from ctxsafe.engine.budget import describe
     from ctxsafe.engine.progress import NullProgress, RichProgress
     from ctxsafe.engine.store import RunStore
-    from ctxsafe.guards.report import print_guards
     from ctxsafe.suites.runner import run_models
 
     show_progress = bool(shared["progress"])
@@ -249,6 +248,8 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
     if plan.common.defenses or plan.guards:
         print_defenses(suite, rows, Path(shared["store"]), Path(shared["out"]))
     if plan.guards:
+        from ctxsafe.guards.report import print_guards
+
         with user_errors():
             print_guards(console, rows, Path(shared["store"]), Path(shared["out"]))
     if shared["show"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import Judge, JudgeInput
@@ -18,6 +19,9 @@ from ctxsafe.judges.context import with_context
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
 from ctxsafe.schema import NOT_BILLED, Case, Judgement, Message, TextPart
+
+if TYPE_CHECKING:
+    from ctxsafe.judges.learned import LearnedModel
 
 JUDGE_PROMPT_VERSION = "mss4-v2"
 CORRECT_LABELS = {"safe": frozenset({2, 3}), "unsafe": frozenset({0, 1})}
@@ -137,11 +141,19 @@ class FourClassLearnedJudge:
     input_mode = "response"
     concurrency = 64
 
-    def __init__(self) -> None:
-        from ctxsafe.judges.learned import shipped_model  # numpy loads only when this judge is built
+    model: LearnedModel
+    prompt_version: str
+
+    def __getattr__(self, name: str) -> Any:
+        """`model` and `prompt_version` load when first read, not when the run is set up: numpy and the weights
+        (a quarter of a second) then load after the model's first request, not before it (issue 12)."""
+        if name not in ("model", "prompt_version"):
+            raise AttributeError(name)
+        from ctxsafe.judges.learned import shipped_model
 
         self.model = shipped_model(self.resource)
         self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
+        return getattr(self, name)
 
     def applies(self, case: Case, step: str) -> bool:
         return is_final_turn(case, step)
