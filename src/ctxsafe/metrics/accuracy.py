@@ -65,11 +65,12 @@ def cluster_of(case: Case) -> str:
     return str(case.meta.get("cluster") or case.pair_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scored:
     """What the metrics need of one case once its outcome is known: a few fields instead of the case,
     its turns and its judgements, so a run's metrics are computed while its records stream past
-    (a 100,000-case run never holds them all; docs/performance.md)."""
+    (a 100,000-case run never holds them all; docs/performance.md). Not frozen: a frozen dataclass
+    costs ~4x as much to build, and a report builds one per case."""
 
     id: str
     pair_id: str

@@ -80,8 +80,10 @@ def by_category(verdicts: Iterable[Verdict]) -> dict[str, dict[str, Any]]:
     """`compute` per category (a pair's category is its safe twin's, else its unsafe twin's)."""
     verdicts = list(verdicts)
     category: dict[str, str] = {}
-    for v in sorted(verdicts, key=lambda v: v.context != "safe"):
-        category.setdefault(v.pair_id, v.category or "(none)")
+    for safe_side in (True, False):  # the safe twins first, then the rest: no sort of the whole run
+        for v in verdicts:
+            if (v.context == "safe") == safe_side:
+                category.setdefault(v.pair_id, v.category or "(none)")
     groups: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         groups[category[v.pair_id]].append(v)
