@@ -8,12 +8,14 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from ctxsafe.metrics.stats import SMALL_CLUSTERS
+
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
-CI_NOTE = "95% intervals clustered by pair and image; (few) = under 10 clusters: too few to read"
+CI_NOTE = f"95% intervals clustered by pair and image; (few) = under {SMALL_CLUSTERS} clusters: too few to read"
 
 
 def rate_text(v: float | None, ci: list[float] | None, small: bool = False) -> str:
