@@ -64,8 +64,8 @@ def local_or_hub(data: str, default_repo: str, flag: str = "--data") -> Path:
 def resolve_data(data: str, repo: str | None, suite: str, flag: str = "--data") -> Path:
     """A suite's `--data`: the hub (for suites published there) or a local folder or file. A hub path
     for a suite that has no hub source fails at once, naming the flag that takes a local copy."""
-    if repo is not None:
-        return local_or_hub(data, repo, flag)
+    if repo is not None and (data.startswith(HF_PREFIX) or not Path(data).is_file()):
+        return local_or_hub(data, repo, flag)  # a file (e.g. XSTest's CSV) goes to the loader as given
     if data.startswith(HF_PREFIX):
         raise ConfigError(f"{suite} is not published on the Hugging Face hub; download its release and pass "
                           f"the local copy with {flag} PATH (see docs/{suite}.md)")

@@ -4,12 +4,13 @@ by the loaders of the added benchmarks (a generic layer; suites never import eac
 from __future__ import annotations
 
 import csv
+import importlib
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ctxsafe.errors import DataError
+from ctxsafe.errors import ConfigError, DataError
 from ctxsafe.jsonfile import read_json
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,4 +62,17 @@ def read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str,
             enumerate(reader, start=2)]
     if not rows:
         raise DataError("no rows in the file", file=str(path))
+    return rows
+
+
+def read_parquet(path: Path) -> list[dict[str, Any]]:
+    """The rows of a parquet file (a hub dataset's shard, or a local copy); pyarrow is optional, needed only here."""
+    try:
+        pq = importlib.import_module("pyarrow.parquet")
+    except ImportError as exc:
+        raise ConfigError(f"reading {path} needs pyarrow (pip install pyarrow), or convert it to JSONL") from exc
+    try:
+        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    except Exception as exc:
+        raise DataError(f"cannot read parquet: {exc}", file=str(path)) from exc
     return rows

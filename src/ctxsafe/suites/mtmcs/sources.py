@@ -19,6 +19,7 @@ from typing import Any
 from ctxsafe.errors import ConfigError, CtxsafeError, DataError
 from ctxsafe.jsonfile import read_json
 from ctxsafe.suites.mtmcs.rows import SPLITS
+from ctxsafe.suites.records import read_parquet
 
 HF_PREFIX = "hf://"
 DEFAULT_HF_DATASET = "ND-25/MCS-bench"
@@ -76,25 +77,13 @@ def _read_json(path: Path) -> list[Any]:
     return data
 
 
-def _read_parquet(path: Path) -> list[dict[str, Any]]:
-    try:
-        pq = importlib.import_module("pyarrow.parquet")  # optional: only local parquet copies need it
-    except ImportError as exc:
-        raise ConfigError(f"reading {path} needs pyarrow (pip install pyarrow), or convert it to JSONL") from exc
-    try:
-        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
-    except Exception as exc:
-        raise DataError(f"cannot read parquet: {exc}", file=str(path)) from exc
-    return rows
-
-
 def read_row_file(path: Path) -> list[Any]:
     if path.suffix == ".jsonl":
         return list(_read_jsonl(path))
     if path.suffix == ".json":
         return _read_json(path)
     if path.suffix == ".parquet":
-        return list(_read_parquet(path))
+        return read_parquet(path)
     raise DataError(f"unsupported row file type {path.suffix!r}; use .jsonl, .json or .parquet", file=str(path))
 
 
