@@ -96,6 +96,12 @@ def test_served_model_is_stored_per_verdict_and_cached_verdicts_keep_the_first(
     rows = [json.loads(line) for line in exported.read_text().splitlines()]
     judged = [r for r in rows if r["judge_id"] == "mss4:openai:judge"]
     assert judged and all(r["judge_served_model"] == FIRST and r["judge_cached"] is True for r in judged)
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    parquet = tmp_path / "cases.parquet"  # a typed column: `judge_cached` is boolean, not text
+    assert cli("export", "second", "--store", str(store), "-o", str(parquet)).exit_code == 0
+    frame = pd.read_parquet(parquet)
+    assert bool(frame.loc[frame["judge_id"] == "mss4:openai:judge", "judge_cached"].all())
 
 
 def test_offline_verdicts_claim_no_served_model(data: Path, tmp_path: Path,
