@@ -187,6 +187,8 @@ def test_guard_classifier_and_guarded_run_on_mtmcs(tmp_path: Path,
     assert "llama-guard-4@vllm:lg4" in section and "100.0 [34.2-100.0] (few) <small>2/2</small>" in section
     assert section.count('class="bar-unsafe"') == 2 and "t3 (risk)" in section and "t1 (risk)" in section
     assert f"<td>{guarded['run_id']}</td>" in section and "at risk turn <b>2</b>" in section
+    assert "mean first firing turn: unsafe 2.00 (few) over 2, safe twins -" in section
+    assert "under 10 clusters: too few to read" in section
     # Each guard verdict of the guarded run is kept on its sub-step: in the dialogue browser's data and in show.
     data = json.loads(html[html.index('id="ctxsafe-data"'):].split(">", 1)[1].split("</script>", 1)[0])
     steps_ = {s["s"]: s for c in data["cases"] if c["id"] == "type_a-0-image-unsafe" and c["r"] == 1
