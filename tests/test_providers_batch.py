@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched
+from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched, check_batch_spec
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.retry import RetryPolicy
 from ctxsafe.engine.store import RunStore
-from ctxsafe.errors import ConfigError
+from ctxsafe.errors import ConfigError, ProviderRefusedError
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import GenParams, Provider
 from ctxsafe.providers.pricing import Price, PriceTable
@@ -149,6 +149,51 @@ async def test_a_killed_run_reattaches_to_its_batch(
     store.close()
 
 
+async def test_a_wave_over_the_provider_limits_is_split_into_several_batches(
+        openai_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = openai_server(ServerConfig(api_key=KEY, batch_polls=0))
+    store = RunStore(tmp_path / "runs.sqlite")
+    inner = _provider("openai", server, monkeypatch)
+    api = batch_api(inner)
+    assert api is not None
+    api.max_requests = 2  # five requests, two a batch
+    provider = BatchingProvider(inner, api, store, poll_s=0.0, notify=lambda _: None)
+    caller = Caller(provider, GenParams(temperature=0.0), store, ImageStore(), RetryPolicy(max_attempts=1), 16)
+    try:
+        recs = await _turns(caller, [f"question {i}" for i in range(5)])
+        assert [r.response for r in recs] == [f"echo: question {i}" for i in range(5)]
+        assert len(provider.submitted) == 3 and server.stats()["batches"] == 3
+        api.max_requests = 100
+        api.max_bytes = 1  # every item alone is over the size limit: one batch each
+        server.reset()
+        await _turns(caller, [f"other {i}" for i in range(3)])
+        assert server.stats()["batches"] == 3
+    finally:
+        await provider.aclose()
+        store.close()
+
+
+@pytest.mark.parametrize("fault", ["bad key", "unreachable"])
+async def test_a_submission_that_cannot_succeed_stops_the_run(
+        fault: str, openai_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = openai_server(ServerConfig(api_key="sk-another-key-entirely-0123456789"))
+    monkeypatch.setenv("BATCH_TEST_KEY", KEY)
+    url = server.base_url if fault == "bad key" else "http://127.0.0.1:9/v1"  # port 9 (discard): refused
+    store = RunStore(tmp_path / "runs.sqlite")
+    provider = batched(make_provider("openai:gpt-4o", Endpoint(base_url=url, api_key_env="BATCH_TEST_KEY",
+                                                               timeout_s=10.0)), store, poll_s=0.0)
+    caller = Caller(provider, GenParams(temperature=0.0), store, ImageStore(), RetryPolicy(max_attempts=3), 16)
+    try:
+        with pytest.raises(ProviderRefusedError) as info:
+            await _turns(caller, ["hello", "again"])
+    finally:
+        await provider.aclose()
+    assert ("BATCH_TEST_KEY" in str(info.value)) if fault == "bad key" else "cannot reach" in str(info.value)
+    assert KEY not in str(info.value)
+    assert store.batches() == []  # nothing was submitted, so nothing to re-attach to
+    store.close()
+
+
 def test_batch_prices_are_half_unless_the_table_names_them(tmp_path: Path) -> None:
     table = PriceTable()
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
@@ -166,7 +211,13 @@ def test_models_without_a_batch_api_are_refused(tmp_path: Path) -> None:
     try:
         for spec in ("vllm:some-model", "ref:always-refuse"):
             with pytest.raises(ConfigError, match="has no batch API"):
-                batched(make_provider(spec), store)
+                check_batch_spec(spec, None)  # before the data is loaded ...
+            with pytest.raises(ConfigError, match="has no batch API"):
+                batched(make_provider(spec), store)  # ... and when the provider is wrapped
+        with pytest.raises(ConfigError, match="one endpoint each"):
+            check_batch_spec("openai:gpt-4o", "http://a/v1,http://b/v1")
+        check_batch_spec("openai/gpt-4o", None)
+        check_batch_spec("anthropic:claude-sonnet-4-5", "http://127.0.0.1:1")
     finally:
         store.close()
 

@@ -30,6 +30,7 @@ from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, Provider, ProviderError
 from ctxsafe.providers.batch_base import BatchAPI, ItemResult
 from ctxsafe.providers.capabilities import capabilities_of
+from ctxsafe.providers.registry import split_spec
 from ctxsafe.schema import Message, Usage
 
 MAX_PENDING = 10_000
@@ -182,6 +183,8 @@ class BatchingProvider:
                     break
                 if status.status != last:
                     self.store.set_batch_state(batch_id, status.status)
+                    self._notify(f"{self.name}: batch {batch_id} {status.status}"
+                                 + (f" ({status.counts})" if status.counts else ""))
                     last = status.status
                 await self._sleep(self.poll_s)
             got = await self.api.results(batch_id)
@@ -209,21 +212,21 @@ class BatchingProvider:
         await self.inner.aclose()
 
 
+BATCH_FAMILIES = ("openai", "anthropic")
+
+
+def check_batch_spec(spec: str, base_url: str | None) -> None:
+    """Refuse `--batch` for a model without a batch API before any data is loaded (as `batched` would later)."""
+    family, _ = split_spec(spec)
+    if family not in BATCH_FAMILIES or (base_url is not None and "," in base_url):
+        raise ConfigError(f"{spec} has no batch API: --batch works with openai: and anthropic: models "
+                          "(one endpoint each)")
+
+
 def batch_api(provider: Provider) -> BatchAPI | None:
-    """The batch API of an `openai:` (api.openai.com or compatible) or `anthropic:` model; None for others."""
-    if type(provider).__name__ == "AnthropicProvider":
-        from ctxsafe.providers.anthropic_native import AnthropicProvider
-        from ctxsafe.providers.batch_anthropic import AnthropicBatches
-
-        assert isinstance(provider, AnthropicProvider)
-        return AnthropicBatches(provider)
-    if type(provider).__name__ == "OpenAICompatible" and provider.name.startswith("openai:"):
-        from ctxsafe.providers.batch_openai import OpenAIBatches
-        from ctxsafe.providers.openai_compat import OpenAICompatible
-
-        assert isinstance(provider, OpenAICompatible)
-        return OpenAIBatches(provider)
-    return None
+    """The provider's batch API (`openai:` and `anthropic:` models have one), else None."""
+    make: Callable[[], BatchAPI | None] | None = getattr(provider, "batch_api", None)
+    return None if make is None else make()
 
 
 def batched(provider: Provider, store: RunStore, poll_s: float = DEFAULT_POLL_S) -> Provider:

@@ -12,6 +12,7 @@ import anthropic
 
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.batch_base import BatchAPI
 from ctxsafe.providers.capabilities import ANTHROPIC, Capabilities
 from ctxsafe.providers.http_errors import status_error, transport_error
 from ctxsafe.redact import redact, register_secret
@@ -39,6 +40,17 @@ def to_anthropic(messages: list[Message], images: ImageStore) -> tuple[str | Non
                 blocks.append({"type": "text", "text": p.text})
         out.append({"role": m.role, "content": blocks})
     return system, out
+
+
+def anthropic_error(exc: Exception, provider: str, key_env: str | None) -> ProviderError:
+    """One mapping of the `anthropic` SDK's exceptions, shared by direct calls and message batches."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("request timed out", retryable=True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return transport_error(exc)
+    if isinstance(exc, anthropic.APIStatusError):
+        return status_error(exc.status_code, exc.message, exc.response.headers, provider=provider, key_env=key_env)
+    return ProviderError(redact(f"malformed response body: {exc}"), retryable=True)
 
 
 def message_completion(resp: Any) -> Completion:
@@ -90,21 +102,20 @@ class AnthropicProvider:
     async def complete(self, messages: list[Message], params: GenParams, images: ImageStore) -> Completion:
         try:
             resp = await self._client.messages.create(**self.request(messages, params, images))
-        except anthropic.APITimeoutError:
-            raise ProviderError("request timed out", retryable=True) from None
-        except anthropic.APIConnectionError as exc:
-            raise transport_error(exc) from None
-        except anthropic.APIStatusError as exc:
-            raise status_error(exc.status_code, exc.message, exc.response.headers, provider=self.name,
-                               key_env=self.key_env) from None
         except (anthropic.APIError, ValueError) as exc:
-            raise ProviderError(redact(f"malformed response body: {exc}"), retryable=True) from None
+            raise anthropic_error(exc, self.name, self.key_env) from None
         return message_completion(resp)
 
     @property
     def client(self) -> anthropic.AsyncAnthropic:
         """The SDK client, shared by this model's batch API (same base URL, key and timeouts)."""
         return self._client
+
+    def batch_api(self) -> BatchAPI:
+        """Message Batches for this model (`--batch`)."""
+        from ctxsafe.providers.batch_anthropic import AnthropicBatches
+
+        return AnthropicBatches(self)
 
     async def aclose(self) -> None:
         await self._client.close()

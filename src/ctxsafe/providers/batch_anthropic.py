@@ -9,11 +9,10 @@ from typing import Any
 import anthropic
 
 from ctxsafe.images import ImageStore
-from ctxsafe.providers.anthropic_native import AnthropicProvider, message_completion
+from ctxsafe.providers.anthropic_native import AnthropicProvider, anthropic_error, message_completion
 from ctxsafe.providers.base import GenParams, ProviderError
 from ctxsafe.providers.batch_base import BatchStatus, ItemResult
-from ctxsafe.providers.http_errors import status_error, transport_error
-from ctxsafe.redact import redact
+from ctxsafe.providers.http_errors import status_error
 from ctxsafe.schema import Message
 
 _STATUS_OF = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
@@ -40,14 +39,7 @@ class AnthropicBatches:
         return {"custom_id": custom_id, "params": {**kw, **sampling}}
 
     def _error(self, exc: Exception) -> ProviderError:
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError("request timed out", retryable=True)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return transport_error(exc)
-        if isinstance(exc, anthropic.APIStatusError):
-            return status_error(exc.status_code, exc.message, exc.response.headers, provider=self.provider.name,
-                                key_env=self.provider.key_env)
-        return ProviderError(redact(f"malformed response body: {exc}"), retryable=True)
+        return anthropic_error(exc, self.provider.name, self.provider.key_env)
 
     async def submit(self, items: list[dict[str, Any]]) -> str:
         try:

@@ -47,4 +47,3 @@ class BatchAPI(Protocol):
     async def results(self, batch_id: str) -> dict[str, ItemResult]:
         """Every result the ended batch holds, by custom id."""
         ...
-

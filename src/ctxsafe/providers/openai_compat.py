@@ -15,6 +15,7 @@ import openai
 
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.batch_base import BatchAPI
 from ctxsafe.providers.capabilities import Capabilities
 from ctxsafe.providers.http_errors import status_error, transport_error
 from ctxsafe.redact import redact, register_secret
@@ -130,6 +131,14 @@ class OpenAICompatible:
     def client(self) -> openai.AsyncOpenAI:
         """The SDK client, shared by this model's batch API (same base URL, key and timeouts)."""
         return self._client
+
+    def batch_api(self) -> BatchAPI | None:
+        """OpenAI's Batch API for an `openai:` model (`--batch`); None for the other families (and Azure)."""
+        if not self.name.startswith("openai:"):
+            return None
+        from ctxsafe.providers.batch_openai import OpenAIBatches
+
+        return OpenAIBatches(self)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxsafe.ablations import ablate
-from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched
+from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched, check_batch_spec
 from ctxsafe.engine.budget import Meter, RunLimits, metering
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.dry_run import Estimator, dry_run
@@ -176,6 +176,9 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     for spec in (*plan.models, plan.common.verifier):
         if spec is not None:
             check_spec(spec)  # a misspelt model fails in a blink, not after loading the data
+    if plan.limits.batch:
+        for spec in plan.models:
+            check_batch_spec(spec, plan.endpoint.base_url)
     guards = GuardSetup(plan.guards, plan.endpoint.timeout_s, plan.common.concurrency)
     policies = [*make_policies(plan.common.defenses, plan.suite.defenses), *guards.policies()]
     policy = ImagePolicy()
