@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -262,8 +263,9 @@ def test_run_by_batch_turn_by_turn_then_cached_dry_run_and_no_key(
     real = _ctxsafe("run", *suite, "--batch", "--batch-poll", "0", env=env)
     assert real.returncode in (0, 3), real.stderr  # 3: the echoing judge's verdicts are unparseable
     stats = server.stats()
-    # Turn 1 of every dialogue, then turn 2 (it needs turn 1's reply), then the judge: three batches.
-    assert stats["batches"] == 3 and stats["chat_completions"] == 4 + 4 + 4, (stats, real.stderr)
+    # Turn 1 of every dialogue, then turn 2 (it needs turn 1's reply), then the judge: three batches;
+    # plus the judge's one direct pre-flight request, made before the model's batch is paid for.
+    assert stats["batches"] == 3 and stats["chat_completions"] == 4 + 4 + 4 + 1, (stats, real.stderr)
     assert len(re.findall(r"batch \S+ submitted", real.stderr)) == 3
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT COUNT(*) FROM turns WHERE outcome='ok'").fetchone()[0] == 8
@@ -277,6 +279,29 @@ def test_run_by_batch_turn_by_turn_then_cached_dry_run_and_no_key(
     assert not any(KEY.encode() in t for t in texts)
 
 
+def test_a_wrong_judge_key_stops_a_batch_run_before_the_model_batch(
+        tmp_path: Path, openai_server: ServerFactory) -> None:
+    server = openai_server(ServerConfig(api_key=KEY, batch_polls=0))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BATCH_TEST_KEY": KEY,
+           "WRONG_KEY": "sk-wrong0123456789abcdefghij"}
+    run = _ctxsafe("run", "native", "--data", str(_cases(tmp_path / "data")), "--model", "openai:gpt-4o",
+                   "--base-url", server.base_url, "--api-key-env", "BATCH_TEST_KEY", "--judge", "openai:gpt-4o-mini",
+                   "--judge-base-url", server.base_url, "--judge-api-key-env", "WRONG_KEY",
+                   "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
+                   "--batch", "--batch-poll", "0", env=env)
+    assert run.returncode != 0 and "WRONG_KEY" in run.stderr, run.stderr
+    assert server.stats()["batches"] == 0  # the model's batch was never submitted
+
+
+def _recorded(store: Path) -> int:
+    """Requests recorded in a submitted batch (0 while the store or its tables do not exist yet)."""
+    try:
+        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM batch_items").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
 def test_a_killed_command_reattaches_when_rerun(tmp_path: Path, openai_server: ServerFactory) -> None:
     server = openai_server(ServerConfig(api_key=KEY, batch_polls=1_000_000))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BATCH_TEST_KEY": KEY}
@@ -288,11 +313,9 @@ def test_a_killed_command_reattaches_when_rerun(tmp_path: Path, openai_server: S
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240  # a safety net for a hung child, not a measurement
-        while server.stats()["batches"] == 0 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.stats()["batches"] == 1
-        with sqlite3.connect(store) as db:  # recorded before the first poll
-            assert db.execute("SELECT COUNT(*) FROM batch_items").fetchone()[0] == 4
+        while _recorded(store) < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the submitted batch is recorded in the store (before its first poll)
+        assert _recorded(store) == 4 and server.stats()["batches"] == 1
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)

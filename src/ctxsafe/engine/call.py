@@ -105,9 +105,11 @@ class Caller:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
         self._sem = asyncio.Semaphore(self.concurrency)
         self._first = asyncio.Lock()
-        # A batch provider gathers requests into one submission: a lone pre-flight request would cost a
-        # whole batch round trip; the submission itself reports a bad key or an unreachable endpoint.
-        self._reached = bool(getattr(provider, "batch", False))
+        self._reached = False
+        # A batch provider gathers requests into one submission: its first request must not go alone (that
+        # would cost a whole batch round trip); the submission itself reports a bad key or an unreachable
+        # endpoint. `before_first` (the judge's direct pre-flight) still runs before it.
+        self._batch = bool(getattr(provider, "batch", False))
         # Each attempt also passes the provider's adaptive limit, which halves on 429 and grows back.
         self.adaptive = limit_for(provider, self.concurrency) if adaptive else None
         self._rng = random.Random()
@@ -145,7 +147,8 @@ class Caller:
                         if not self._reached:  # then those that waited for it go together
                             if self.before_first is not None:
                                 await self.before_first()
-                            result = await self._call(key, body, messages, params)
+                            if not self._batch:
+                                result = await self._call(key, body, messages, params)
                             self._reached = True
                 if result is None:
                     result = await self._call(key, body, messages, params)
