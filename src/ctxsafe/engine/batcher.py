@@ -30,7 +30,7 @@ from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, Provider, ProviderError
 from ctxsafe.providers.batch_base import BatchAPI, ItemResult
 from ctxsafe.providers.capabilities import capabilities_of
-from ctxsafe.providers.registry import split_spec
+from ctxsafe.providers.specs import split_spec
 from ctxsafe.schema import Message, Usage
 
 MAX_PENDING = 10_000
