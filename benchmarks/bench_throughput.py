@@ -9,6 +9,11 @@ turns and writes the results file, all inside the timed region.
     .venv/bin/python benchmarks/bench_throughput.py            # 5,000 dialogues (10,000 calls)
     .venv/bin/python benchmarks/bench_throughput.py --quick    # 1,000 dialogues
     .venv/bin/python benchmarks/bench_throughput.py --inspect-python /path/to/venv/bin/python
+    .venv/bin/python benchmarks/bench_throughput.py --workload images --dialogues 400   # 3-turn image dialogues
+    .venv/bin/python benchmarks/bench_throughput.py --workload mtmcs --dialogues 100    # MTMCS rows + LLM judge
+
+The image and MTMCS workloads compare against a replay of ctxsafe's own requests through the bare SDK
+(see workloads.py): the same bodies, the same client, the same concurrency.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import CONCURRENCY, dialogues, instant_server, machine, verdict, write_jsonl
+from workloads import image_dialogues, mtmcs_rows, mtmcs_rules, write_log
 
-TARGET = 0.80
+TARGET = 0.90
 INSPECT_TASK = Path(__file__).resolve().parent / "inspect_task.py"
 DRIVE = Path(__file__).resolve().parent / "drive.py"
 
@@ -64,9 +70,11 @@ def run_inspect(python: str, data: Path, base_url: str, n: int, workdir: Path, c
 
 
 def drive(side: str, data: Path, base_url: str, cpu: int | None, store: Path | None = None,
-          out: Path | None = None) -> dict[str, float]:
+          out: Path | None = None, workload: str = "text", images: Path | None = None) -> dict[str, float]:
     """One measurement in a fresh process (see drive.py); returns its JSON line."""
-    cmd = [sys.executable, str(DRIVE), side, "--base-url", base_url, "--data", str(data)]
+    cmd = [sys.executable, str(DRIVE), side, "--base-url", base_url, "--data", str(data), "--workload", workload]
+    if images is not None:
+        cmd += ["--images", str(images)]
     if store is not None and out is not None:
         cmd += ["--store", str(store), "--out", str(out)]
     if cpu is not None:
@@ -76,6 +84,69 @@ def drive(side: str, data: Path, base_url: str, cpu: int | None, store: Path | N
         raise RuntimeError(f"{side} run failed (rc {proc.returncode}):\n{proc.stderr[-2000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+def placement(srv_pid: int, no_pin: bool) -> int | None:
+    cpus = sorted(os.sched_getaffinity(0))
+    if no_pin or len(cpus) < 2:
+        print("placement: not pinned")
+        return None
+    os.sched_setaffinity(srv_pid, {cpus[1]})
+    print(f"placement: each measured process pinned to CPU {cpus[0]}, the server to CPU {cpus[1]}")
+    return cpus[0]
+
+
+def replay_workload(workload: str, n: int, rounds: int, no_pin: bool) -> int:
+    """Image dialogues or the MTMCS shape: ctxsafe against a bare SDK replay of the requests ctxsafe sends."""
+    rules = mtmcs_rules() if workload == "mtmcs" else []
+    with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp:
+        work = Path(tmp)
+        if workload == "mtmcs":
+            data = mtmcs_rows(work / "data", n)
+            images = data / "img"
+            what = f"{n} MTMCS Type A rows (safe and unsafe three-turn image dialogues, intent questions, LLM judge)"
+        else:
+            data = image_dialogues(work / "data", n)
+            images = data.parent / "img"
+            what = f"{n} three-turn image dialogues (real photos, resent every turn)"
+        with instant_server(rules=rules, log_requests=True, log_max=1_000_000) as logging_srv:
+            drive("ctxsafe", data, logging_srv.base_url, None, work / "log.sqlite", work / "log-out", workload)
+            requests = write_log(logging_srv.log(), work / "requests.jsonl")
+        calls = len(requests.read_text(encoding="utf-8").splitlines())
+        if not calls:
+            print("FAILED: the capture run sent no request")
+            return 1
+        print(f"workload: {what} = {calls} calls, concurrency {CONCURRENCY}, {rounds} rounds; {machine()}")
+        with instant_server(rules=rules) as srv:
+            cpu = placement(srv.pid, no_pin)
+            times: dict[str, list[float]] = {"replay": [], "ctxsafe": []}
+            cpu_s: dict[str, list[float]] = {"replay": [], "ctxsafe": []}
+            for r in range(rounds):
+                for side in (("replay", "ctxsafe") if r % 2 == 0 else ("ctxsafe", "replay")):
+                    srv.reset()
+                    if side == "replay":
+                        m = drive("replay", requests, srv.base_url, cpu, images=images)
+                    else:
+                        m = drive("ctxsafe", data, srv.base_url, cpu, work / f"run{r}.sqlite", work / f"out{r}",
+                                  workload)
+                    sent = srv.stats()["chat_completions"]
+                    if sent != calls:
+                        print(f"FAILED: {side} sent {sent} calls, expected {calls}")
+                        return 1
+                    times[side].append(m["seconds"])
+                    cpu_s[side].append(m["cpu_s"])
+                print(f"  round {r + 1}: bare replay {times['replay'][-1]:6.2f} s ({cpu_s['replay'][-1]:6.2f} s CPU), "
+                      f"ctxsafe {times['ctxsafe'][-1]:6.2f} s ({cpu_s['ctxsafe'][-1]:6.2f} s CPU)", flush=True)
+    ratio = min(times["replay"]) / min(times["ctxsafe"])
+    median_ratio = statistics.median(times["replay"]) / statistics.median(times["ctxsafe"])
+    cpu_ratio = min(cpu_s["replay"]) / min(cpu_s["ctxsafe"])
+    print(f"(a) bare SDK replay of the same requests: best {min(times['replay']):6.2f} s "
+          f"{calls / min(times['replay']):7.1f} calls/s")
+    print(f"(b) ctxsafe run (CLI entry, fresh process): best {min(times['ctxsafe']):6.2f} s "
+          f"{calls / min(times['ctxsafe']):7.1f} calls/s (loaded, checked, stored, judged, results written)")
+    print(f"SUMMARY throughput ({workload}): ctxsafe/bare = {ratio:.1%} best-of-{rounds} (median {median_ratio:.1%}, "
+          f"CPU {cpu_ratio:.1%}); target >= {TARGET:.0%}: {verdict(ratio >= TARGET)}")
+    return 0 if ratio >= TARGET else 2
 
 
 def main() -> int:
@@ -88,9 +159,14 @@ def main() -> int:
     ap.add_argument("--no-pin", action="store_true", help="do not pin the harness and the server to a core each")
     ap.add_argument("--inspect-python", default=None,
                     help="a Python with inspect_ai installed (default: this one, if it has it)")
+    ap.add_argument("--workload", default="text", choices=["text", "images", "mtmcs"],
+                    help="text: two-turn text dialogues against a hand-written bare loop; images / mtmcs: against a "
+                         "bare replay of ctxsafe's own requests")
     args = ap.parse_args()
     n = 1000 if args.quick else args.dialogues
     rounds = 2 if args.quick else max(1, args.rounds)
+    if args.workload != "text":
+        return replay_workload(args.workload, n, rounds, args.no_pin)
     items = dialogues(n)
     calls = n * len(items[0].turns)
     print(f"workload: {n} two-turn dialogues = {calls} calls, concurrency {CONCURRENCY}, {rounds} rounds; {machine()}")

@@ -117,8 +117,11 @@ def run_cli_in_process(args: list[str]) -> float:
 
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # the tables are not the point here
         start = time.perf_counter()
-        app(args, standalone_mode=False)
-        return time.perf_counter() - start
+        code = app(args, standalone_mode=False)
+        seconds = time.perf_counter() - start
+    if isinstance(code, int) and code != 0:  # a user error or a run that finished with errors: not a measurement
+        raise SystemExit(f"ctxsafe {' '.join(args[:2])} exited {code}")
+    return seconds
 
 
 def pin(server_pid: int) -> str:

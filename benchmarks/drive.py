@@ -5,7 +5,8 @@ or caches left over from the other side), and peak RSS belongs to that side alon
 start-up and imports happen before the clock starts, for both sides alike.
 
     python benchmarks/drive.py bare    --base-url URL --data FILE.jsonl [--concurrency 64]
-    python benchmarks/drive.py ctxsafe --base-url URL --data FILE.jsonl --store S --out DIR [...]
+    python benchmarks/drive.py ctxsafe --base-url URL --data FILE.jsonl --store S --out DIR [--workload W]
+    python benchmarks/drive.py replay  --base-url URL --data REQUESTS.jsonl --images DIR
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def read_dialogues(path: Path) -> list[Dialogue]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("side", choices=["bare", "ctxsafe"])
+    ap.add_argument("side", choices=["bare", "ctxsafe", "replay"])
+    ap.add_argument("--workload", default="text", choices=["text", "images", "mtmcs"])
+    ap.add_argument("--images", type=Path, help="replay: the folder holding the logged requests' images")
     ap.add_argument("--base-url", required=True)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--store", type=Path)
@@ -49,13 +52,34 @@ def main() -> int:
         items = read_dialogues(args.data)
         cpu0 = time.process_time()
         seconds = asyncio.run(bare_loop(args.base_url, items, args.concurrency))
+    elif args.side == "replay":
+        from workloads import image_urls, replay
+
+        bodies = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line]
+        files = image_urls(args.images) if args.images else {}
+        cpu0 = time.process_time()
+        seconds = asyncio.run(replay(args.base_url, bodies, files, args.concurrency))
     else:
         if args.store is None or args.out is None:
             ap.error("ctxsafe needs --store and --out")
-        import ctxsafe.cli  # noqa: F401  - imports before the clock, as for the bare side
+        # imports before the clock, as for the bare side: the run command, every suite, the runner, the SDK
+        import importlib
+
+        from ctxsafe.cli import load_command
+
+        for module in ("ctxsafe.providers.openai_compat", "ctxsafe.suites.registry", "ctxsafe.suites.runner"):
+            importlib.import_module(module)
+
+        load_command("run")
 
         cpu0 = time.process_time()
-        seconds = run_cli_in_process(ctxsafe_args(args.data, args.base_url, args.store, args.out, args.concurrency))
+        if args.workload == "text":
+            argv = ctxsafe_args(args.data, args.base_url, args.store, args.out, args.concurrency)
+        else:
+            from workloads import run_args
+
+            argv = run_args(args.workload, args.data, args.base_url, args.store, args.out)
+        seconds = run_cli_in_process(argv)
     cpu_s = time.process_time() - cpu0  # this process's CPU (user + system): unaffected by other processes' load
     print(json.dumps({"side": args.side, "seconds": seconds, "cpu_s": cpu_s, "peak_rss_mb": peak_rss_mb()}),
           flush=True)
