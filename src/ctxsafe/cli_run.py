@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -292,7 +293,7 @@ def check_early(suite_name: str, args: Sequence[str]) -> None:
         for judge in given.get("judge", ())[-1:]:
             check_judge(judge)
         check_data(suite_name, given.get("data", [None])[-1])
-        for ablation in given.get("ablation", ()):
+        for ablation in given.get("ablation", ())[-1:]:
             check_ablation(ablation)
 
 
@@ -321,20 +322,16 @@ def shared_values(args: Sequence[str]) -> dict[str, list[str]]:
     return values
 
 
-_shared_command: list[Any] = []
-
-
+@cache
 def _shared_options_command() -> Any:
-    """A click command with only the shared options (built once; never used to parse, see `shared_values`)."""
-    if not _shared_command:
-        def shared_only(**kwargs: Any) -> None:
-            """The shared options alone."""
+    """A click command with only the shared options (never used to parse, see `shared_values`)."""
+    def shared_only(**kwargs: Any) -> None:
+        """The shared options alone."""
 
-        shared_only.__signature__ = inspect.Signature(shared_parameters(None))  # type: ignore[attr-defined]
-        single = typer.Typer(add_completion=False)
-        single.command()(shared_only)
-        _shared_command.append(typer.main.get_command(single))
-    return _shared_command[0]
+    shared_only.__signature__ = inspect.Signature(shared_parameters(None))  # type: ignore[attr-defined]
+    single = typer.Typer(add_completion=False)
+    single.command()(shared_only)
+    return typer.main.get_command(single)
 
 
 def suite_command(name: str) -> Any:
