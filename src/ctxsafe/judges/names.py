@@ -16,13 +16,10 @@ from ctxsafe.providers.specs import check_spec
 NONE = "none"
 """No judge now: the model is played and the run can be judged later without calling it again."""
 
-OFFLINE: dict[str, str] = {
-    "offline": "the label space's default offline judge (learned where one ships, else the rules)",
-    "offline-learned": "the n-gram learned judge (four-class label space)",
-    "offline-embed": "the learned judge reading sentence embeddings (the `judge` extra)",
-    "offline-rules": "the keyword rules alone",
-}
-"""Offline judges: no API, deterministic."""
+OFFLINE = ("offline", "offline-learned", "offline-embed", "offline-rules")
+"""Offline judges (no API, deterministic): the label space's default (learned where one ships, else the
+rules), the n-gram learned judge (four-class space only), the learned judge reading sentence embeddings
+(the `judge` extra), and the keyword rules alone."""
 
 T = TypeVar("T")
 

@@ -25,8 +25,9 @@ COLUMNS = (
     "judge_id", "label", "score", "explanation", "parse_status", "judge_served_model", "judge_fingerprint",
     "judge_cached", "case_outcome", "correct",
 )
-"""The export's columns, in order. `case_outcome` is the case's paired verdict (`right`, `wrong`, or
-why it has neither: `error`, `parse_fail`, ...) and `correct` is True/False for right/wrong, else empty.
+"""The export's columns, in order. `case_outcome` is the case's verdict (`right`, `wrong`, or why it has
+neither: `error`, `parse_fail`, ...; a case without a twin by its shape's headline) and `correct` is
+True/False for right/wrong, else empty.
 `cost_usd` is the step's tokens at the price table's price for the model its role called; empty when
 that model has no price or the step has no recorded tokens (unknown, never 0). `judge_served_model` and
 `judge_fingerprint` are what the judge's API said served the verdict; `judge_cached` is True when the
