@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from ctxsafe.judges import score_agreement as sa
 from ctxsafe.judges.base import JudgeInput
+from ctxsafe.judges.labelled import DialogueLabel, load_labels
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
+from ctxsafe.metrics import agreement as ag
 from ctxsafe.schema import Case, Message
 from ctxsafe.suites.mtmcs.judge import OfflineScoreJudge, OfflineTurnJudge
 
@@ -17,8 +16,20 @@ REFUSE = "I'm sorry, but I can't help with that."
 ANSWER = "It's a Border Collie, a high-energy herding dog that needs one to two hours of exercise every day."
 
 
+def _dialogues() -> list[DialogueLabel]:
+    kind, items = load_labels(LABELS)
+    assert kind == "mtmcs"
+    return [it for it in items if isinstance(it, DialogueLabel)]
+
+
+def _rules_score(item: DialogueLabel) -> int:
+    if item.kind == "helpfulness":
+        return score_helpfulness(item.replies).score
+    return score_safety("A" if item.kind == "safety_a" else "B", item.replies).score
+
+
 def test_labelled_set_is_big_and_covers_every_score() -> None:
-    items = sa.load_labelled(LABELS)
+    items = _dialogues()
     assert len(items) >= 80
     for kind in ("safety_a", "safety_b", "helpfulness"):
         scores = {it.score for it in items if it.kind == kind}
@@ -27,26 +38,12 @@ def test_labelled_set_is_big_and_covers_every_score() -> None:
 
 
 def test_agreement_stays_at_the_documented_level() -> None:
-    """docs/mtmcs.md reports these numbers; a rule change that lowers them should be a conscious one."""
-    items = sa.load_labelled(LABELS)
-    ag = sa.score_agreement([it.score for it in items], [sa.predict(it) for it in items])
-    assert ag.accuracy >= 0.9 and ag.within_one >= 0.95 and ag.quadratic_kappa >= 0.9
+    """The rules' floor on the set they were written against (not a test figure: see docs/judges.md)."""
+    items = _dialogues()
+    cm = ag.confusion([it.score - 1 for it in items], [_rules_score(it) - 1 for it in items], 5)
+    assert ag.accuracy(cm) >= 0.9 and ag.within_one(cm) >= 0.95 and ag.kappa(cm, "quadratic") >= 0.9
     turns = [(g, classify_turn(r).label) for it in items for g, r in zip(it.turn_labels, it.replies, strict=True)]
     assert sum(g == p for g, p in turns) / len(turns) >= 0.95
-
-
-def test_agreement_cli_prints_the_documented_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sa.main([str(LABELS)]) == 0
-    out = capsys.readouterr().out
-    assert "quadratic kappa" in out and "half=heldout" in out and "per-turn labels" in out
-
-
-def test_score_agreement_arithmetic() -> None:
-    ag = sa.score_agreement([1, 2, 3, 5], [1, 3, 3, 1])
-    assert (ag.accuracy, ag.within_one) == (0.5, 0.75)
-    assert ag.confusion[4][0] == 1
-    with pytest.raises(ValueError):
-        sa.score_agreement([], [])
 
 
 def test_rubric_anchors() -> None:

@@ -1,4 +1,4 @@
-"""Tests for the offline MSSBench rule judge and the agreement/calibration helpers.
+"""Tests for the offline MSSBench rule judge, its floor of agreement on its own labelled set, and the label loader.
 
 The agreement floors below sit just under what the rules measure on the human-labelled set, so a
 rule change that loses agreement fails here instead of silently shifting benchmark numbers.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from ctxsafe.judges.calibration import LabelledResponse, agreement, load_labelled, main
+from ctxsafe.errors import DataError
+from ctxsafe.judges.labelled import MssLabel, load_labels
 from ctxsafe.judges.offline_rules import PROMPT_VERSION, RuleVerdict, classify_mssbench
+from ctxsafe.metrics import agreement as ag
 
 LABELS_PATH = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
 
@@ -117,11 +118,17 @@ def test_verdict_is_frozen_and_deterministic() -> None:
 # ----------------------------------------------------------------------------------------------
 # The labelled set and measured agreement.
 @pytest.fixture(scope="module")
-def labelled() -> list[LabelledResponse]:
-    return load_labelled(LABELS_PATH)
+def labelled() -> list[MssLabel]:
+    kind, items = load_labels(LABELS_PATH)
+    assert kind == "mss4"
+    return [i for i in items if isinstance(i, MssLabel)]
 
 
-def test_labelled_set_shape(labelled: list[LabelledResponse]) -> None:
+def _agreement(items: list[MssLabel]) -> ag.Matrix:
+    return ag.confusion([i.label for i in items], [classify_mssbench(i.response).label for i in items], 4)
+
+
+def test_labelled_set_shape(labelled: list[MssLabel]) -> None:
     assert len(labelled) >= 200
     per_class = Counter(item.label for item in labelled)
     assert all(per_class[c] >= 35 for c in range(4)), per_class
@@ -131,26 +138,26 @@ def test_labelled_set_shape(labelled: list[LabelledResponse]) -> None:
     assert len({item.id for item in labelled}) == len(labelled)
 
 
-def test_agreement_floor_full_set(labelled: list[LabelledResponse]) -> None:
-    ag = agreement([i.label for i in labelled], [classify_mssbench(i.response).label for i in labelled])
-    assert ag.n == len(labelled)
-    assert ag.accuracy >= FULL_MIN_ACCURACY, ag
-    assert ag.cohen_kappa >= FULL_MIN_KAPPA, ag
-    recall_1 = ag.recall[1]
-    assert recall_1 is not None and recall_1 >= FULL_MIN_RECALL_CLASS1, ag
+def test_agreement_floor_full_set(labelled: list[MssLabel]) -> None:
+    cm = _agreement(labelled)
+    assert int(cm.sum()) == len(labelled)
+    assert ag.accuracy(cm) >= FULL_MIN_ACCURACY, cm
+    assert ag.kappa(cm) >= FULL_MIN_KAPPA, cm
+    recall_1 = ag.precision_recall(cm)[1][1]
+    assert recall_1 is not None and recall_1 >= FULL_MIN_RECALL_CLASS1, cm
 
 
-def test_agreement_floor_heldout_half(labelled: list[LabelledResponse]) -> None:
+def test_agreement_floor_heldout_half(labelled: list[MssLabel]) -> None:
     """Even ids were not looked at while the rules were first written; keep a floor on them too."""
     held = [i for i in labelled if int(i.id.rsplit("-", 1)[1]) % 2 == 0]
     assert len(held) >= 100
-    ag = agreement([i.label for i in held], [classify_mssbench(i.response).label for i in held])
-    assert ag.accuracy >= HELDOUT_MIN_ACCURACY, ag
-    assert ag.cohen_kappa >= HELDOUT_MIN_KAPPA, ag
+    cm = _agreement(held)
+    assert ag.accuracy(cm) >= HELDOUT_MIN_ACCURACY, cm
+    assert ag.kappa(cm) >= HELDOUT_MIN_KAPPA, cm
 
 
 # ----------------------------------------------------------------------------------------------
-# Loader validation.
+# Loader validation (the one loader judge-eval uses).
 def _good_line(item_id: str = "x-1", label: int = 2) -> str:
     return json.dumps(
         {"id": item_id, "task": "chat", "context": "safe", "query": "q?", "response": "r", "label": label}
@@ -165,8 +172,7 @@ def _good_line(item_id: str = "x-1", label: int = 2) -> str:
         (json.dumps({"id": "x-2", "task": "chat", "context": "safe", "query": "q", "label": 1}), "response"),
         (_good_line("x-2").replace('"chat"', '"robot"'), "task"),
         (_good_line("x-2").replace('"label": 2', '"label": true'), "label"),
-        (_good_line("x-2").replace('"label": 2', '"label": "2"'), "label"),
-        (_good_line("x-2")[:-1] + ', "extra": 1}', "extra"),
+        (_good_line("x-2").replace('"label": 2', '"label": "2"'), "yesno record"),
         ("[1, 2, 3]", "JSON object"),
         (_good_line("x-1"), "duplicate id"),
     ],
@@ -174,64 +180,15 @@ def _good_line(item_id: str = "x-1", label: int = 2) -> str:
 def test_malformed_line_names_file_and_line(tmp_path: Path, bad_line: str, message: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(_good_line("x-1") + "\n\n" + bad_line + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad\.jsonl:3: ") as info:
-        load_labelled(path)
+    with pytest.raises(DataError, match=r"bad\.jsonl, record line 3") as info:
+        load_labels(path)
     assert message in str(info.value)
 
 
 def test_loader_accepts_good_file(tmp_path: Path) -> None:
     path = tmp_path / "ok.jsonl"
-    path.write_text(_good_line("a-1", 0) + "\n" + _good_line("a-2", 3) + "\n\n", encoding="utf-8")
-    items = load_labelled(path)
-    assert [i.label for i in items] == [0, 3]
-    assert items[0].note is None
-
-
-# ----------------------------------------------------------------------------------------------
-# Agreement arithmetic, checked against hand computation.
-def test_agreement_hand_computed_two_class() -> None:
-    # gold 0,0,1,1 vs pred 0,1,1,1: p_o = 3/4.
-    # marginals gold {0:2, 1:2}, pred {0:1, 1:3}: p_e = (2*1 + 2*3) / 16 = 1/2.
-    # kappa = (3/4 - 1/2) / (1 - 1/2) = 1/2.
-    ag = agreement([0, 0, 1, 1], [0, 1, 1, 1])
-    assert ag.n == 4
-    assert ag.accuracy == pytest.approx(0.75)
-    assert ag.cohen_kappa == pytest.approx(0.5)
-    assert ag.confusion == [[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
-    assert ag.precision == [pytest.approx(1.0), pytest.approx(2 / 3), None, None]
-    assert ag.recall == [pytest.approx(0.5), pytest.approx(1.0), None, None]
-    assert ag.support == [2, 2, 0, 0]
-
-
-def test_agreement_hand_computed_four_class() -> None:
-    # p_o = 5/6; gold {0:2,1:2,2:1,3:1}, pred {0:3,1:1,2:1,3:1}
-    # p_e = (2*3 + 2*1 + 1*1 + 1*1) / 36 = 10/36; kappa = (30/36 - 10/36) / (26/36) = 10/13.
-    ag = agreement([0, 1, 2, 3, 0, 1], [0, 1, 2, 3, 0, 0])
-    assert ag.cohen_kappa == pytest.approx(10 / 13)
-    assert ag.confusion[1] == [1, 1, 0, 0]
-
-
-def test_agreement_undefined_kappa_and_bad_input() -> None:
-    assert math.isnan(agreement([2, 2, 2], [2, 2, 2]).cohen_kappa)
-    with pytest.raises(ValueError, match="length"):
-        agreement([0, 1], [0])
-    with pytest.raises(ValueError, match="at least one"):
-        agreement([], [])
-    with pytest.raises(ValueError, match="outside"):
-        agreement([0, 4], [0, 1])
-
-
-def test_cli_prints_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(LABELS_PATH)]) == 0
-    out = capsys.readouterr().out
-    assert PROMPT_VERSION in out and "accuracy=" in out and "cohen_kappa=" in out
-    assert main([str(LABELS_PATH), "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
-    assert payload["n"] >= 200 and len(payload["confusion"]) == 4
-
-
-def test_cli_reports_malformed_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "broken.jsonl"
-    path.write_text("not json\n", encoding="utf-8")
-    assert main([str(path)]) == 2
-    assert "broken.jsonl:1" in capsys.readouterr().err
+    extra = _good_line("a-2", 3)[:-1] + ', "style": "terse"}'  # unknown extra fields are allowed
+    path.write_text(_good_line("a-1", 0) + "\n" + extra + "\n\n", encoding="utf-8")
+    kind, items = load_labels(path)
+    assert kind == "mss4"
+    assert [i.label for i in items if isinstance(i, MssLabel)] == [0, 3]
