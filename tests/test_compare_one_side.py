@@ -115,9 +115,14 @@ def test_against_the_paper_ours_is_over_scored_cases_with_the_excluded_counted()
     # 100 safe twins: 90 right, 2 wrong, 8 errors; the paper's 98.8 is over answers, so ours is 90/92
     safe = {"n": 100, "correct": 90, "acc": 0.90, "ci95": [0.83, 0.95], "failures": {"error": 8}}
     unsafe = {"n": 100, "correct": 12, "acc": 0.12, "ci95": [0.07, 0.20], "failures": {}}
+    embodied = {"pairs": 50, "safe": {"n": 50, "correct": 50, "acc": 1.0, "ci95": [0.93, 1.0], "failures": {}},
+                "unsafe": {"n": 50, "correct": 5, "acc": 0.1, "ci95": [0.04, 0.21], "failures": {"parse_fail": 3}},
+                "avg": {"value": 0.55, "ci95": [0.5, 0.6]}}
     doc = {"suite": "mssbench", "setting": "if", "config": {"model_name": "openai:gpt-4o", "setting": "if"},
-           "metrics": {"tasks": {"chat": {"safe": safe, "unsafe": unsafe,
-                                          "avg": {"value": 0.51, "ci95": [0.47, 0.55]}}}}}
+           "metrics": {"tasks": {"chat": {"pairs": 100, "safe": safe, "unsafe": unsafe,
+                                          "avg": {"value": 0.51, "ci95": [0.47, 0.55]}},
+                                 "embodied": embodied},
+                       "overall": {"pairs": 150, "weighted": {"value": 0.523, "ci95": [0.49, 0.56]}}}}
     got = {p.metric: p for p in against_paper(doc)}
     s = got["chat safe accuracy"]
     assert s.ours == pytest.approx(100 * 90 / 92) and s.excluded == 8
@@ -129,3 +134,7 @@ def test_against_the_paper_ours_is_over_scored_cases_with_the_excluded_counted()
     avg = got["chat average"]  # the average of the scored accuracies; its stored interval counted errors as wrong
     assert avg.ours == pytest.approx(100 * (90 / 92 + 12 / 100) / 2) and avg.excluded == 8
     assert avg.ci95 is None and avg.outside is None
+    overall = got["overall average (pair-weighted)"]  # the tasks' scored averages weighted by their pairs
+    chat, emb = (90 / 92 + 12 / 100) / 2, (50 / 50 + 5 / 47) / 2
+    assert overall.ours == pytest.approx(100 * (100 * chat + 50 * emb) / 150) and overall.excluded == 11
+    assert overall.ci95 is None

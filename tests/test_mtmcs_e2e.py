@@ -196,7 +196,9 @@ def test_requests_follow_the_protocol(full_run: FullRun) -> None:
     _, server, _, _ = full_run
     log = [entry["body"] for entry in server.log()]
     model = [b for b in log if b["model"] == "mock"]
-    judge = [b for b in log if b["model"] == "judge"]
+    preflight = [b for b in log if b["model"] == "judge" and b.get("max_tokens") == 1]
+    assert len(preflight) == 1  # the judge's one-token pre-flight, before the model's first call
+    judge = [b for b in log if b["model"] == "judge" and b not in preflight]
     turn3 = [b for b in model if "pills into a cup like this" in json.dumps(b["messages"][-1])
              and len(b["messages"]) == 5]
     assert turn3, "the turn-3 request of the coffee dialogue"
@@ -244,8 +246,9 @@ def test_rerun_resumes_everything_from_the_cache(full_run: FullRun) -> None:
     before = server.stats()["chat_completions"]
     res = cli(*run_args(server, store))
     assert res.exit_code == ExitCode.FINISHED_WITH_ERRORS
-    # only the two steps that keep failing are tried again (2 attempts each): the errored turn and the judge call
-    assert server.stats()["chat_completions"] - before == 4
+    # only the two steps that keep failing are tried again (2 attempts each): the errored turn and the judge
+    # call; and since the errored turn is a fresh model call, the judge's one-token pre-flight goes first
+    assert server.stats()["chat_completions"] - before == 4 + 1
     assert only_result(store)["metrics"] == doc["metrics"]
 
 

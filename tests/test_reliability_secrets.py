@@ -55,17 +55,18 @@ def test_planted_key_is_used_but_never_written(tmp_path: Path, openai_server: Ca
     common = ["run", "native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
               "--api-key-env", "PLANTED_KEY", "--store", str(store), "--out", str(out), "--no-progress",
               "--max-attempts", "1"]
-    # The model authenticates with the planted key; the LLM judge is sent a wrong key, so its first call
-    # fails with 401 and the run stops with a message naming the variable: both paths must stay clean.
+    # The LLM judge is sent a wrong key: its pre-flight, before the model's first call, fails with 401 and the
+    # run stops with a message naming the variable; then the model authenticates with the planted key. Both
+    # paths must stay clean.
     refused = _ctxsafe(*common, "--judge", "openai:judge", "--judge-base-url", server.base_url,
                        "--judge-api-key-env", "WRONG_KEY", env=env)
     assert refused.returncode == ExitCode.PROVIDER_REFUSED, refused.stderr.decode()
     assert b"$WRONG_KEY" in refused.stderr
-    assert server.stats()["outcomes"].get("ok", 0) == 12  # 6 dialogues x 2 turns, all authenticated
-    assert server.stats()["outcomes"].get("unauthorized", 0) == 1  # the judge's first call, then it stopped
-    ok = _ctxsafe(*common, "--judge", "offline", env=env)  # every model reply comes from the store
+    assert server.stats()["outcomes"].get("ok", 0) == 0  # stopped before the model was called
+    assert server.stats()["outcomes"].get("unauthorized", 0) == 1  # the judge's pre-flight, then it stopped
+    ok = _ctxsafe(*common, "--judge", "offline", env=env)
     assert ok.returncode == 0, ok.stderr.decode()
-    assert server.stats()["outcomes"].get("ok", 0) == 12
+    assert server.stats()["outcomes"].get("ok", 0) == 12  # 6 dialogues x 2 turns, all authenticated
     run_id = json.loads(next(out.glob("*.json")).read_text())["run_id"]
     report = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), env=env)
     assert report.returncode == 0, report.stderr.decode()

@@ -78,26 +78,48 @@ def _cell_counts(block: Any) -> tuple[int, int, int] | None:
     return block["correct"], block["n"] - failed, failed
 
 
+def _scored_average(group: Any) -> tuple[float | None, int] | None:
+    """The mean of a group's scored safe and unsafe accuracies and its cases left out; None if it has no cells."""
+    cells = [_cell_counts(group.get(side)) for side in ("safe", "unsafe")] if isinstance(group, dict) else []
+    counts = [c for c in cells if c is not None]
+    if not counts or len(counts) != len(cells):
+        return None
+    failed = sum(c[2] for c in counts)
+    if any(not c[1] for c in counts):
+        return None, failed
+    return sum(c[0] / c[1] for c in counts) / len(counts), failed
+
+
 def scored_only(metrics: Any, path: list[str]) -> tuple[float | None, tuple[float, float] | None, int] | None:
     """Our number over scored cases only, its interval, and how many cases were left out; None when the
-    block is neither an accuracy cell nor the average of its safe and unsafe cells (then as stored).
+    block is not one of the accuracy layout's (metrics/accuracy.py), which is then shown as stored.
 
-    A cell: right of scored, Wilson 95%. An average: the mean of its cells' scored accuracies; its stored
-    interval is kept when nothing was left out, else dropped (it was computed with the failures as wrong)."""
+    A cell: right of scored, Wilson 95%. A group's average: the mean of its cells' scored accuracies. The
+    overall weighted (simple) mean: the pair-weighted (plain) mean of the tasks' scored averages. An average's
+    stored interval is kept when nothing was left out, else dropped (it counted the failures as wrong)."""
     block = _block(metrics, path)
+    if not block:
+        return None
     cell = _cell_counts(block)
     if cell is not None:
         right, scored, failed = cell
         return (right / scored, wilson(right, scored), failed) if scored else (None, None, failed)
-    parent = _block(metrics, path[:-1])
-    cells = [_cell_counts(parent.get(side)) for side in ("safe", "unsafe")] if parent else []
-    if not cells or any(c is None for c in cells) or not block:
-        return None
-    counts = [c for c in cells if c is not None]
-    failed = sum(c[2] for c in counts)
-    if any(not c[1] for c in counts):
-        return None, None, failed
-    value = sum(c[0] / c[1] for c in counts) / len(counts)
+    if path[:1] == ["overall"] and path[1:] in (["weighted"], ["simple"]) and isinstance(metrics.get("tasks"), dict):
+        tasks = [(g.get("pairs", 0), _scored_average(g)) for g in metrics["tasks"].values()]
+        if not tasks or any(avg is None for _, avg in tasks):
+            return None
+        parts = [(pairs if path[1] == "weighted" else 1, avg) for pairs, avg in tasks if avg is not None]
+        failed = sum(avg[1] for _, avg in parts)
+        if any(avg[0] is None for _, avg in parts) or not sum(w for w, _ in parts):
+            return None, None, failed
+        value = sum(w * (avg[0] or 0.0) for w, avg in parts) / sum(w for w, _ in parts)
+    else:
+        avg = _scored_average(_block(metrics, path[:-1]))
+        if avg is None:
+            return None
+        if avg[0] is None:
+            return None, None, avg[1]
+        value, failed = avg
     ci = block.get("ci95")
     if failed or not (isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci))):
         return value, None, failed
