@@ -17,8 +17,7 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.metrics.paired_tests import Difference, McNemar, bootstrap_difference, clusters, mcnemar
 from ctxsafe.metrics.stats import newcombe
 from ctxsafe.report.browser_data import RunRows, case_images
-
-SCORED = ("right", "wrong")
+from ctxsafe.report.summary import SCORED
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ def rate(outcomes: Iterable[str]) -> Rate:
     return Rate(sum(1 for o in seq if o == "right"), len(seq))
 
 
+SCORED = ("right", "wrong")
+"""The verdicts a comparison counts; anything else (error, filtered, unjudged, parse_fail, ...) is left out."""
+
 FAILURE_COUNTS = ("error", "content-filter", "truncated", "parse-fail")
 
 
@@ -89,7 +92,7 @@ def scored_by_context(rr: RunRows) -> dict[str, Rate]:
     groups: dict[str, list[str]] = defaultdict(list)
     for c in rr.cases:
         outcome = rr.view.outcomes.get(c.id, "missing")
-        if outcome in ("right", "wrong"):
+        if outcome in SCORED:
             groups[c.context].append(outcome)
     return {ctx: rate(groups.get(ctx, [])) for ctx in ("safe", "unsafe")}
 
@@ -101,7 +104,7 @@ def shape_name(rr: RunRows) -> str:
 
 def not_scored(rr: RunRows) -> Counter[str]:
     """The run's cases without a verdict, by reason (error, filtered, unjudged, parse_fail, missing, ...)."""
-    return Counter(o for o in (rr.view.outcomes.get(c.id, "missing") for c in rr.cases) if o not in ("right", "wrong"))
+    return Counter(o for o in (rr.view.outcomes.get(c.id, "missing") for c in rr.cases) if o not in SCORED)
 
 
 def by_key(rr: RunRows, key: str) -> dict[str, Rate]:
