@@ -92,7 +92,7 @@ def test_fast_path_equals_per_case_path_on_every_outcome(tmp_path: Path) -> None
             _dialogue(8, gold={"expected_yes": True}, task="chat", category="fire"),
             _dialogue(9, gold={"expected_yes": False}, task="chat", category="fire", meta={"cluster": True}),
             _dialogue(10, turns=(Message.user("only"),)), _dialogue(11, turns=(Message.user("only"),)),
-            _dialogue(12), _dialogue(13),
+            _dialogue(12, meta={"cluster": {"image": [1, 2]}}), _dialogue(13, meta={"cluster": 2.5}),
         ]
         st.save_cases("r", cases)
 
@@ -131,8 +131,8 @@ def test_fast_path_equals_per_case_path_on_every_outcome(tmp_path: Path) -> None
                             "d05": "parse_fail", "d06": "judge_error", "d07": "correct", "d08": "correct",
                             "d09": "correct", "d10": "correct", "d11": "unjudged", "d12": "unjudged",
                             "d13": "pending"}
-        assert {s.id: s.cluster for s in scored if s.id in ("d06", "d07", "d09")} == {
-            "d06": "7", "d07": "img-3", "d09": "True"}
+        assert {s.id: s.cluster for s in scored if s.id in ("d06", "d07", "d09", "d12", "d13")} == {
+            "d06": "7", "d07": "img-3", "d09": "True", "d12": "{'image': [1, 2]}", "d13": "2.5"}
         assert [s.id for s in scored if s.truncated] == ["d03"]
         unjudged = _same_numbers(st, "r", None)  # no judge chosen: every answered case is unjudged
         assert {s.outcome for s in unjudged} == {"error", "filtered", "pending", "unjudged"}

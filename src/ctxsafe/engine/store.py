@@ -209,15 +209,26 @@ class CaseFacts:
     """The case's turns (`t1`, `t2`, ...; not their sub-steps) by step."""
 
 
+# json_extract, not `->>` (SQLite 3.38+): the report must read stores on older SQLite too. It gives strings,
+# numbers and NULL as SQL values, objects and arrays as JSON text, and true/false as 1/0 (hence json_type).
 _FACTS_SQL = """
-SELECT c.case_id, c.body ->> '$.pair_id', c.body ->> '$.context', c.body ->> '$.task', c.body ->> '$.category',
-       c.body -> '$.meta.cluster', c.body -> '$.gold', json_array_length(c.body, '$.turns'),
-       c.body -> '$.fixed_replies', t.step, t.outcome, t.finish_reason, j.outcome, j.parse_status, j.label
+SELECT c.case_id, json_extract(c.body, '$.pair_id'), json_extract(c.body, '$.context'),
+       json_extract(c.body, '$.task'), json_extract(c.body, '$.category'),
+       json_type(c.body, '$.meta.cluster'), json_extract(c.body, '$.meta.cluster'), json_extract(c.body, '$.gold'),
+       json_array_length(c.body, '$.turns'), json_extract(c.body, '$.fixed_replies'),
+       t.step, t.outcome, t.finish_reason, j.outcome, j.parse_status, j.label
 FROM cases c
 LEFT JOIN turns t ON t.run_id = c.run_id AND t.case_id = c.case_id AND instr(t.step, '/') = 0
 LEFT JOIN judgements j ON j.run_id = t.run_id AND j.case_id = t.case_id AND j.step = t.step
      AND j.judge_id = ? AND j.prompt_version = ?
 WHERE c.run_id = ? ORDER BY c.ord"""
+
+
+def _json_value(kind: str | None, value: Any) -> Any:
+    """A `json_extract` result as the JSON value it was (`kind` from `json_type`)."""
+    if kind in ("true", "false"):
+        return kind == "true"
+    return json.loads(value) if kind in ("object", "array") else value
 
 
 def _facts(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
@@ -229,7 +240,7 @@ def _facts(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
         if text in decoded:
             return decoded[text]
         value = json.loads(text)  # type: ignore[arg-type]
-        if len(decoded) < 1024:  # bounded: a cluster id per image record must not grow with the run
+        if len(decoded) < 1024:  # bounded: a run with a gold per case must not grow the cache with it
             decoded[text] = value
         return value
 
@@ -238,12 +249,13 @@ def _facts(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
         if case is None or r[0] != case.id:
             if case is not None:
                 yield case  # complete: its rows are consecutive
-            fixed = r[8]
+            fixed = r[9]
             replayed = no_replays if fixed in (None, "[]") else frozenset(
                 i for i, reply in enumerate(json.loads(fixed)) if reply is not None)
-            case = CaseFacts(r[0], r[1], r[2], r[3], r[4], load(r[5]), load(r[6]) or {}, r[7] or 0, replayed, {})
-        if r[9] is not None:
-            case.steps[r[9]] = (r[10], r[11], r[12], r[13], r[14])
+            case = CaseFacts(r[0], r[1], r[2], r[3], r[4], _json_value(r[5], r[6]), load(r[7]) or {}, r[8] or 0,
+                             replayed, {})
+        if r[10] is not None:
+            case.steps[r[10]] = (r[11], r[12], r[13], r[14], r[15])
     if case is not None:
         yield case
 
