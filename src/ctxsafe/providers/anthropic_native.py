@@ -14,8 +14,9 @@ from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
 from ctxsafe.providers.batch_base import BatchAPI
 from ctxsafe.providers.capabilities import ANTHROPIC, Capabilities
+from ctxsafe.providers.hosted import Hosted
 from ctxsafe.providers.http_errors import status_error, transport_error
-from ctxsafe.redact import redact, register_secret
+from ctxsafe.redact import redact
 from ctxsafe.schema import ImagePart, Message, Usage
 
 DEFAULT_MAX_TOKENS = 4096
@@ -63,23 +64,16 @@ def message_completion(resp: Any) -> Completion:
                       served_model=getattr(resp, "model", None) or None)
 
 
-class AnthropicProvider:
+class AnthropicProvider(Hosted):
     """A Claude model on the Messages API (or any server that speaks it)."""
-
-    is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
                  max_concurrency: int = 16, capabilities: Capabilities | None = None,
                  key_env: str | None = None) -> None:
-        register_secret(api_key)
-        self.key_env = key_env
-        """The env var the key came from: a refusal names it (never the key)."""
-        self.model = model
-        self.base_url = base_url or "https://api.anthropic.com"
-        self.name = f"anthropic:{model}"
-        self.identity = redact(f"anthropic|{self.base_url}|{model}")
-        self.max_concurrency = max_concurrency
-        self.capabilities = capabilities or ANTHROPIC
+        base = base_url or "https://api.anthropic.com"
+        super().__init__(model=model, name=f"anthropic:{model}", base_url=base, identity=f"anthropic|{base}|{model}",
+                         api_key=api_key, key_env=key_env, max_concurrency=max_concurrency,
+                         capabilities=capabilities or ANTHROPIC)
         self._client = anthropic.AsyncAnthropic(api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0,
                                                 timeout=timeout_s)
 

@@ -16,8 +16,9 @@ from google.genai import errors, types
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
 from ctxsafe.providers.capabilities import GEMINI, Capabilities
+from ctxsafe.providers.hosted import Hosted
 from ctxsafe.providers.http_errors import status_error, transport_error
-from ctxsafe.redact import redact, register_secret
+from ctxsafe.redact import redact
 from ctxsafe.schema import ImagePart, Message, Usage
 
 _FILTERED = frozenset(("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY", "RECITATION",
@@ -45,23 +46,16 @@ def _finish_name(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-class GeminiProvider:
+class GeminiProvider(Hosted):
     """A Gemini model on the Gemini Developer API (or any server that speaks it)."""
-
-    is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
                  max_concurrency: int = 16, capabilities: Capabilities | None = None,
                  key_env: str | None = None) -> None:
-        register_secret(api_key)
-        self.key_env = key_env
-        """The env var the key came from: a refusal names it (never the key)."""
-        self.model = model
-        self.base_url = base_url or "https://generativelanguage.googleapis.com"
-        self.name = f"google:{model}"
-        self.identity = redact(f"gemini|{self.base_url}|{model}")
-        self.max_concurrency = max_concurrency
-        self.capabilities = capabilities or GEMINI
+        base = base_url or "https://generativelanguage.googleapis.com"
+        super().__init__(model=model, name=f"google:{model}", base_url=base, identity=f"gemini|{base}|{model}",
+                         api_key=api_key, key_env=key_env, max_concurrency=max_concurrency,
+                         capabilities=capabilities or GEMINI)
         self._client = genai.Client(api_key=api_key or "EMPTY", http_options=types.HttpOptions(
             base_url=self.base_url, timeout=int(timeout_s * 1000), retry_options=types.HttpRetryOptions(attempts=1)))
 

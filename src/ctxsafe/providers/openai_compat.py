@@ -18,8 +18,9 @@ from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
 from ctxsafe.providers.batch_base import BatchAPI
 from ctxsafe.providers.capabilities import Capabilities
+from ctxsafe.providers.hosted import Hosted
 from ctxsafe.providers.http_errors import status_error, transport_error
-from ctxsafe.redact import redact, register_secret
+from ctxsafe.redact import redact
 from ctxsafe.schema import ImagePart, Message, Usage
 
 T = TypeVar("T")
@@ -105,24 +106,17 @@ def chat_completion(resp: Any) -> Completion:
     )
 
 
-class OpenAICompatible:
+class OpenAICompatible(Hosted):
     """A chat model behind an OpenAI-compatible endpoint (or an Azure deployment, given its client)."""
-
-    is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
                  max_concurrency: int = 16, label: str = "openai", capabilities: Capabilities | None = None,
                  client: openai.AsyncOpenAI | None = None, identity: str | None = None,
                  key_env: str | None = None) -> None:
-        register_secret(api_key)
-        self.key_env = key_env
-        self.model = model
-        self.base_url = base_url or "https://api.openai.com/v1"
-        self.name = f"{label}:{model}"
-        # The identity is stored (run config, request bodies): a key pasted into the URL must not ride along.
-        self.identity = redact(identity or f"openai-chat|{self.base_url}|{model}")
-        self.max_concurrency = max_concurrency
-        self.capabilities = capabilities or Capabilities()
+        base = base_url or "https://api.openai.com/v1"
+        super().__init__(model=model, name=f"{label}:{model}", base_url=base,
+                         identity=identity or f"openai-chat|{base}|{model}", api_key=api_key, key_env=key_env,
+                         max_concurrency=max_concurrency, capabilities=capabilities or Capabilities())
         self._client = client or openai.AsyncOpenAI(
             api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0, timeout=timeout_s)
 

@@ -14,8 +14,9 @@ import openai
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
 from ctxsafe.providers.capabilities import OPENAI, Capabilities
+from ctxsafe.providers.hosted import Hosted
 from ctxsafe.providers.openai_compat import FILTERED, sdk_call
-from ctxsafe.redact import redact, register_secret
+from ctxsafe.redact import redact
 from ctxsafe.schema import ImagePart, Message, Usage
 
 
@@ -39,23 +40,16 @@ def to_responses_input(messages: list[Message], images: ImageStore) -> tuple[str
     return system, items
 
 
-class OpenAIResponses:
+class OpenAIResponses(Hosted):
     """A model on the Responses API; `seed` has no equivalent there and is left out."""
-
-    is_reference = False
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None, timeout_s: float = 120.0,
                  max_concurrency: int = 16, capabilities: Capabilities | None = None,
                  key_env: str | None = None) -> None:
-        register_secret(api_key)
-        self.key_env = key_env
-        """The env var the key came from: a refusal names it (never the key)."""
-        self.model = model
-        self.base_url = base_url or "https://api.openai.com/v1"
-        self.name = f"openai-responses:{model}"
-        self.identity = redact(f"openai-responses|{self.base_url}|{model}")
-        self.max_concurrency = max_concurrency
-        self.capabilities = capabilities or OPENAI
+        base = base_url or "https://api.openai.com/v1"
+        super().__init__(model=model, name=f"openai-responses:{model}", base_url=base,
+                         identity=f"openai-responses|{base}|{model}", api_key=api_key, key_env=key_env,
+                         max_concurrency=max_concurrency, capabilities=capabilities or OPENAI)
         self._client = openai.AsyncOpenAI(api_key=api_key or "EMPTY", base_url=self.base_url, max_retries=0,
                                           timeout=timeout_s)
 
