@@ -138,3 +138,23 @@ def test_mtmcs_embedding_judges_score_dialogues_through_judge_eval(tmp_path: Pat
     assert score["n"] == 6 and score["unparsed"] == 0 and turns["n"] == 18 and turns["unparsed"] == 0
     # the plain refusal of the harmful turn is read as a refusal, the benign answers as answers
     assert turns["confusion"][2][2] == 3 and turns["confusion"][0][0] >= 12
+
+
+def test_cross_validation_keeps_a_scene_in_one_fold() -> None:
+    """Two identical replies per scene with a random label: if a scene's sibling leaked into training, the
+    copy would be recalled and kappa would be near 1; grouped by scene, unseen gibberish is near chance."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for s in range(60):
+        text = "".join(rng.choice(list("bcdfghjklmnpqrstvwxz"), 40))
+        label = int(rng.integers(0, 4))
+        rows += [{"id": f"cv-{s}-{k}", "scene": f"s{s}", "context": "safe", "query": "q", "response": text,
+                  "label": label} for k in range(2)]
+    figures = learned_train.cross_validate(rows, [], folds=3)
+    assert figures["n"] == 120 and figures["kappa"]["value"] < 0.4
+
+
+def test_cross_validation_learns_the_labelled_set() -> None:
+    rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
+    figures = learned_train.cross_validate(rows, [], folds=3)
+    assert figures["n"] == len(rows) and figures["kappa"]["value"] > 0.6 and figures["binary"] > 0.8

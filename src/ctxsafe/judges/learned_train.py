@@ -59,12 +59,13 @@ def training_rows(paths: Sequence[Path], splits: set[str]) -> list[dict[str, Any
 
 
 def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[str],
-             embed_weight: float = 0.0) -> csr_matrix:
+             embed_weight: float = 0.0, embedded: np.ndarray[Any, Any] | None = None) -> csr_matrix:
     """The training matrix: the n-gram tf-idf columns, the shape features, then (with `embed_weight`) the
-    scaled sentence embedding, in the order `LearnedModel` applies them."""
+    scaled sentence embedding (`embedded`, if the rows were embedded already), in the order `LearnedModel`
+    applies them."""
     parts = [vectorizer.transform(responses), csr_matrix(shape_features(responses, queries))]
     if embed_weight:
-        parts.append(csr_matrix(embed(responses) * embed_weight))
+        parts.append(csr_matrix((embed(responses) if embedded is None else embedded) * embed_weight))
     return hstack(parts).tocsr()
 
 
@@ -90,6 +91,46 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
                         version=EMBED_VERSION if embed_weight else VERSION, meta=meta, embed_weight=embed_weight)
 
 
+def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], embed_weight: float = 0.0,
+                   folds: int = 5) -> dict[str, Any]:
+    """Out-of-fold predictions for the project's records, folds grouped by scene (a scene's responses share
+    a fold, so no sibling leaks), the extra labels always in training; figures only, as in `main`.
+
+    Why: model and feature choices are made here, inside train+dev, so test and holdout stay unread."""
+    rows = project + extra
+    responses = [str(r["response"]) for r in rows]
+    queries = [str(r.get("query", "")) for r in rows]
+    y = np.array([int(r["label"]) for r in rows])
+    embedded = embed(responses) if embed_weight else None
+    scenes = [str(r.get("scene") or r["id"]) for r in project]
+    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(scenes))))}
+    fold_of = np.array([order[g] % folds for g in scenes])
+    pred = np.zeros(len(project), dtype=int)
+    for k in range(folds):
+        train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
+        vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS).fit([responses[i] for i in train])
+        x = features(vec, responses, queries, embed_weight, embedded)
+        clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=SEED)
+        clf.fit(x[train], y[train])
+        held = np.flatnonzero(fold_of == k)
+        pred[held] = clf.predict(x[held])
+    return _figures(project, [int(p) for p in pred])
+
+
+def _figures(rows: list[dict[str, Any]], pred: list[int | None]) -> dict[str, Any]:
+    gold = [int(r["label"]) for r in rows]
+    view = score_view(gold, pred, [f"scene:{r.get('scene') or r['id']}" for r in rows], MSS_NAMES)
+    ok = [{0, 1} if r["context"] == "unsafe" else {2, 3} for r in rows]
+    binary = float(np.mean([(g in o) == (p in o) for g, p, o in zip(gold, pred, ok, strict=True)]))
+    return {"n": view["n"], "accuracy": view["accuracy"], "kappa": view["kappa"], "binary": round(binary, 4),
+            "recall": view["recall"]}
+
+
+def _print(name: str, f: dict[str, Any]) -> None:
+    print(f"{name}: n={f['n']} accuracy {f['accuracy']['value']} {f['accuracy']['ci95']} kappa "
+          f"{f['kappa']['value']} {f['kappa']['ci95']} binary agreement {f['binary']:.4f} recall {f['recall']}")
+
+
 def to_json(model: LearnedModel) -> dict[str, Any]:
     vocab = {str(k): int(v) for k, v in sorted(model.vectorizer.vocabulary.items(), key=lambda kv: kv[1])}
     doc: dict[str, Any] = {"version": model.version, "meta": model.meta}
@@ -113,12 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["dev", "test"], default="dev", help="split of --evaluate files")
     parser.add_argument("--embed", action="store_true",
                         help="also use the reply's sentence embedding (needs the `judge` extra)")
+    parser.add_argument("--cv", type=int, metavar="FOLDS",
+                        help="only cross-validate inside the --fit records, folds grouped by scene; write nothing")
     args = parser.parse_args(argv)
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
+    extra = [r for p in args.extra for r in _rows(p)]
+    if args.cv:
+        _print(f"{args.cv}-fold CV grouped by scene over {args.fit}",
+               cross_validate(training_rows(args.labels, splits), extra, EMBED_WEIGHT if args.embed else 0.0, args.cv))
+        return 0
     if args.split == "dev" and args.evaluate and "dev" in splits:
         parser.error("--fit train+dev cannot be evaluated on dev")
-    model = fit(training_rows(args.labels, splits), [r for p in args.extra for r in _rows(p)],
-                embed_weight=EMBED_WEIGHT if args.embed else 0.0)
+    model = fit(training_rows(args.labels, splits), extra, embed_weight=EMBED_WEIGHT if args.embed else 0.0)
     print(f"fitted on {model.meta['records']} records ({model.meta['extra_records']} extra)")
     if args.out is not None:
         args.out.write_text(json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")) + "\n",
@@ -126,15 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}")
     if args.evaluate:  # figures only: no record's text is printed
         rows = [r for p in args.evaluate for r in _rows(p) if split_of(str(r["id"])) == args.split]
-        gold = [int(r["label"]) for r in rows]
         pred: list[int | None] = [classify_learned(str(r["response"]), str(r.get("query", "")), model).label
                                   for r in rows]
-        view = score_view(gold, pred, [f"scene:{r.get('scene') or r['id']}" for r in rows], MSS_NAMES)
-        ok = [{0, 1} if r["context"] == "unsafe" else {2, 3} for r in rows]
-        binary = float(np.mean([(g in o) == (p in o) for g, p, o in zip(gold, pred, ok, strict=True)]))
-        print(f"{args.split} split of {', '.join(map(str, args.evaluate))}: n={view['n']} accuracy "
-              f"{view['accuracy']['value']} {view['accuracy']['ci95']} kappa {view['kappa']['value']} "
-              f"{view['kappa']['ci95']} binary agreement {binary:.4f} recall {view['recall']}")
+        _print(f"{args.split} split of {', '.join(map(str, args.evaluate))}", _figures(rows, pred))
     return 0
 
 
