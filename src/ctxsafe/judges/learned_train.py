@@ -15,6 +15,11 @@ Cross-author figure (fit on one author's train+dev, score the other author's tes
     python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl \
         --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev \
         --evaluate labels/mssbench/author_B.jsonl --split test
+
+Compare configurations without reading test (cross-validation inside train+dev, folds grouped by scene)::
+
+    python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl labels/mssbench/author_B.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev --embed --cv 5
 """
 
 from __future__ import annotations
