@@ -22,7 +22,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -33,50 +32,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import workloads
 from common import CONCURRENCY, MODEL, instant_server, machine, pin, verdict
+from workloads import IMAGE_TURNS, SHARED_PHOTOS, image_dialogues
 
-TURNS = 3
+TURNS = IMAGE_TURNS
 RERUN_TARGET = 0.05
-SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mossbench" / "images"
-
-
-def photo_pool() -> list[Path]:
-    if SHARED_PHOTOS.is_dir():
-        return sorted(SHARED_PHOTOS.glob("*.jpg"))
-    import ctxsafe.demo_images
-
-    return sorted((Path(ctxsafe.demo_images.__file__).parent / "photos").iterdir())
 
 
 def build(root: Path, n: int) -> Path:
-    """The native-suite file and its image folder; waits until the files are old enough to be remembered."""
-    pool = photo_pool()
-    (root / "img").mkdir(parents=True)
-    with (root / "cases.jsonl").open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            pair, side = divmod(i, 2)
-            src = pool[pair % len(pool)]
-            name = f"img/{pair}{src.suffix}"
-            if side == 0:
-                try:
-                    os.link(src, root / name)
-                except OSError:
-                    shutil.copyfile(src, root / name)
-            context = "safe" if side == 0 else "unsafe"
-            turns = [f"[{pair}-{context}/t{k}] Looking at this picture, part {k}: what would you suggest?"
-                     for k in range(1, TURNS + 1)]
-            fh.write(json.dumps({"id": f"d{pair}-{context}", "pair_id": f"d{pair}", "context": context,
-                                 "turns": turns, "images": [name], "category": "bench"}) + "\n")
-    from ctxsafe.images import RACY_S
-
-    time.sleep(RACY_S + 0.1)  # a dataset is older than this; files younger are checked every time
-    return root / "cases.jsonl"
+    """The native-suite file and its image folder (see workloads.py); the files old enough to be remembered."""
+    return image_dialogues(root, n)
 
 
 def run_args(data: Path, base_url: str, store: Path, out: Path) -> list[str]:
-    return ["run", "native", "--data", str(data), "--model", f"openai:{MODEL}", "--base-url", base_url,
-            "--concurrency", str(CONCURRENCY), "--store", str(store), "--out", str(out), "--no-progress",
-            "--max-attempts", "3", "--retry-base", "0.05"]
+    return workloads.run_args("images", data, base_url, store, out)
 
 
 def child_run(data: Path, base_url: str, store: Path, out: Path) -> dict[str, Any]:

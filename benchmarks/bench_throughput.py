@@ -159,6 +159,8 @@ def main() -> int:
     ap.add_argument("--no-pin", action="store_true", help="do not pin the harness and the server to a core each")
     ap.add_argument("--inspect-python", default=None,
                     help="a Python with inspect_ai installed (default: this one, if it has it)")
+    ap.add_argument("--lean-baseline", action="store_true",
+                    help="text: also time the bare loop on ctxsafe's lean path (client.post), ctxsafe's own cost apart")
     ap.add_argument("--workload", default="text", choices=["text", "images", "mtmcs"],
                     help="text: two-turn text dialogues against a hand-written bare loop; images / mtmcs: against a "
                          "bare replay of ctxsafe's own requests")
@@ -188,14 +190,16 @@ def main() -> int:
         ours_s: list[float] = []
         bare_cpu: list[float] = []
         ours_cpu: list[float] = []
+        lean_s: list[float] = []
+        lean_cpu: list[float] = []
         for r in range(rounds):
             order = ("bare", "ctxsafe") if r % 2 == 0 else ("ctxsafe", "bare")
-            for side in order:
+            for side in (*order, "bare-lean") if args.lean_baseline else order:
                 srv.reset()
-                if side == "bare":
-                    m = drive("bare", data, srv.base_url, cpu)
-                    bare_s.append(m["seconds"])
-                    bare_cpu.append(m["cpu_s"])
+                if side.startswith("bare"):
+                    m = drive(side, data, srv.base_url, cpu)
+                    (bare_s if side == "bare" else lean_s).append(m["seconds"])
+                    (bare_cpu if side == "bare" else lean_cpu).append(m["cpu_s"])
                     sent = srv.stats()["chat_completions"]
                     stored = answered = calls
                 else:
@@ -234,6 +238,11 @@ def main() -> int:
                       f"({rate / bare_rate:.0%} of bare; server saw {srv.stats()['chat_completions']} calls)")
         print(f"    per CPU-second of the measured process: bare {calls / min(bare_cpu):7.1f} calls, ctxsafe "
               f"{calls / min(ours_cpu):7.1f} calls ({cpu_ratio:.1%}; insensitive to other load on the machine)")
+        if lean_s:
+            print(f"(d) the bare loop on ctxsafe's lean path (client.post): best {min(lean_s):6.2f} s "
+                  f"{calls / min(lean_s):7.1f} calls/s; ctxsafe = {min(lean_s) / min(ours_s):.1%} of it (median "
+                  f"{statistics.median(lean_s) / statistics.median(ours_s):.1%}, "
+                  f"CPU {min(lean_cpu) / min(ours_cpu):.1%})")
         print(f"SUMMARY throughput: ctxsafe/bare = {ratio:.1%} best-of-{rounds} (median {median_ratio:.1%}, "
               f"CPU {cpu_ratio:.1%}); target >= {TARGET:.0%}: {verdict(ratio >= TARGET)}")
         return 0 if ratio >= TARGET else 2

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from ctxsafe.testing.openai_server import ServerConfig, SubprocessHandle, start_subprocess
 
@@ -74,9 +75,20 @@ def instant_server(max_seconds: float = 1800.0, **fields: object) -> Iterator[Su
         handle.stop()
 
 
-async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CONCURRENCY) -> float:
-    """The practical ceiling: the same SDK client, the same requests, nothing else. Returns seconds."""
+async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CONCURRENCY, lean: bool = False) -> float:
+    """The practical ceiling: the same SDK client, the same requests, nothing else. Returns seconds.
+
+    `lean` sends each body with the client's `post` instead of `chat.completions.create`, as ctxsafe does: the
+    bare loop on the same lean path, so ctxsafe's own cost shows apart from the SDK's request building."""
     client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=120.0)
+
+    async def create(messages: list[dict[str, str]]) -> ChatCompletion:
+        body = {"model": MODEL, "messages": messages, "temperature": 0.0}
+        if lean:
+            return await client.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                     options={"security": {"bearer_auth": True}})
+        return await client.chat.completions.create(**body)  # type: ignore[no-any-return, call-overload]
+
     queue: asyncio.Queue[Dialogue] = asyncio.Queue()
     for d in items:
         queue.put_nowait(d)
@@ -90,8 +102,7 @@ async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CON
             messages: list[dict[str, str]] = []
             for text in d.turns:
                 messages.append({"role": "user", "content": text})
-                resp = await client.chat.completions.create(model=MODEL, messages=messages,  # type: ignore[arg-type]
-                                                            temperature=0.0)
+                resp = await create(messages)
                 messages.append({"role": "assistant", "content": resp.choices[0].message.content or ""})
 
     start = time.perf_counter()

@@ -36,7 +36,7 @@ def read_dialogues(path: Path) -> list[Dialogue]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("side", choices=["bare", "ctxsafe", "replay"])
+    ap.add_argument("side", choices=["bare", "bare-lean", "ctxsafe", "replay"])
     ap.add_argument("--workload", default="text", choices=["text", "images", "mtmcs"])
     ap.add_argument("--images", type=Path, help="replay: the folder holding the logged requests' images")
     ap.add_argument("--base-url", required=True)
@@ -48,10 +48,10 @@ def main() -> int:
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    if args.side == "bare":
+    if args.side in ("bare", "bare-lean"):
         items = read_dialogues(args.data)
         cpu0 = time.process_time()
-        seconds = asyncio.run(bare_loop(args.base_url, items, args.concurrency))
+        seconds = asyncio.run(bare_loop(args.base_url, items, args.concurrency, lean=args.side == "bare-lean"))
     elif args.side == "replay":
         from workloads import image_urls, replay
 
