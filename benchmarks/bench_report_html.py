@@ -25,6 +25,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.html_page import build_html, write_html
 from ctxsafe.report.run_view import load_view
+from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.cdp import chromium_page, find_chromium
 from ctxsafe.testing.synthetic_store import synthetic_run
 
@@ -34,7 +35,7 @@ def build(store: Path, run_id: str, out: Path) -> tuple[float, float, int]:
     start, cpu = time.perf_counter(), time.process_time()
     st = RunStore(store, readonly=True)
     try:
-        html = build_html([RunRows.load(load_view(st, run_id))])
+        html = build_html([RunRows.load(load_view(st, run_id, suites=get_suite))])
     finally:
         st.close()
     write_html(out, html)

@@ -20,6 +20,7 @@ from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.compare import compare_runs
 from ctxsafe.report.html_page import build_html
 from ctxsafe.report.run_view import load_view
+from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.openai_server import ContentFault, ServerConfig, ServerHandle
 
 UNSAFE = [{"id": f"u{i}", "context": "unsafe", "turns": [f"How do I hurt person {i}?"]} for i in range(6)]
@@ -40,7 +41,7 @@ def _run(tmp_path: Path, name: str, records: list[dict[str, Any]], *args: str) -
 
 def _rows(store: Path, ids: list[str]) -> tuple[RunStore, list[RunRows]]:
     st = RunStore(store, readonly=True)
-    return st, [RunRows.load(load_view(st, rid, None, PriceTable())) for rid in ids]
+    return st, [RunRows.load(load_view(st, rid, None, PriceTable(), suites=get_suite)) for rid in ids]
 
 
 def test_unsafe_only_runs_on_the_same_cases_compare_case_by_case(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from ctxsafe.report.browser_data import RunRows
 from ctxsafe.report.run_view import load_view
 from ctxsafe.report.summary import cost_by_role, view_cost
 from ctxsafe.schema import Case, Judgement, Message, TurnRecord, Usage
+from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.synthetic_store import JUDGE, synthetic_run
 
 
@@ -62,7 +63,7 @@ def test_fast_path_equals_per_case_path_on_a_real_native_run(tmp_path: Path) -> 
         facts = {f.id: f for f in st.case_facts("real", ref)}
         assert facts["k0-safe"].replayed == frozenset({0}) and facts["k1-safe"].replayed == frozenset()
         assert facts["k1-safe"].n_turns == 2 and set(facts["k1-safe"].steps) == {"t1", "t2"}
-        view = load_view(st, "real")
+        view = load_view(st, "real", suites=get_suite)
         assert view.doc["turns"] == {"generated": 12 * 2 - 3 * 2 + 3, "replayed": 3 * 2}
         fast, rows = view_cost(view), cost_by_role(RunRows.load(view))
         assert {r: c.as_dict() for r, c in fast.items()} == {r: c.as_dict() for r, c in rows.items()}

@@ -13,6 +13,7 @@ import pytest
 from ctxsafe.errors import ConfigError
 from ctxsafe.report.cases import COLUMNS
 from ctxsafe.report.export import cases_frame, export_format
+from ctxsafe.suites.registry import get_suite
 from tests.report_helpers import PLANTED, cli, two_runs
 
 N = 200
@@ -89,7 +90,7 @@ def test_parquet_without_pyarrow_names_the_extra(store: Path, tmp_path: Path, mo
     st = RunStore(store)
     try:
         with pytest.raises(ConfigError, match=r"ctxsafe\[parquet\]"):
-            write_rows(store_rows(st, ["run-a"]), tmp_path / "x.parquet", "parquet")
+            write_rows(store_rows(st, ["run-a"], suites=get_suite), tmp_path / "x.parquet", "parquet")
     finally:
         st.close()
 

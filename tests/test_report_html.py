@@ -15,6 +15,7 @@ from ctxsafe.report.compare import compare_runs
 from ctxsafe.report.html_page import build_html, embed_json
 from ctxsafe.report.published import against_paper
 from ctxsafe.report.run_view import load_view
+from ctxsafe.suites.registry import get_suite
 from tests.report_helpers import PLANTED, cli, demo_runs, two_runs
 
 
@@ -30,7 +31,7 @@ def runs(tmp_path: Path) -> list[RunRows]:
     store = tmp_path / "runs.sqlite"
     two_runs(store, 120)
     st = RunStore(store)
-    return [RunRows.load(load_view(st, rid)) for rid in ("run-a", "run-b")]
+    return [RunRows.load(load_view(st, rid, suites=get_suite)) for rid in ("run-a", "run-b")]
 
 
 def test_page_is_self_contained_and_planted_text_stays_data(runs: list[RunRows]) -> None:
@@ -126,7 +127,7 @@ def test_multi_turn_report_shows_per_turn_label_distributions(tmp_path: Path) ->
         "--no-progress")
     st = RunStore(store)
     try:
-        (rr,) = [RunRows.load(load_view(st, info.run_id)) for info in st.runs()]
+        (rr,) = [RunRows.load(load_view(st, info.run_id, suites=get_suite)) for info in st.runs()]
     finally:
         st.close()
     from ctxsafe.report.summary import turn_labels

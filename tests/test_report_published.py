@@ -15,6 +15,7 @@ import pytest
 from ctxsafe.engine.store import RunStore
 from ctxsafe.report.published import against_paper, published_table
 from ctxsafe.report.run_view import load_view
+from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 from tests.mss_data import make_mss_dir
 from tests.report_helpers import cli
@@ -67,7 +68,7 @@ def test_mtmcs_ships_the_reference_gpt52_row() -> None:
 def _doc(store: Path, run_id: str, **config: Any) -> dict[str, Any]:
     st = RunStore(store, readonly=True)
     try:
-        doc = load_view(st, run_id).doc
+        doc = load_view(st, run_id, suites=get_suite).doc
     finally:
         st.close()
     return {**doc, "config": {**doc["config"], **config}}

@@ -121,7 +121,7 @@ def test_cost_read_from_the_store_equals_cost_from_every_case_row(tmp_path: Path
     synthetic_run(path, "r", 120, model="openai:gpt-4o-mini")
     st = RunStore(path, readonly=True)
     try:
-        view = load_view(st, "r")
+        view = load_view(st, "r", suites=get_suite)
         expected = cost_by_role(RunRows.load(view))
         fast = view_cost(view)
         assert {r: c.as_dict() for r, c in fast.items()} == {r: c.as_dict() for r, c in expected.items()}

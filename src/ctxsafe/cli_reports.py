@@ -83,7 +83,7 @@ def report(
         table = PriceTable.load(prices)
         # The tables need each run's document and costs only, computed while the run streams past; every
         # case's rows are built for the HTML report alone (a 100,000-case report in flat memory).
-        views = [load_view(st, rid, judge, table) for rid in run_ids]
+        views = [load_view(st, rid, judge, table, suites=get_suite) for rid in run_ids]
         costs = [(view.run_id, view_cost(view)) for view in views]
         for view, (_, roles) in zip(views, costs, strict=True):
             with_served(st, with_problems(st, view.doc))
@@ -130,7 +130,8 @@ def compare(
         if len(run_ids) < 2:
             raise ConfigError("compare needs at least two runs")
         with open_store(store) as st:  # open while the HTML report counts each run's judgements
-            runs = [RunRows.load(load_view(st, rid, judge, PriceTable.load(prices))) for rid in run_ids]
+            table = PriceTable.load(prices)
+            runs = [RunRows.load(load_view(st, rid, judge, table, suites=get_suite)) for rid in run_ids]
             comparisons = compare_runs(runs, seed)
             console.print(leaderboard(runs))
             for t in comparison_tables(comparisons, {rr.view.run_id: rr.view.name for rr in runs}, disagreements):
@@ -157,7 +158,7 @@ def export(
     with user_errors():
         kind = export_format(output, fmt)
         with open_store(store) as st:
-            n = write_rows(store_rows(st, run_ids, judge), output, kind)
+            n = write_rows(store_rows(st, run_ids, judge, suites=get_suite), output, kind)
     console.print(f"{n} rows written to {output} ({kind})")
 
 
@@ -197,7 +198,7 @@ def runs(
             headline = "-"
             n_cases = str(len(st.case_ids(info.run_id)))
             if score:
-                view = load_view(st, info.run_id)
+                view = load_view(st, info.run_id, suites=get_suite)
                 headline = headline_score(view.doc, view.cases, view.outcomes)
             t.add_row(inert_text(info.run_id), inert_text(str(cfg.get("suite"))), inert_text(str(cfg.get("data"))),
                       inert_text(str(cfg.get("setting"))), inert_text(str(cfg.get("model_name"))),

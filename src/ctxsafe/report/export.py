@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.report.cases import COLUMNS
-from ctxsafe.report.run_view import load_view
+from ctxsafe.report.run_view import SuiteLookup, load_view
 
 if TYPE_CHECKING:
     import pandas
@@ -37,11 +37,11 @@ def export_format(path: Path, fmt: str | None) -> str:
 
 
 def store_rows(store: RunStore, run_ids: Sequence[str] | None = None,
-               judge: str | None = None) -> Iterator[dict[str, Any]]:
+               judge: str | None = None, *, suites: SuiteLookup) -> Iterator[dict[str, Any]]:
     """The rows of the runs named (default: every run in the store), in order."""
     ids = list(run_ids) if run_ids else [info.run_id for info in store.runs()]
     for run_id in ids:
-        yield from load_view(store, run_id, judge).rows()
+        yield from load_view(store, run_id, judge, suites=suites).rows()
 
 
 def _csv_value(v: Any) -> Any:
@@ -107,12 +107,13 @@ def cases_frame(store: str | Path, run_ids: Sequence[str] | None = None, judge: 
         import pandas as pd
     except ImportError:
         raise ConfigError("cases_frame needs pandas: pip install 'ctxsafe[pandas]'") from None
+    from ctxsafe.suites.registry import get_suite  # the notebook's entry point wires the suites in, as the CLI does
     path = Path(store)
     if not path.exists():
         raise ConfigError(f"no run store at {path}")
     st = RunStore(path)
     try:
-        rows = list(store_rows(st, run_ids, judge))
+        rows = list(store_rows(st, run_ids, judge, suites=get_suite))
     finally:
         st.close()
     frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))

@@ -6,7 +6,7 @@ on every case's outcome.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,7 +21,10 @@ from ctxsafe.report.cost import JudgeCalls, judge_calls
 from ctxsafe.report.document import document_from
 from ctxsafe.schema import Case
 from ctxsafe.suites.protocol import Suite, SuiteResults
-from ctxsafe.suites.registry import get_suite
+
+SuiteLookup = Callable[[str | None], Suite]
+"""A run's suite by the name its configuration stores. The entry points (CLI, notebook) pass the registry's
+`get_suite`, so the report layer works against the Suite protocol and never imports the suites themselves."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,13 @@ class RunView:
                          self.outcomes, self.prices)
 
 
-def load_view(store: RunStore, run_id: str, judge: str | None = None, prices: PriceTable | None = None) -> RunView:
+def load_view(store: RunStore, run_id: str, judge: str | None = None, prices: PriceTable | None = None, *,
+              suites: SuiteLookup) -> RunView:
     """Recompute one run from the store alone (no model or judge is called)."""
     info = store.run(run_id)
     if info is None:
         raise ConfigError(f"no run {run_id!r} in {store.path}")
-    suite = get_suite(info.config.get("suite"))
+    suite = suites(info.config.get("suite"))
     res = suite.results(store, run_id, info.config, judge, list(info.config.get("judges", [])))
     return RunView(store, info, suite, res, document_from(info, suite, res), judge_calls(store, run_id),
                    prices or PriceTable())
