@@ -11,8 +11,7 @@ import anthropic
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.anthropic_native import AnthropicProvider, anthropic_error, message_completion
 from ctxsafe.providers.base import GenParams, ProviderError
-from ctxsafe.providers.batch_base import BatchStatus, ItemResult
-from ctxsafe.providers.http_errors import status_error
+from ctxsafe.providers.batch_base import BatchStatus, ItemResult, SDKBatches
 from ctxsafe.schema import Message
 
 _STATUS_OF = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
@@ -21,38 +20,31 @@ _STATUS_OF = {"invalid_request_error": 400, "authentication_error": 401, "permis
 """An errored item's error type as the HTTP status a direct call would have got (one classification)."""
 
 
-class AnthropicBatches:
+class AnthropicBatches(SDKBatches[AnthropicProvider]):
     """The Message Batches API of one `anthropic:` model, on that provider's own client."""
 
     kind = "anthropic"
     max_requests = 100_000
     max_bytes = 240 * 1024 * 1024
     """A batch may hold 256 MB of requests; a margin keeps it safely under."""
-
-    def __init__(self, provider: AnthropicProvider) -> None:
-        self.provider = provider
-        self._client: anthropic.AsyncAnthropic = provider.client
+    sdk_errors = (anthropic.APIError, ValueError)
 
     def item(self, custom_id: str, messages: list[Message], params: GenParams, images: ImageStore) -> dict[str, Any]:
         kw = self.provider.request(messages, params, images)
         sampling = kw.pop("extra_body", {})  # a batch's params are plain JSON: sampling goes beside the rest
         return {"custom_id": custom_id, "params": {**kw, **sampling}}
 
-    def _error(self, exc: Exception) -> ProviderError:
+    def map_error(self, exc: Exception) -> ProviderError:
         return anthropic_error(exc, self.provider.name, self.provider.key_env)
 
     async def submit(self, items: list[dict[str, Any]]) -> str:
-        try:
-            batch = await self._client.messages.batches.create(requests=items)  # type: ignore[arg-type]
-        except (anthropic.APIError, ValueError) as exc:
-            raise self._error(exc) from None
+        with self.sdk_calls():
+            batch = await self.provider.client.messages.batches.create(requests=items)  # type: ignore[arg-type]
         return batch.id
 
     async def status(self, batch_id: str) -> BatchStatus:
-        try:
-            batch = await self._client.messages.batches.retrieve(batch_id)
-        except (anthropic.APIError, ValueError) as exc:
-            raise self._error(exc) from None
+        with self.sdk_calls():
+            batch = await self.provider.client.messages.batches.retrieve(batch_id)
         rc = batch.request_counts
         counts = (f"{rc.processing} processing, {rc.succeeded} succeeded, {rc.errored} errored, "
                   f"{rc.canceled} canceled, {rc.expired} expired")
@@ -63,11 +55,9 @@ class AnthropicBatches:
 
     async def results(self, batch_id: str) -> dict[str, ItemResult]:
         out: dict[str, ItemResult] = {}
-        try:
-            async for entry in await self._client.messages.batches.results(batch_id):
+        with self.sdk_calls():
+            async for entry in await self.provider.client.messages.batches.results(batch_id):
                 out[entry.custom_id] = self._result(entry.result)
-        except (anthropic.APIError, ValueError) as exc:
-            raise self._error(exc) from None
         return out
 
     def _result(self, result: Any) -> ItemResult:
@@ -76,8 +66,7 @@ class AnthropicBatches:
             return message_completion(result.message)
         if kind == "errored":
             err = result.error.error
-            return status_error(_STATUS_OF.get(err.type, 500), err.message, provider=self.provider.name,
-                                key_env=self.provider.key_env)
+            return self.item_error(_STATUS_OF.get(err.type, 500), err.message)
         if kind == "expired":
             return ProviderError("batch item expired before it was processed", retryable=True)
         return ProviderError(f"batch item {kind}", retryable=False)

@@ -3,12 +3,18 @@ batch's status, and map each item's result to the same Completion or ProviderErr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
+from ctxsafe.providers.http_errors import status_error
 from ctxsafe.schema import Message
+
+if TYPE_CHECKING:
+    from ctxsafe.providers.hosted import Hosted
 
 ItemResult = Completion | ProviderError
 """One request's outcome inside a batch: an answer (content filter and truncation included) or an error."""
@@ -47,3 +53,33 @@ class BatchAPI(Protocol):
     async def results(self, batch_id: str) -> dict[str, ItemResult]:
         """Every result the ended batch holds, by custom id."""
         ...
+
+
+P = TypeVar("P", bound="Hosted")
+
+
+class SDKBatches(Generic[P]):
+    """What the SDK-backed batch APIs share: the provider whose client, name and key env they use, and one
+    translation of the SDK's errors, so a failed batch call or item reads exactly as the direct call's would."""
+
+    sdk_errors: tuple[type[Exception], ...] = ()
+    """The exceptions of the SDK's own calls (and of reading their replies) that `sdk_calls` maps."""
+
+    def __init__(self, provider: P) -> None:
+        self.provider = provider
+
+    def map_error(self, exc: Exception) -> ProviderError:
+        """The provider family's one mapping of an SDK exception (`openai_error`, `anthropic_error`)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def sdk_calls(self) -> Iterator[None]:
+        """Around the SDK calls: any of `sdk_errors` leaves as the mapped ProviderError."""
+        try:
+            yield
+        except self.sdk_errors as exc:
+            raise self.map_error(exc) from None
+
+    def item_error(self, status: int, message: str) -> ProviderError:
+        """A batch item's error as the HTTP status a direct call would have got (one classification)."""
+        return status_error(status, message, provider=self.provider.name, key_env=self.provider.key_env)

@@ -12,8 +12,7 @@ from openai.types.chat import ChatCompletion
 
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, ProviderError
-from ctxsafe.providers.batch_base import BatchStatus, ItemResult
-from ctxsafe.providers.http_errors import status_error
+from ctxsafe.providers.batch_base import BatchStatus, ItemResult, SDKBatches
 from ctxsafe.providers.openai_compat import OpenAICompatible, chat_completion, chat_request, openai_error
 from ctxsafe.redact import redact
 from ctxsafe.schema import Message
@@ -22,40 +21,34 @@ ENDPOINT = "/v1/chat/completions"
 _ENDED = {"completed", "expired", "failed", "cancelled"}
 
 
-class OpenAIBatches:
+class OpenAIBatches(SDKBatches[OpenAICompatible]):
     """The Batch API of one `openai:` model, on that provider's own client (same base URL and key)."""
 
     kind = "openai"
     max_requests = 50_000
     max_bytes = 190 * 1024 * 1024
     """The input file limit is 200 MB; a margin keeps the JSONL safely under it."""
-
-    def __init__(self, provider: OpenAICompatible) -> None:
-        self.provider = provider
-        self._client: openai.AsyncOpenAI = provider.client
+    sdk_errors = (openai.APIError, ValueError)
 
     def item(self, custom_id: str, messages: list[Message], params: GenParams, images: ImageStore) -> dict[str, Any]:
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT,
                 "body": chat_request(self.provider.model, messages, params, images)}
 
-    def _error(self, exc: Exception) -> ProviderError:
+    def map_error(self, exc: Exception) -> ProviderError:
         return openai_error(exc, self.provider.name, self.provider.key_env)
 
     async def submit(self, items: list[dict[str, Any]]) -> str:
         data = "".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) + "\n" for i in items).encode()
-        try:
-            file = await self._client.files.create(file=("ctxsafe-batch.jsonl", data), purpose="batch")
-            batch = await self._client.batches.create(input_file_id=file.id, endpoint="/v1/chat/completions",
-                                                      completion_window="24h")
-        except (openai.APIError, ValueError) as exc:
-            raise self._error(exc) from None
+        with self.sdk_calls():
+            file = await self.provider.client.files.create(file=("ctxsafe-batch.jsonl", data), purpose="batch")
+            batch = await self.provider.client.batches.create(input_file_id=file.id,
+                                                              endpoint="/v1/chat/completions",
+                                                              completion_window="24h")
         return batch.id
 
     async def status(self, batch_id: str) -> BatchStatus:
-        try:
-            batch = await self._client.batches.retrieve(batch_id)
-        except (openai.APIError, ValueError) as exc:
-            raise self._error(exc) from None
+        with self.sdk_calls():
+            batch = await self.provider.client.batches.retrieve(batch_id)
         rc = batch.request_counts
         counts = "" if rc is None else f"{rc.completed} completed, {rc.failed} failed of {rc.total}"
         if batch.status not in _ENDED:
@@ -66,18 +59,16 @@ class OpenAIBatches:
         return BatchStatus(True, batch.status, counts, missing)
 
     async def results(self, batch_id: str) -> dict[str, ItemResult]:
-        try:
-            batch = await self._client.batches.retrieve(batch_id)
-            out: dict[str, ItemResult] = {}
+        out: dict[str, ItemResult] = {}
+        with self.sdk_calls():
+            batch = await self.provider.client.batches.retrieve(batch_id)
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
-                    content = await self._client.files.content(file_id)
+                    content = await self.provider.client.files.content(file_id)
                     for line in content.text.splitlines():
                         if line.strip():
                             row = json.loads(line)
                             out[str(row["custom_id"])] = self._line(row)
-        except (openai.APIError, ValueError) as exc:
-            raise self._error(exc) from None
         return out
 
     def _line(self, row: dict[str, Any]) -> ItemResult:
@@ -101,5 +92,4 @@ class OpenAIBatches:
         inner: dict[str, Any] = err if isinstance(err, dict) else {}
         if status == 400 and inner.get("code") == "content_filter":
             return Completion(text=None, finish_reason="content_filter")
-        return status_error(status, str(inner.get("message") or body), provider=self.provider.name,
-                            key_env=self.provider.key_env)
+        return self.item_error(status, str(inner.get("message") or body))
