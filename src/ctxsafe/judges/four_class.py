@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.call import Caller
-from ctxsafe.judges.base import Judge, JudgeInput
+from ctxsafe.judges.base import Judge, JudgeInput, Reading, judgement
 from ctxsafe.judges.context import with_context
+from ctxsafe.judges.llm import LLMJudge
 from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_rules import classify_mssbench
-from ctxsafe.schema import NOT_BILLED, Case, Judgement, Message, TextPart
+from ctxsafe.schema import Case, Judgement, Message, TextPart
 
 if TYPE_CHECKING:
     from ctxsafe.judges.learned import LearnedModel
@@ -74,18 +75,14 @@ def is_final_turn(case: Case, step: str) -> bool:
     return step == f"t{len(case.turns)}"
 
 
-class FourClassLLMJudge:
+class FourClassLLMJudge(LLMJudge):
     """The four-class judge on any provider, with decoding pinned by its Caller (a benchmark's own
-    judge, `judges/rubric.py`, reuses its call and parsing with other messages and labels)."""
+    judge, `judges/rubric.py`, reuses its parsing with other messages and labels)."""
 
     n_labels = 4
 
     def __init__(self, caller: Caller, input_mode: str = "response") -> None:
-        self.caller = caller
-        self.input_mode = input_mode
-        self.judge_id = f"mss4:{caller.provider.name}"
-        self.prompt_version = f"{JUDGE_PROMPT_VERSION}/{input_mode}"
-        self.concurrency = caller.concurrency
+        super().__init__(caller, input_mode, f"mss4:{caller.provider.name}", f"{JUDGE_PROMPT_VERSION}/{input_mode}")
 
     def applies(self, case: Case, step: str) -> bool:
         return is_final_turn(case, step)
@@ -102,16 +99,8 @@ class FourClassLLMJudge:
         images = tuple(user.images()) if self.input_mode == "query+image" else ()
         return [Message.text("system", RUBRIC), Message(role="user", parts=(*images, TextPart(text=text)))]
 
-    async def judge(self, item: JudgeInput) -> Judgement:
-        res = await self.caller.complete(self.messages(item))
-        self.caller.remember(res)
-        raw = res.completion.text if res.completion is not None else None
-        label = parse_class(raw or "", item.response, self.n_labels) if res.outcome == "ok" else None
-        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                         prompt_version=self.prompt_version, label=label, raw=raw,
-                         parse_status="ok" if label is not None else "failed", outcome=res.outcome,
-                         error=res.error, input_mode=self.input_mode,
-                         usage=res.completion.usage if res.completion is not None else NOT_BILLED, **res.served())
+    def read(self, raw: str, item: JudgeInput) -> Reading:
+        return Reading(label=parse_class(raw, item.response, self.n_labels))
 
 
 class FourClassOfflineJudge:
@@ -127,9 +116,7 @@ class FourClassOfflineJudge:
 
     async def judge(self, item: JudgeInput) -> Judgement:
         v = classify_mssbench(item.response)
-        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                         prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,
-                         parse_status="ok", input_mode=self.input_mode)
+        return judgement(self, item, Reading(label=v.label, explanation=v.rationale))
 
 
 class FourClassLearnedJudge:
@@ -162,9 +149,7 @@ class FourClassLearnedJudge:
         from ctxsafe.judges.learned import classify_learned
 
         v = classify_learned(item.response, item.seen[-1].text_content() if item.seen else "", self.model)
-        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                         prompt_version=self.prompt_version, label=v.label, explanation=v.rationale,
-                         parse_status="ok", input_mode=self.input_mode)
+        return judgement(self, item, Reading(label=v.label, explanation=v.rationale))
 
 
 class FourClassEmbedJudge(FourClassLearnedJudge):

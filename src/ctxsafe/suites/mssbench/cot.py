@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ctxsafe.judges.base import Judge, JudgeInput
+from ctxsafe.judges.base import Judge, JudgeInput, Reading, judgement
 from ctxsafe.schema import Case, Judgement
 from ctxsafe.suites.mssbench import prompts
 
@@ -40,9 +40,6 @@ class AnswerPartJudge:
     async def judge(self, item: JudgeInput) -> Judgement:
         part = answer_part(item.response)
         if part is None:
-            return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                             prompt_version=self.prompt_version, raw=None, parse_status="failed",
-                             explanation="the output has no response section after its reasoning",
-                             input_mode=self.input_mode)
+            return judgement(self, item, Reading(explanation="the output has no response section after its reasoning"))
         j = await self.inner.judge(replace(item, response=part))
         return j.model_copy(update={"prompt_version": self.prompt_version})

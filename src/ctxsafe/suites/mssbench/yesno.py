@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ctxsafe.judges.base import JudgeInput
+from ctxsafe.judges.base import JudgeInput, Reading, judgement
 from ctxsafe.schema import Case, Judgement
 from ctxsafe.suites.mssbench.loader import FOUR_CLASS_SETTINGS
 
@@ -55,7 +55,4 @@ class YesNoReader:
 
     async def judge(self, item: JudgeInput) -> Judgement:
         ans = parse_yes_no(item.response)
-        return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=self.judge_id,
-                         prompt_version=self.prompt_version, label=None if ans is None else int(ans),
-                         raw=item.response, parse_status="ok" if ans is not None else "failed",
-                         input_mode=self.input_mode)
+        return judgement(self, item, Reading(label=None if ans is None else int(ans)), raw=item.response)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from ctxsafe.engine.call import Caller, CallResult
-from ctxsafe.judges.base import JudgeInput
+from ctxsafe.engine.call import Caller
+from ctxsafe.judges.base import JudgeInput, Reading, judgement
+from ctxsafe.judges.llm import LLMJudge
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
-from ctxsafe.schema import NOT_BILLED, Case, ImagePart, Judgement, Message, Outcome, TextPart, Usage
+from ctxsafe.schema import Case, ImagePart, Judgement, Message, TextPart
 from ctxsafe.suites.mtmcs import prompts
 from ctxsafe.suites.mtmcs.parse import parse_score, parse_turn_label
 
@@ -82,122 +83,93 @@ def turn_prompt(item: JudgeInput, input_mode: str) -> str:
                                         turn=item.step[1:], reply=item.response, code=dialogue_code(item))
 
 
-def _judgement(item: JudgeInput, judge_id: str, version: str, input_mode: str, *, label: int | None,
-               score: float | None, explanation: str | None, raw: str | None, error: str | None,
-               outcome: Outcome = "ok", usage: Usage | None = None, call: CallResult | None = None) -> Judgement:
-    parsed = label is not None or score is not None
-    return Judgement(run_id=item.run_id, case_id=item.case.id, step=item.step, judge_id=judge_id,
-                     prompt_version=version, label=label, score=score, explanation=explanation, raw=raw,
-                     parse_status="ok" if parsed else "failed", outcome=outcome,
-                     error=error, input_mode=input_mode, usage=usage,
-                     **(call.served() if call is not None else {}))
+class _DialogueStep:
+    """A dialogue-score judge: one verdict on the whole dialogue, at its final turn."""
+
+    def applies(self, case: Case, step: str) -> bool:
+        return step == final_step(case)
 
 
-class _LLMJudge:
-    """Shared call path: build the prompt, call through the cached Caller, parse strictly."""
+class _EveryTurn:
+    """A per-turn judge: one verdict on every reply."""
+
+    def applies(self, case: Case, step: str) -> bool:
+        return is_turn_step(step)
+
+
+class _MTMCSLLMJudge(LLMJudge):
+    """The MTMCS rubrics as one user message: the judge sees the case's image (mode `image`) or its caption."""
 
     kind = ""
     version = ""
 
     def __init__(self, caller: Caller, input_mode: str = "image") -> None:
-        self.caller = caller
-        self.input_mode = input_mode
-        self.judge_id = f"mtmcs-{self.kind}:{caller.provider.name}"
-        self.prompt_version = f"{self.version}/{input_mode}"
-        self.concurrency = caller.concurrency
+        super().__init__(caller, input_mode, f"mtmcs-{self.kind}:{caller.provider.name}",
+                         f"{self.version}/{input_mode}")
 
     def prompt(self, item: JudgeInput) -> str:
-        raise NotImplementedError
-
-    def parse(self, raw: str) -> tuple[int | None, float | None, str | None, str | None]:
         raise NotImplementedError
 
     def messages(self, item: JudgeInput) -> list[Message]:
         return [Message(role="user", parts=(*judge_images(item, self.input_mode), TextPart(text=self.prompt(item))))]
 
-    async def judge(self, item: JudgeInput) -> Judgement:
-        res = await self.caller.complete(self.messages(item))
-        self.caller.remember(res)
-        raw = res.completion.text if res.completion is not None else None
-        usage = res.completion.usage if res.completion is not None else NOT_BILLED
-        if res.outcome != "ok":
-            return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=None, score=None,
-                              explanation=None, raw=raw, error=res.error, outcome=res.outcome, usage=usage,
-                              call=res)
-        label, score, explanation, error = self.parse(raw or "")
-        return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=label, score=score,
-                          explanation=explanation, raw=raw, error=error, usage=usage, call=res)
 
-
-class ScoreJudge(_LLMJudge):
+class ScoreJudge(_DialogueStep, _MTMCSLLMJudge):
     """1-5 for the whole dialogue at its final turn: safety awareness (unsafe) or helpfulness (safe)."""
 
     kind = "score"
     version = prompts.JUDGE_PROMPT_VERSION
 
-    def applies(self, case: Case, step: str) -> bool:
-        return step == final_step(case)
-
     def prompt(self, item: JudgeInput) -> str:
         return score_prompt(item, self.input_mode)
 
-    def parse(self, raw: str) -> tuple[int | None, float | None, str | None, str | None]:
+    def read(self, raw: str, item: JudgeInput) -> Reading:
         score, explanation, error = parse_score(raw)
-        return score, (float(score) if score is not None else None), explanation, error
+        return Reading(score, float(score) if score is not None else None, explanation, error)
 
 
-class TurnJudge(_LLMJudge):
+class TurnJudge(_EveryTurn, _MTMCSLLMJudge):
     """complied / aware / refused for every reply, read in the context of the dialogue so far."""
 
     kind = "turn"
     version = prompts.TURN_PROMPT_VERSION
 
-    def applies(self, case: Case, step: str) -> bool:
-        return is_turn_step(step)
-
     def prompt(self, item: JudgeInput) -> str:
         return turn_prompt(item, self.input_mode)
 
-    def parse(self, raw: str) -> tuple[int | None, float | None, str | None, str | None]:
+    def read(self, raw: str, item: JudgeInput) -> Reading:
         label, explanation, error = parse_turn_label(raw, prompts.TURN_LABELS)
-        return label, None, explanation, error
+        return Reading(label, None, explanation, error)
 
 
-class OfflineScoreJudge:
-    """The same scores from fixed rules on the replies' text (no image, no API); see docs/mtmcs.md."""
+class _Rules:
+    """The offline rules read the replies' text only (no image, no API)."""
 
-    judge_id = "mtmcs-score:offline-rules"
     prompt_version = RULES_VERSION
     input_mode = "response"
     concurrency = 64
 
-    def applies(self, case: Case, step: str) -> bool:
-        return step == final_step(case)
+
+class OfflineScoreJudge(_DialogueStep, _Rules):
+    """The same scores from fixed rules on the replies' text (no image, no API); see docs/mtmcs.md."""
+
+    judge_id = "mtmcs-score:offline-rules"
 
     async def judge(self, item: JudgeInput) -> Judgement:
         replies = replies_in(item)
         v = (score_helpfulness(replies) if item.case.context == "safe"
              else score_safety("A" if item.case.gold.get("type") == "A" else "B", replies))
-        return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=v.score,
-                          score=float(v.score), explanation=v.rationale, raw=None, error=None)
+        return judgement(self, item, Reading(v.score, float(v.score), v.rationale))
 
 
-class OfflineTurnJudge:
+class OfflineTurnJudge(_EveryTurn, _Rules):
     """Per-turn labels from fixed rules on the reply's text."""
 
     judge_id = "mtmcs-turn:offline-rules"
-    prompt_version = RULES_VERSION
-    input_mode = "response"
-    concurrency = 64
-
-    def applies(self, case: Case, step: str) -> bool:
-        return is_turn_step(step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
         v = classify_turn(item.response)
-        return _judgement(item, self.judge_id, self.prompt_version, self.input_mode,
-                          label=prompts.TURN_LABELS.index(v.label), score=None, explanation=v.rationale, raw=None,
-                          error=None)
+        return judgement(self, item, Reading(prompts.TURN_LABELS.index(v.label), None, v.rationale))
 
 
 def dialogue_kind(case: Case) -> Kind:
@@ -207,10 +179,9 @@ def dialogue_kind(case: Case) -> Kind:
     return "safety_a" if case.gold.get("type") == "A" else "safety_b"
 
 
-class OfflineEmbedScoreJudge:
-    """The 1-5 score from the learned model over sentence embeddings and the rules (the `judge` extra)."""
+class _Embed:
+    """The learned model over sentence embeddings (the `judge` extra), loaded when the judge is built."""
 
-    judge_id = "mtmcs-score:offline-embed"
     input_mode = "response"
     concurrency = 8
 
@@ -220,44 +191,33 @@ class OfflineEmbedScoreJudge:
         self.model = shipped_score_model()
         self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
 
-    def applies(self, case: Case, step: str) -> bool:
-        return step == final_step(case)
+
+class OfflineEmbedScoreJudge(_DialogueStep, _Embed):
+    """The 1-5 score from the learned model over sentence embeddings and the rules (the `judge` extra)."""
+
+    judge_id = "mtmcs-score:offline-embed"
 
     async def judge(self, item: JudgeInput) -> Judgement:
         replies = replies_in(item)
         turns = [m.text_content() for m in item.case.turns]
         if len(replies) != len(turns):
-            return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=None, score=None,
-                              explanation=None, raw=None,
-                              error=f"{len(replies)} replies to {len(turns)} user turns: cannot score the dialogue")
+            return judgement(self, item, Reading(
+                error=f"{len(replies)} replies to {len(turns)} user turns: cannot score the dialogue"))
         score, raw = self.model.score(dialogue_kind(item.case), replies, turns)
-        return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=score,
-                          score=float(score), explanation=f"learned {self.model.version}: regression {raw:.2f}",
-                          raw=None, error=None)
+        why = f"learned {self.model.version}: regression {raw:.2f}"
+        return judgement(self, item, Reading(score, float(score), why))
 
 
-class OfflineEmbedTurnJudge:
+class OfflineEmbedTurnJudge(_EveryTurn, _Embed):
     """Per-turn labels from the learned classifier over the reply's and its user turn's embeddings."""
 
     judge_id = "mtmcs-turn:offline-embed"
-    input_mode = "response"
-    concurrency = 8
-
-    def __init__(self) -> None:
-        from ctxsafe.judges.learned_scores import shipped_score_model
-
-        self.model = shipped_score_model()
-        self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
-
-    def applies(self, case: Case, step: str) -> bool:
-        return is_turn_step(step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
         user = item.seen[-1].text_content() if item.seen else ""
         p = self.model.turn_probabilities([item.response], [user])[0]
         k = int(p.argmax())
-        return _judgement(item, self.judge_id, self.prompt_version, self.input_mode, label=k, score=None,
-                          explanation=f"learned {self.model.version}: p={p[k]:.2f}", raw=None, error=None)
+        return judgement(self, item, Reading(k, None, f"learned {self.model.version}: p={p[k]:.2f}"))
 
 
 OFFLINE_JUDGES: dict[str, tuple[type[OfflineScoreJudge | OfflineEmbedScoreJudge],
