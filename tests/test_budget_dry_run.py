@@ -5,11 +5,8 @@ table is overridable and an unpriced hosted model costs "unknown", never zero.""
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,24 +18,7 @@ from ctxsafe.exit_codes import ExitCode
 from ctxsafe.providers.pricing import Price, PriceTable
 from ctxsafe.schema import Usage
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-
-
-def _cases(folder: Path, pairs: int = 3) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": f"d{p}-{ctx}", "pair_id": f"d{p}", "context": ctx,
-                         "turns": [f"Dialogue {p}-{ctx}: hello.", f"Dialogue {p}-{ctx}: and now?"]})
-             for p in range(pairs) for ctx in ("safe", "unsafe")]
-    path = folder / "cases.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _ctxsafe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctxsafe", *args], capture_output=True, text=True, env=ENV,
-                          timeout=300, check=False)
+from tests.cli_process import dialogue_cases, run_ctxsafe
 
 
 def _total_calls(stdout: str) -> int:
@@ -50,22 +30,22 @@ def _total_calls(stdout: str) -> int:
 def test_dry_run_counts_the_calls_a_real_run_makes(tmp_path: Path,
                                                    openai_server: Callable[..., ServerHandle]) -> None:
     server = openai_server(ServerConfig(echo_max_chars=60))  # a distinct reply per request, as real models give
-    data = _cases(tmp_path / "data")
+    data = dialogue_cases(tmp_path / "data", 3)
     store, out = tmp_path / "runs.sqlite", tmp_path / "out"
     suite = ["native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
              "--judge", "openai:judge", "--judge-base-url", server.base_url, "--store", str(store),
              "--out", str(out), "--no-progress", "--max-attempts", "1"]
-    dry = _ctxsafe("run", *suite, "--dry-run")
+    dry = run_ctxsafe("run", *suite, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "dry run, nothing was sent" in dry.stdout
     predicted = _total_calls(dry.stdout)
     assert predicted == 12 + 6 + 1  # 6 dialogues x 2 turns, the judge on each final turn, the judge's pre-flight
     assert server.stats()["requests"] == 0 and not out.exists()
     assert not store.exists()  # the dry run worked on a throwaway copy
-    real = _ctxsafe("run", *suite)
+    real = run_ctxsafe("run", *suite)
     assert real.returncode == ExitCode.FINISHED_WITH_ERRORS, real.stderr  # the scripted judge is unparseable
     assert server.stats()["chat_completions"] == predicted
-    again = _ctxsafe("run", *suite, "--dry-run")
+    again = run_ctxsafe("run", *suite, "--dry-run")
     assert again.returncode == 0, again.stderr
     assert _total_calls(again.stdout) == 0  # everything is cached now: a real re-run would send nothing
     assert server.stats()["chat_completions"] == predicted
@@ -74,13 +54,13 @@ def test_dry_run_counts_the_calls_a_real_run_makes(tmp_path: Path,
 def test_max_cost_stops_cleanly_and_the_same_command_resumes(
         tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:
     server = openai_server(ServerConfig(reply="Sure, here you go."))
-    data = _cases(tmp_path / "data")
+    data = dialogue_cases(tmp_path / "data", 3)
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"mock": {"input": 1000, "output": 1000}}))  # ~ $0.01 a call
     store = tmp_path / "runs.sqlite"
     suite = ["native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
              "--store", str(store), "--out", str(tmp_path / "out"), "--no-progress", "--concurrency", "1"]
-    stopped = _ctxsafe("run", *suite, "--prices", str(prices), "--max-cost", "0.04")
+    stopped = run_ctxsafe("run", *suite, "--prices", str(prices), "--max-cost", "0.04")
     assert stopped.returncode != 0
     assert "budget reached" in stopped.stderr and "re-run the same command" in stopped.stderr
     with sqlite3.connect(store) as db:
@@ -88,7 +68,7 @@ def test_max_cost_stops_cleanly_and_the_same_command_resumes(
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     sent = server.stats()["chat_completions"]
     assert 0 < done == sent < 12  # stopped early; every call made is a stored turn
-    resumed = _ctxsafe("run", *suite, "--prices", str(prices), "--max-cost", "100")
+    resumed = run_ctxsafe("run", *suite, "--prices", str(prices), "--max-cost", "100")
     assert resumed.returncode == 0, resumed.stderr
     assert server.stats()["chat_completions"] == 12  # no call repeated across the stop
     assert re.search(r"model: \d+ calls, \d+ input \+ \d+ output tokens, cost \$0\.\d{4}", resumed.stdout)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -33,9 +32,9 @@ from ctxsafe.providers.pricing import Price, PriceTable
 from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.schema import Message, Usage
 from ctxsafe.testing.openai_server import ContentFault, ServerConfig, ServerHandle
+from tests.cli_process import cli_env, dialogue_cases, run_ctxsafe
 
 KEY = "sk-batchKEY0123456789abcdefXYZ"
-ROOT = Path(__file__).resolve().parents[1]
 ServerFactory = Callable[..., ServerHandle]
 SPECS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-3-5-haiku"}
 
@@ -225,21 +224,6 @@ def test_models_without_a_batch_api_are_refused(tmp_path: Path) -> None:
 
 # -- the command line ----------------------------------------------------------------------------------
 
-def _cases(folder: Path, pairs: int = 2) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": f"d{p}-{ctx}", "pair_id": f"d{p}", "context": ctx,
-                         "turns": [f"Dialogue {p}-{ctx}: hello.", f"Dialogue {p}-{ctx}: and now?"]})
-             for p in range(pairs) for ctx in ("safe", "unsafe")]
-    path = folder / "cases.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _ctxsafe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctxsafe", *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
-
-
 def _cost(stdout: str) -> float:
     m = re.search(r"total: \d+ calls, .* cost \$(\d+\.\d+)", stdout)
     assert m, stdout
@@ -249,18 +233,18 @@ def _cost(stdout: str) -> float:
 def test_run_by_batch_turn_by_turn_then_cached_dry_run_and_no_key(
         tmp_path: Path, openai_server: ServerFactory) -> None:
     server = openai_server(ServerConfig(api_key=KEY, echo_max_chars=60, batch_polls=1))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BATCH_TEST_KEY": KEY}
+    env = cli_env(BATCH_TEST_KEY=KEY)
     store, out = tmp_path / "runs.sqlite", tmp_path / "out"
-    suite = ["native", "--data", str(_cases(tmp_path / "data")), "--model", "openai:gpt-4o",
+    suite = ["native", "--data", str(dialogue_cases(tmp_path / "data", 2)), "--model", "openai:gpt-4o",
              "--base-url", server.base_url, "--api-key-env", "BATCH_TEST_KEY", "--judge", "openai:gpt-4o-mini",
              "--judge-base-url", server.base_url, "--judge-api-key-env", "BATCH_TEST_KEY", "--store", str(store),
              "--out", str(out), "--no-progress", "--max-attempts", "1"]
-    direct = _ctxsafe("run", *suite, "--dry-run", env=env)
-    by_batch = _ctxsafe("run", *suite, "--dry-run", "--batch", env=env)
+    direct = run_ctxsafe("run", *suite, "--dry-run", env=env)
+    by_batch = run_ctxsafe("run", *suite, "--dry-run", "--batch", env=env)
     assert direct.returncode == by_batch.returncode == 0, by_batch.stderr
     assert "at batch prices" in by_batch.stdout and server.stats()["requests"] == 0
     assert _cost(by_batch.stdout) == pytest.approx(_cost(direct.stdout) / 2, abs=2e-4)
-    real = _ctxsafe("run", *suite, "--batch", "--batch-poll", "0", env=env)
+    real = run_ctxsafe("run", *suite, "--batch", "--batch-poll", "0", env=env)
     assert real.returncode in (0, 3), real.stderr  # 3: the echoing judge's verdicts are unparseable
     stats = server.stats()
     # Turn 1 of every dialogue, then turn 2 (it needs turn 1's reply), then the judge: three batches;
@@ -271,7 +255,7 @@ def test_run_by_batch_turn_by_turn_then_cached_dry_run_and_no_key(
         assert db.execute("SELECT COUNT(*) FROM turns WHERE outcome='ok'").fetchone()[0] == 8
         assert db.execute("SELECT COUNT(*) FROM batches WHERE ended=1").fetchone()[0] == 3
     server.reset()
-    again = _ctxsafe("run", *suite, env=env)  # direct, not by batch: everything is in the store already
+    again = run_ctxsafe("run", *suite, env=env)  # direct, not by batch: everything is in the store already
     assert again.returncode == real.returncode, again.stderr
     assert server.stats()["requests"] == 0
     texts = [store.read_bytes(), *(p.read_bytes() for p in out.glob("*")), real.stdout.encode(),
@@ -282,13 +266,13 @@ def test_run_by_batch_turn_by_turn_then_cached_dry_run_and_no_key(
 def test_a_wrong_judge_key_stops_a_batch_run_before_the_model_batch(
         tmp_path: Path, openai_server: ServerFactory) -> None:
     server = openai_server(ServerConfig(api_key=KEY, batch_polls=0))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BATCH_TEST_KEY": KEY,
-           "WRONG_KEY": "sk-wrong0123456789abcdefghij"}
-    run = _ctxsafe("run", "native", "--data", str(_cases(tmp_path / "data")), "--model", "openai:gpt-4o",
-                   "--base-url", server.base_url, "--api-key-env", "BATCH_TEST_KEY", "--judge", "openai:gpt-4o-mini",
-                   "--judge-base-url", server.base_url, "--judge-api-key-env", "WRONG_KEY",
-                   "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
-                   "--batch", "--batch-poll", "0", env=env)
+    env = cli_env(BATCH_TEST_KEY=KEY, WRONG_KEY="sk-wrong0123456789abcdefghij")
+    data = dialogue_cases(tmp_path / "data", 2)
+    run = run_ctxsafe("run", "native", "--data", str(data), "--model", "openai:gpt-4o",
+                      "--base-url", server.base_url, "--api-key-env", "BATCH_TEST_KEY", "--judge", "openai:gpt-4o-mini",
+                      "--judge-base-url", server.base_url, "--judge-api-key-env", "WRONG_KEY",
+                      "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
+                      "--batch", "--batch-poll", "0", env=env)
     assert run.returncode != 0 and "WRONG_KEY" in run.stderr, run.stderr
     assert server.stats()["batches"] == 0  # the model's batch was never submitted
 
@@ -304,9 +288,9 @@ def _recorded(store: Path) -> int:
 
 def test_a_killed_command_reattaches_when_rerun(tmp_path: Path, openai_server: ServerFactory) -> None:
     server = openai_server(ServerConfig(api_key=KEY, batch_polls=1_000_000))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "BATCH_TEST_KEY": KEY}
+    env = cli_env(BATCH_TEST_KEY=KEY)
     store = tmp_path / "runs.sqlite"
-    suite = ["native", "--data", str(_cases(tmp_path / "data")), "--model", "openai:gpt-4o",
+    suite = ["native", "--data", str(dialogue_cases(tmp_path / "data", 2)), "--model", "openai:gpt-4o",
              "--base-url", server.base_url, "--api-key-env", "BATCH_TEST_KEY", "--store", str(store),
              "--out", str(tmp_path / "out"), "--no-progress", "--max-attempts", "1", "--batch"]
     proc = subprocess.Popen([sys.executable, "-m", "ctxsafe", "run", *suite, "--batch-poll", "0.2"], env=env,
@@ -320,7 +304,7 @@ def test_a_killed_command_reattaches_when_rerun(tmp_path: Path, openai_server: S
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     server.configure(ServerConfig(api_key=KEY, batch_polls=0))
-    rerun = _ctxsafe("run", *suite, "--batch-poll", "0", env=env)
+    rerun = run_ctxsafe("run", *suite, "--batch-poll", "0", env=env)
     assert rerun.returncode == 0, rerun.stderr
     stats = server.stats()
     # The turn-1 batch was re-attached (not submitted again); only turn 2 needed a new batch.

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,14 +16,7 @@ from ctxsafe.report.cost import billed, judge_calls, money, run_cost, total
 from ctxsafe.schema import Judgement, Usage
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
 from ctxsafe.testing.synthetic_store import synthetic_run
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-
-
-def _ctxsafe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctxsafe", *args], capture_output=True, text=True, env=ENV,
-                          timeout=300, check=False)
+from tests.cli_process import run_ctxsafe
 
 
 def _steps(store: RunStore, run_id: str) -> list[tuple[str, tuple[int | None, int | None], int]]:
@@ -71,7 +61,7 @@ def test_report_prints_cost_by_role_and_prices_override(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     run_id = synthetic_run(store, "r", 10, model="openai:mystery-model")
     out = tmp_path / "out"
-    res = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--html", str(tmp_path / "r.html"))
+    res = run_ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--html", str(tmp_path / "r.html"))
     assert res.returncode == 3, res.stderr  # the synthetic run plants a failed step
     flat = " ".join(res.stdout.split())
     assert "unknown ($0.0000 priced; 10 calls to a model with no price)" in flat
@@ -82,7 +72,7 @@ def test_report_prints_cost_by_role_and_prices_override(tmp_path: Path) -> None:
 
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"mystery-model": {"input": 1, "output": 2}}))
-    res = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--prices", str(prices))
+    res = run_ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--prices", str(prices))
     assert "$0.0014" in res.stdout  # 10 x (60 x $1 + 40 x $2) per million tokens
     assert json.loads((out / f"{run_id}.json").read_text())["cost"]["roles"]["model"]["cost_usd"] == 0.0014
 
@@ -90,7 +80,7 @@ def test_report_prints_cost_by_role_and_prices_override(tmp_path: Path) -> None:
 def test_export_prices_each_step(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     run_id = synthetic_run(store, "r", 4, model="openai:gpt-4o")
-    res = _ctxsafe("export", run_id, "--store", str(store), "-o", str(tmp_path / "c.csv"))
+    res = run_ctxsafe("export", run_id, "--store", str(store), "-o", str(tmp_path / "c.csv"))
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader((tmp_path / "c.csv").open(encoding="utf-8")))
     assert rows and all(float(r["cost_usd"]) == (60 * 2.50 + 40 * 10.00) / 1e6 for r in rows)
@@ -104,7 +94,7 @@ def test_an_llm_judge_records_its_tokens_and_the_report_prices_them(
                                         "turns": [f"Dialogue {p}-{c}: hello."]}) + "\n"
                             for p in range(2) for c in ("safe", "unsafe")), encoding="utf-8")
     store, out = tmp_path / "runs.sqlite", tmp_path / "out"
-    run = _ctxsafe("run", "native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
+    run = run_ctxsafe("run", "native", "--data", str(data), "--model", "openai:mock", "--base-url", server.base_url,
                    "--judge", "openai:judge", "--judge-base-url", server.base_url, "--store", str(store),
                    "--out", str(out), "--no-progress", "--max-attempts", "1")
     assert run.returncode in (0, 3), run.stderr
@@ -117,7 +107,7 @@ def test_an_llm_judge_records_its_tokens_and_the_report_prices_them(
     assert n == judged == 4 and j_in > 0 and j_out > 0  # every judge call's tokens are kept
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"mock": {"input": 1000, "output": 2000}, "judge": {"input": 10, "output": 20}}))
-    res = _ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--prices", str(prices))
+    res = run_ctxsafe("report", run_id, "--store", str(store), "--out", str(out), "--prices", str(prices))
     cost = json.loads((out / f"{run_id}.json").read_text())["cost"]
     assert cost["roles"]["judge"]["cost_usd"] == round((j_in * 10 + j_out * 20) / 1e6, 6), res.stdout
     assert cost["roles"]["model"]["cost_usd"] == round((m_in * 1000 + m_out * 2000) / 1e6, 6)
