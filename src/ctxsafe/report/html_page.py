@@ -42,7 +42,7 @@ def _thumbnails(runs: Sequence[RunRows], image_dirs: Sequence[Path], limit: int)
     thumbs = Thumbnails(limit)
     for rr in runs:
         config = rr.view.info.config
-        roots = data_roots(rr.view.suite.name, config.get("data"), image_dirs)
+        roots = data_roots(rr.view.suite, config.get("data"), image_dirs)
         for case in rr.cases:
             for part in case_images(case):
                 thumbs.add(part, roots)

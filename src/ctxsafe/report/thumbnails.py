@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctxsafe.schema import ImagePart
+
+if TYPE_CHECKING:
+    from ctxsafe.suites.protocol import Suite
 
 THUMB_SIDE = 256
 
 
-def data_roots(suite: str, config_data: object, extra: Sequence[Path]) -> list[Path]:
+def data_roots(suite: Suite, config_data: object, extra: Sequence[Path]) -> list[Path]:
     """Where a run's image sources may live: folders given by the user, the run's local data folder, or
-    the suite's bundled demo folder (a suite's `demo` module with a `demo_dir()`)."""
+    the suite's bundled demo folder (`Suite.demo_images`)."""
     roots = list(extra)
     if config_data == "demo":
-        try:
-            demo = importlib.import_module(f"ctxsafe.suites.{suite}.demo")
-        except ImportError:
-            return roots
-        finder = getattr(demo, "demo_dir", None)
-        if callable(finder):
-            roots.append(Path(finder()))
+        demo = suite.demo_images()
+        if demo is not None:
+            roots.append(demo)
     elif isinstance(config_data, str) and config_data and "://" not in config_data:
         p = Path(config_data)
         roots.append(p if p.is_dir() else p.parent)

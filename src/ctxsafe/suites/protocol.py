@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from rich.console import RenderableType
@@ -181,4 +182,9 @@ class Suite(Protocol):
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, Judgements]) -> list[RenderableType]:
         """Anything `show` must print after a case's turns (e.g. MTMCS intent answers)."""
+        ...
+
+    def demo_images(self) -> Path | None:
+        """The folder holding the images of the suite's bundled `demo` data (made on first use), where the HTML
+        report looks for a demo run's thumbnails; None when its demo has no image files."""
         ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -173,3 +174,6 @@ class ShapedSuite:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
+
+    def demo_images(self) -> Path | None:
+        return None

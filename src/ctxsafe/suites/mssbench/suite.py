@@ -123,5 +123,8 @@ class MssBench:
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
 
+    def demo_images(self) -> Path | None:
+        return data_root(DEMO)
+
 
 MSSBENCH = MssBench()

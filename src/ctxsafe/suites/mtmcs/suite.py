@@ -202,5 +202,8 @@ class Mtmcs:
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return intent_answers(case, turns)
 
+    def demo_images(self) -> Path | None:
+        return None  # the demo's images travel inside its rows (demo.py), not as files
+
 
 MTMCS = Mtmcs()
