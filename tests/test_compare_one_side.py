@@ -124,7 +124,7 @@ def test_against_the_paper_ours_is_over_scored_cases_with_the_excluded_counted()
                                           "avg": {"value": 0.51, "ci95": [0.47, 0.55]}},
                                  "embodied": embodied},
                        "overall": {"pairs": 150, "weighted": {"value": 0.523, "ci95": [0.49, 0.56]}}}}
-    got = {p.metric: p for p in against_paper(doc)}
+    got = {p.metric: p for p in against_paper(doc, get_suite("mssbench").paper_numbers())}
     s = got["chat safe accuracy"]
     assert s.ours == pytest.approx(100 * 90 / 92) and s.excluded == 8
     assert s.ci95 == pytest.approx(tuple(100 * x for x in wilson(90, 92)))

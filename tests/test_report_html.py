@@ -74,12 +74,12 @@ def test_published_numbers_sit_beside_a_matching_run_and_are_flagged() -> None:
            "metrics": {"tasks": {"chat": {"safe": {"acc": 0.99, "ci95": [0.97, 1.0]},
                                           "unsafe": {"acc": 0.30, "ci95": [0.25, 0.35]},
                                           "avg": {"value": 0.645, "ci95": [0.62, 0.67]}}}}}
-    got = {p.metric: p for p in against_paper(doc)}
+    got = {p.metric: p for p in against_paper(doc, get_suite("mssbench").paper_numbers())}
     assert got["chat safe accuracy"].published == 98.8 and got["chat safe accuracy"].outside is False
     assert got["chat unsafe accuracy"].ours == pytest.approx(30.0) and got["chat unsafe accuracy"].outside is True
     assert got["embodied average"].ours is None and got["embodied average"].outside is None
     other = {**doc, "config": {"model_name": "openai:gpt-4o", "defense": "self-reflection"}}
-    assert against_paper(other) == []
+    assert against_paper(other, get_suite("mssbench").paper_numbers()) == []
 
 
 def test_report_command_writes_html_for_several_runs(tmp_path: Path) -> None:

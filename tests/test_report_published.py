@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ctxsafe.engine.store import RunStore
-from ctxsafe.report.published import against_paper, published_table
+from ctxsafe.report.published import Published, against_paper
 from ctxsafe.report.run_view import load_view
 from ctxsafe.suites.registry import get_suite
 from ctxsafe.testing.openai_server import ServerConfig, ServerHandle
@@ -26,7 +26,7 @@ MSS_ALIASES = {"Claude 3.5 Sonnet": "Claude 3.5 Sonnet", "Gemini 1.5 Pro": "Gemi
 
 def _shipped(suite: str) -> dict[tuple[str, str | None, str, str], float]:
     return {(e["model"], e.get("setting"), e.get("defense", "bare"), e["metric"]): e["value"]
-            for e in published_table(suite)["results"]}
+            for e in get_suite(suite).paper_numbers()["results"]}
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="needs ../shared/reference")
@@ -65,6 +65,10 @@ def test_mtmcs_ships_the_reference_gpt52_row() -> None:
     assert _shipped("mtmcs") == {("GPT-5.2", None, "bare", metric): v for metric, v in row.items()}
 
 
+def _against(doc: dict[str, Any]) -> list[Published]:
+    return against_paper(doc, get_suite("mssbench").paper_numbers())
+
+
 def _doc(store: Path, run_id: str, **config: Any) -> dict[str, Any]:
     st = RunStore(store, readonly=True)
     try:
@@ -79,8 +83,8 @@ def test_a_run_of_the_same_model_and_setting_is_set_beside_the_paper(tmp_path: P
     cli("run", "mssbench", "--model", "ref:always-comply", "--store", str(store), "--out", str(tmp_path / "o"),
         "--no-progress")
     (run_id,) = [r.run_id for r in RunStore(store, readonly=True).runs()]
-    assert against_paper(_doc(store, run_id)) == []  # no paper reports ref:always-comply
-    full = {p.metric: p for p in against_paper(_doc(store, run_id, model_name="openai:gpt-4o-2024-08-06",
+    assert _against(_doc(store, run_id)) == []  # no paper reports ref:always-comply
+    full = {p.metric: p for p in _against(_doc(store, run_id, model_name="openai:gpt-4o-2024-08-06",
                                                      data="/data/mssbench"))}
     assert len(full) == 7 and full["chat safe accuracy"].published == 98.8
     safe = full["chat safe accuracy"]  # always comply: every safe twin right, 98.8 is inside our interval
@@ -88,12 +92,12 @@ def test_a_run_of_the_same_model_and_setting_is_set_beside_the_paper(tmp_path: P
     avg = full["chat average"]  # exactly 50 with a zero-width interval: the paper's 55.4 lies outside it
     assert avg.ours == 50.0 and avg.outside is True
     assert "the paper's judge: an LLM four-class judge" in avg.notes and "this run's: mss4:offline-learned" in avg.notes
-    demo = {p.metric: p for p in against_paper(_doc(store, run_id, model_name="openai:gpt-4o"))}
+    demo = {p.metric: p for p in _against(_doc(store, run_id, model_name="openai:gpt-4o"))}
     assert demo["chat average"].outside is None  # the demo subset is never judged against the full release
     assert demo["chat average"].notes.startswith("not comparable: the run covers only the bundled demo data")
-    assert {p.metric for p in against_paper(_doc(store, run_id, model_name="openai:gpt-4o", data="/d",
+    assert {p.metric for p in _against(_doc(store, run_id, model_name="openai:gpt-4o", data="/d",
                                                  defense="multi-agent"))} == {"chat average", "embodied average"}
-    limited = against_paper(_doc(store, run_id, model_name="openai:gpt-4o", data="/d", limit=5))
+    limited = _against(_doc(store, run_id, model_name="openai:gpt-4o", data="/d", limit=5))
     assert limited and all(p.outside is None and "--limit" in p.notes for p in limited)
 
 

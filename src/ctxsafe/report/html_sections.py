@@ -105,7 +105,7 @@ def suite_tables(runs: Sequence[RunRows]) -> str:
 def published_section(runs: Sequence[RunRows]) -> str:
     rows = []
     for rr in runs:
-        for p in against_paper(rr.view.doc):
+        for p in against_paper(rr.view.doc, rr.view.suite.paper_numbers()):
             ci = f"{p.ci95[0]:.1f}-{p.ci95[1]:.1f}" if p.ci95 else "-"
             flag = {True: '<b class="flag">outside our CI</b>', False: "within", None: "-"}[p.outside]
             ours = "-" if p.ours is None else f"{p.ours:.2f}"

@@ -1,4 +1,5 @@
-"""The papers' headline numbers beside a run's own: each suite ships `published.json` in its package.
+"""The papers' headline numbers beside a run's own: each suite ships `published.json` in its package and
+hands it over as `Suite.paper_numbers()` (suites/paper.py).
 
 Ours is over the cases the run scored: an error, a content filter or a missing or unparseable judgement is
 not a wrong answer, so those cases are left out and counted beside the number (`excluded`).
@@ -13,14 +14,10 @@ the run's, the note says so.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from ctxsafe.errors import DataError
 from ctxsafe.metrics.stats import wilson
 
 
@@ -126,21 +123,6 @@ def scored_only(metrics: Any, path: list[str]) -> tuple[float | None, tuple[floa
     return value, (float(ci[0]), float(ci[1])), failed
 
 
-@cache
-def published_table(suite: str) -> dict[str, Any]:
-    """The suite's published results (empty when it ships none)."""
-    try:
-        text = resources.files(f"ctxsafe.suites.{suite}").joinpath("published.json").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return {"source": "", "results": []}
-    try:
-        doc: dict[str, Any] = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"published.json of suite {suite} is not valid JSON: {exc}",
-                        file=f"ctxsafe/suites/{suite}/published.json") from exc
-    return doc
-
-
 def _block(metrics: Any, path: list[str]) -> dict[str, Any] | None:
     for key in path:
         if not isinstance(metrics, dict) or key not in metrics:
@@ -157,10 +139,10 @@ def model_key(name: str) -> str:
     return name.split(":", 1)[-1].strip().lower()
 
 
-def against_paper(doc: dict[str, Any]) -> list[Published]:
-    """Every published number that applies to this results document, with ours and our interval (same scale)."""
+def against_paper(doc: dict[str, Any], table: dict[str, Any]) -> list[Published]:
+    """Every published number in the suite's `table` (`Suite.paper_numbers()`) that applies to this results
+    document, with ours and our interval (same scale)."""
     config = doc.get("config", {})
-    table = published_table(str(doc.get("suite")))
     model = model_key(str(config.get("model_name", "")))
     defense = config.get("defense", "bare")
     subset = subset_of(config)

@@ -89,7 +89,7 @@ def published_table(views: Sequence[RunView]) -> Table | None:
         t.add_column(col)
     n = 0
     for view in views:
-        for p in against_paper(view.doc):
+        for p in against_paper(view.doc, view.suite.paper_numbers()):
             n += 1
             ci = f"{p.ci95[0]:.1f}-{p.ci95[1]:.1f}" if p.ci95 else "-"
             flag = {True: "[bold red]outside our CI[/]", False: "within", None: "-"}[p.outside]

@@ -184,6 +184,11 @@ class Suite(Protocol):
         """Anything `show` must print after a case's turns (e.g. MTMCS intent answers)."""
         ...
 
+    def paper_numbers(self) -> dict[str, Any]:
+        """The paper's published results the suite ships (suites/paper.py), for the reports' "against the paper"
+        tables; no results when it ships none."""
+        ...
+
     def demo_images(self) -> Path | None:
         """The folder holding the images of the suite's bundled `demo` data (made on first use), where the HTML
         report looks for a demo run's thumbnails; None when its demo has no image files."""

@@ -33,6 +33,7 @@ from ctxsafe.report.defenses import RunUnits
 from ctxsafe.report.shapes import one_side_table
 from ctxsafe.schema import Case
 from ctxsafe.suites import label_units, single_label
+from ctxsafe.suites.paper import shipped_numbers
 from ctxsafe.suites.protocol import (
     CommonOptions,
     JudgeRef,
@@ -174,6 +175,9 @@ class ShapedSuite:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
+
+    def paper_numbers(self) -> dict[str, Any]:
+        return shipped_numbers(self.name)
 
     def demo_images(self) -> Path | None:
         return None

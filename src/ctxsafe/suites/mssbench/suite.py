@@ -26,6 +26,7 @@ from ctxsafe.suites.mssbench.loader import FOUR_CLASS_SETTINGS, SETTINGS, SUITE,
 from ctxsafe.suites.mssbench.multi_agent import MultiAgent, multi_agent
 from ctxsafe.suites.mssbench.self_caption import SelfCaption
 from ctxsafe.suites.mssbench.yesno import YesNoReader
+from ctxsafe.suites.paper import shipped_numbers
 from ctxsafe.suites.protocol import (
     CommonOptions,
     JudgeRef,
@@ -122,6 +123,9 @@ class MssBench:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
+
+    def paper_numbers(self) -> dict[str, Any]:
+        return shipped_numbers(self.name)
 
     def demo_images(self) -> Path | None:
         return data_root(DEMO)
