@@ -77,7 +77,7 @@ def test_every_suite_declares_the_protocol() -> None:
 def test_limit_keeps_the_first_n_pairs_of_each_split(name: str, native_data: Path, tmp_path: Path) -> None:
     suite = get_suite(name)
     extra = {o.name: o.default for o in suite.options}
-    everything = suite.prepare(CommonOptions(data=data_for(name, native_data)), extra, ImageStore()).cases
+    everything = list(suite.prepare(CommonOptions(data=data_for(name, native_data)), extra, ImageStore()).cases)
     res, [doc] = run(name, native_data, tmp_path, "--limit", "2")
     assert res.exit_code == 0, res.output
     stored = RunStore(tmp_path / "runs.sqlite").cases(str(doc["run_id"]))

@@ -16,7 +16,7 @@ so an ablated run pairs case by case with the original run of the same suite and
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ctxsafe.errors import ConfigError
@@ -57,11 +57,13 @@ def check_ablation(ablation: str) -> None:
         raise ConfigError(f"--ablation must be one of {', '.join(ABLATIONS)}")
 
 
-def ablate(cases: Sequence[Case], ablation: str, images: ImageStore) -> list[Case]:
-    """The cases under `ablation` (same ids, same everything else)."""
+def ablate(cases: Iterable[Case], ablation: str, images: ImageStore) -> Iterable[Case]:
+    """The cases under `ablation` (same ids, same everything else). The reference (`image`) passes the
+    cases through as they stream; the other ablations hold them all (image suites: thousands, not 100,000)."""
     check_ablation(ablation)
     if ablation == "image":
-        return list(cases)
+        return cases
+    cases = list(cases)
     if any(m.images() for c in cases for m in (*c.history, *c.turns)):
         raise ConfigError("ablations apply to a case's context images; images inside turns are not supported")
     if ablation == "text-only":

@@ -32,9 +32,9 @@ def convert(
                 raise ConfigError(f"{suite} has no --setting")
             extra["setting"] = setting
         images = ImageStore()
-        prepared = s.prepare(CommonOptions(data=data), extra, images)
-        path = write_native(prepared.cases, images, out)
-    console.print(f"wrote {len(prepared.cases)} cases to {path}; run them with: ctxsafe run native --data {path}")
+        cases = list(s.prepare(CommonOptions(data=data), extra, images).cases)
+        path = write_native(cases, images, out)
+    console.print(f"wrote {len(cases)} cases to {path}; run them with: ctxsafe run native --data {path}")
 
 
 def schema(

@@ -7,8 +7,9 @@ exactly where a killed run stopped, and a new judge re-scores without calling th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -64,18 +65,24 @@ def _final(done: Mapping[tuple[str, str], TurnRecord], case: Case, step: str) ->
     return rec is not None and rec.outcome in FINAL_OUTCOMES
 
 
-def with_turns(store: RunStore, run_id: str, cases: Sequence[Case],
+def case_chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
+    """The cases a chunk at a time (a `CaseSpool` reads them from disk as it goes)."""
+    source = iter(cases)
+    while chunk := list(itertools.islice(source, CHUNK)):
+        yield chunk
+
+
+def with_turns(store: RunStore, run_id: str, cases: Iterable[Case],
                ) -> Iterator[tuple[Case, dict[tuple[str, str], TurnRecord]]]:
     """Each case with the stored turns of its chunk: a run is resumed and judged a chunk at a time,
-    never holding every stored turn (docs/performance.md)."""
-    for start in range(0, len(cases), CHUNK):
-        chunk = cases[start:start + CHUNK]
+    never holding every case or stored turn (docs/performance.md)."""
+    for chunk in case_chunks(cases):
         turns = store.turns_for(run_id, [c.id for c in chunk])
         for case in chunk:
             yield case, turns
 
 
-async def generate(store: RunStore, run_id: str, cases: Sequence[Case], caller: Caller,
+async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller: Caller,
                    progress: ProgressSink | None = None, label: str = "generate", policy: Policy | None = None,
                    callers: Mapping[str, Caller] | None = None) -> PhaseSummary:
     """Play every case's pending steps with `policy` (default: the bare model); each finished step (and
@@ -128,7 +135,7 @@ def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str
     return out
 
 
-async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: Judge,
+async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge: Judge,
                     progress: ProgressSink | None = None) -> PhaseSummary:
     """Judge every answered step the judge applies to, skipping those it already judged.
 
@@ -138,8 +145,7 @@ async def judge_run(store: RunStore, run_id: str, cases: Sequence[Case], judge: 
 
     def steps() -> Iterator[tuple[Case, str, dict[tuple[str, str], TurnRecord], bool]]:
         """(case, step, its chunk's turns, already judged) for every answered step the judge applies to."""
-        for start in range(0, len(cases), CHUNK):
-            chunk = cases[start:start + CHUNK]
+        for chunk in case_chunks(cases):
             ids = [c.id for c in chunk]
             turns = store.turns_for(run_id, ids)
             existing = store.judgements_for(run_id, judge.judge_id, judge.prompt_version, ids)

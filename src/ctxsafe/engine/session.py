@@ -11,11 +11,12 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.runner import PhaseSummary, generate, judge_run
@@ -31,34 +32,34 @@ def make_run_id(suite: str, setting: str, model: str, identity: dict[str, Any]) 
     return f"{suite}-{setting}-{slug}-{digest}"
 
 
-def check_same_content(run_id: str, stored: Iterable[Case], cases: Sequence[Case]) -> None:
+def check_same_cases(store: RunStore, run_id: str, cases: CaseSpool) -> None:
     """Refuse to resume a run whose cases changed since it started (e.g. an image replaced on disk under
     the same name, kept by an explicit --run-id): old answers must never be reused for new input.
 
-    `stored` may stream (a chunk at a time from the store): only the new cases are indexed."""
-    now = {c.id: c for c in cases}
+    Both sides are read a chunk at a time; only a case whose stored JSON differs is parsed (an equal case
+    written by an older ctxsafe may serialise differently)."""
+    if store.case_count(run_id) != len(cases) or any(
+            len(cases.bodies([i for i, _ in rows])) != len(rows) for rows in store.case_rows(run_id)):
+        raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
+                        "Use a new --store or --run-id")
     changed_images: set[str] = set()
     changed_cases: list[str] = []
-    for old in stored:
-        c = now.get(old.id)
-        if c is None or old == c:
-            continue
-        changed_cases.append(c.id)
-        old_images = {p.source: p.sha256 for p in old.context_images}
-        changed_images |= {p.source for p in c.context_images if old_images.get(p.source) != p.sha256}
+    for rows in store.case_rows(run_id):
+        now = cases.bodies([i for i, _ in rows])
+        for case_id, body in rows:
+            if now[case_id] == body:
+                continue
+            old, c = Case.model_validate_json(body), Case.model_validate_json(now[case_id])
+            if old == c:
+                continue
+            changed_cases.append(c.id)
+            old_images = {p.source: p.sha256 for p in old.context_images}
+            changed_images |= {p.source for p in c.context_images if old_images.get(p.source) != p.sha256}
     if changed_cases:
         what = (f"images changed on disk: {', '.join(sorted(changed_images)[:5])}" if changed_images
                 else f"cases changed: {', '.join(changed_cases[:5])}")
         raise DataError(f"run {run_id} was started with different input ({len(changed_cases)} cases; {what}). "
                         "Its answers belong to the old input: use a new --run-id or --store")
-
-
-def check_unique(cases: Sequence[Case]) -> None:
-    seen: set[str] = set()
-    for c in cases:
-        if c.id in seen:
-            raise DataError(f"duplicate case id {c.id!r}", record=str(c.meta.get("record", c.id)))
-        seen.add(c.id)
 
 
 def run_label(caller: Caller, policy: Policy | None) -> str:
@@ -102,20 +103,19 @@ class RunResult:
     judging: list[PhaseSummary]
 
 
-async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: Sequence[Case], caller: Caller,
+async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: CaseSpool, caller: Caller,
                   judges: Sequence[Judge], progress: ProgressSink | None = None, policy: Policy | None = None,
                   callers: Mapping[str, Caller] | None = None) -> RunResult:
-    """Run (or resume) generation and judging under the run's lock; every step is committed as it ends."""
-    check_unique(cases)
+    """Run (or resume) generation and judging under the run's lock; every step is committed as it ends.
+
+    The cases stream from the spool (in play order) a chunk at a time, in every phase."""
     progress = progress or NullProgress()
     with store.lock(run_id):
-        known = store.case_ids(run_id)
-        if known and known != {c.id for c in cases}:
-            raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
-                            "Use a new --store or --run-id")
+        known = store.case_count(run_id) > 0
         if known:
-            check_same_content(run_id, (c for chunk, _, _ in store.case_chunks(run_id, None) for c in chunk), cases)
-        store.open_run(run_id, config, () if known else cases)  # the run and its cases in one transaction
+            check_same_cases(store, run_id, cases)
+        # the run and its cases in one transaction
+        store.open_run(run_id, config, bodies=() if known else (r for rows in cases.rows() for r in rows))
         store.set_status(run_id, "running")
         try:
             gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import itertools
 import json
 import os
 import sqlite3
@@ -297,7 +298,7 @@ def _acquire(lock_path: Path, run_id: str, store: Path) -> int:
         os.close(fd)
 
 
-def _case_body(case: Case) -> str:
+def case_body(case: Case) -> str:
     """A case as stored; one that cannot be written (text that is not Unicode) is a DataError naming it."""
     try:
         body = case.model_dump_json()
@@ -464,11 +465,14 @@ class RunStore:
         return {"failed steps": int(failed), "failed or unparseable judgements": int(unjudged)}
 
     # -- runs and cases --------------------------------------------------------------------
-    def open_run(self, run_id: str, config: dict[str, Any], cases: Iterable[Case] = ()) -> RunInfo:
+    def open_run(self, run_id: str, config: dict[str, Any], cases: Iterable[Case] = (), *,
+                 bodies: Iterable[tuple[str, str]] = ()) -> RunInfo:
         """Record the run and (for a new run) its cases in one transaction: a case that cannot be stored
-        (e.g. text that is not valid Unicode) leaves no orphan run row behind."""
+        (e.g. text that is not valid Unicode) leaves no orphan run row behind. `bodies` gives the cases
+        already as (id, stored JSON), e.g. streamed from a `CaseSpool`, instead of `cases`."""
         now = time.time()
-        rows = ((run_id, c.id, i, _case_body(c)) for i, c in enumerate(cases))
+        given = itertools.chain(((c.id, case_body(c)) for c in cases), bodies)
+        rows = ((run_id, case_id, i, body) for i, (case_id, body) in enumerate(given))
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?, 'created', ?, ?)",
                              (run_id, json.dumps(config, sort_keys=True), now, now))
@@ -504,6 +508,20 @@ class RunStore:
 
     def case_ids(self, run_id: str) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT case_id FROM cases WHERE run_id=?", (run_id,))}
+
+    def case_count(self, run_id: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM cases WHERE run_id=?", (run_id,)).fetchone()[0])
+
+    def case_rows(self, run_id: str, size: int | None = None) -> Iterator[list[tuple[str, str]]]:
+        """The run's cases in order as (case id, stored JSON), `size` at a time (nothing parsed)."""
+        last = -1
+        while True:
+            rows = self._db.execute("SELECT ord, case_id, body FROM cases WHERE run_id=? AND ord>? ORDER BY ord "
+                                    "LIMIT ?", (run_id, last, size or CHUNK)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(r[1], r[2]) for r in rows]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

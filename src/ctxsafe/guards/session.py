@@ -7,7 +7,7 @@ bare model on the same cases.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ctxsafe.engine.call import Caller
@@ -54,7 +54,7 @@ class GuardSetup:
                         s.options.get("on_error", "stop"))  # type: ignore[arg-type]
                 for s in self.specs]
 
-    async def classify(self, store: RunStore, images: ImageStore, cases: Sequence[Case], run_id: str,
+    async def classify(self, store: RunStore, images: ImageStore, cases: Collection[Case], run_id: str,
                        retry: RetryPolicy | None = None, progress: ProgressSink | None = None) -> list[dict[str, Any]]:
         """Every guard as a classifier over the bare run `run_id` (verdicts stored as judgements; the report is
         rebuilt from the store by `guards.report`): one entry per guard and target."""

@@ -8,7 +8,7 @@ generically, against this protocol. A new benchmark is one package that implemen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -79,7 +79,8 @@ class Prepared:
     generic runner adds the data digest, the limit, the model, the decoding and the image policy.
     """
 
-    cases: list[Case]
+    cases: Iterable[Case]
+    """Iterated once (the runner spools them to disk as they come), so a loader may yield them lazily."""
     setting: str
     params: GenParams
     identity: dict[str, Any]

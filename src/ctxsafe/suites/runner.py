@@ -4,7 +4,7 @@ then for each model run (or resume) the cases, judge them, and write its results
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -14,6 +14,7 @@ from ctxsafe.ablations import ablate
 from ctxsafe.engine.batcher import BatchingProvider, batch_api, batched, check_batch_spec
 from ctxsafe.engine.budget import Meter, RunLimits, metering
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.dry_run import Estimator, dry_run
 from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, RichProgress
@@ -33,7 +34,8 @@ from ctxsafe.providers.registry import Endpoint, make_provider
 from ctxsafe.providers.specs import check_spec
 from ctxsafe.report.document import results_document, with_problems
 from ctxsafe.report.results import write_results
-from ctxsafe.suites.pairs import cases_digest, first_pairs, safe_first
+from ctxsafe.schema import Case, ImagePart
+from ctxsafe.suites.pairs import keep_first_pairs
 from ctxsafe.suites.protocol import CommonOptions, JudgeRequest, Prepared, Suite
 
 SinkFactory = Callable[[], NullProgress | RichProgress]
@@ -70,14 +72,14 @@ def run_identity(suite: Suite, prepared: Prepared, digest: str, limit: int | Non
     return identity
 
 
-async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: RunStore, provider: Provider,
+async def evaluate_model(plan: RunPlan, prepared: Prepared, cases: CaseSpool, store: RunStore, provider: Provider,
                          judges: list[Judge], images: ImageStore, sink: NullProgress | RichProgress,
                          defense: Policy, verifier: Caller | None,
                          judge_check: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
     """Run (or resume) one model, bare or under a defense, on the prepared cases; apply the judges; return
     its results document. The defense (and its verifier model) is part of the run's identity."""
     policy = plan.suite.policy(prepared, defense)
-    identity = with_policy(run_identity(plan.suite, prepared, digest, plan.common.limit, provider, images,
+    identity = with_policy(run_identity(plan.suite, prepared, cases.digest, plan.common.limit, provider, images,
                                         plan.common.ablation), policy, verifier)
     caller = Caller(provider, prepared.params, store, images, plan.common.retry,
                     _concurrency(provider, plan.common.concurrency), before_first=judge_check)
@@ -85,7 +87,7 @@ async def evaluate_model(plan: RunPlan, prepared: Prepared, digest: str, store: 
     config = {**identity, "setting": prepared.setting, "model_name": provider.name,
               "baseline": provider.is_reference, "retry": asdict(plan.common.retry),
               "judges": [j.judge_id for j in judges], "defense": defense.name}
-    result = await execute(store, rid, config, safe_first(prepared.cases), caller, judges, sink, policy,
+    result = await execute(store, rid, config, cases, caller, judges, sink, policy,
                            role_callers(caller, verifier))
     row = results_document(store, plan.suite, rid, prefer=[(j.judge_id, j.prompt_version) for j in judges])
     row["this_session"] = {"generation": asdict(result.generation), "judging": [asdict(j) for j in result.judging]}
@@ -184,13 +186,32 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     policy = ImagePolicy()
     images = ImageStore(policy, known=known_images(plan.store, policy.max_side))
     prepared = plan.suite.prepare(plan.common, plan.extra, images)
-    cases = ablate(first_pairs(prepared.cases, plan.common.limit), plan.common.ablation, images)
-    prepared = replace(prepared, cases=cases)
-    digest = cases_digest(cases)
-    image_summary = images.policy_summary(p for c in cases for m in (*c.history, *c.turns)
-                                          for p in (*c.context_images, *m.images()))
+    # the cases stream from the loader to a spool on disk, once; every later pass reads it a chunk at a time
+    seen_images: dict[str, ImagePart] = {}
+    cases = CaseSpool(_noting_images(ablate(keep_first_pairs(prepared.cases, plan.common.limit),
+                                            plan.common.ablation, images), seen_images))
+    try:
+        return await _run_cases(plan, make_sink, meter, guards, policies, images, replace(prepared, cases=()),
+                                cases, images.policy_summary(seen_images.values()))
+    finally:
+        cases.close()
+
+
+def _noting_images(cases: Iterable[Case], seen: dict[str, ImagePart]) -> Iterator[Case]:
+    """The cases unchanged, noting each distinct image they send (by sha256) for the run's image summary."""
+    for c in cases:
+        for m in (*c.history, *c.turns):
+            seen.update((p.sha256, p) for p in m.images())
+        seen.update((p.sha256, p) for p in c.context_images)
+        yield c
+
+
+async def _run_cases(plan: RunPlan, make_sink: SinkFactory, meter: Meter, guards: GuardSetup, policies: list[Policy],
+                     images: ImageStore, prepared: Prepared, cases: CaseSpool,
+                     image_summary: str) -> list[dict[str, Any]]:
+    """Each model, bare and under each defense, on the spooled cases (nothing has touched the store yet)."""
     store = RunStore(plan.store)
-    store.remember_image_checks(policy.max_side, images.fresh.values())
+    store.remember_image_checks(images.policy.max_side, images.fresh.values())
     rows = []
     closing: list[Provider] = []
     try:
@@ -212,10 +233,10 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
                 for defense in policies:
                     before = meter.snapshot()
                     with make_sink() as sink:
-                        row = await evaluate_model(plan, prepared, digest, store, provider, judges, images, sink,
+                        row = await evaluate_model(plan, prepared, cases, store, provider, judges, images, sink,
                                                    defense, verifier, judge_check)
                         if guards and is_bare(defense):
-                            row["guards"] = await guards.classify(store, images, prepared.cases, row["run_id"],
+                            row["guards"] = await guards.classify(store, images, cases, row["run_id"],
                                                                   plan.common.retry, sink)
                     with_served(store, with_problems(store, row))
                     row["spend"] = meter.since(before)

@@ -12,7 +12,7 @@ file and the line (and the record's id when it has one), so a user can fix the d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,69 +104,76 @@ def _case(rec: NativeRecord, images: tuple[ImagePart, ...], where: str) -> Case:
         meta={"record": where, **rec.meta}, judge_context=rec.judge_context)
 
 
-def check_pairs(records: Sequence[tuple[NativeRecord, str]], file: str) -> None:
-    """A `pair_id` names exactly one safe and one unsafe twin; a case without one is scored alone
-    (unsafe-only or benign-only), so a lone twin is an error, never half a pair scored as a pair."""
-    members: dict[str, list[tuple[NativeRecord, str]]] = {}
-    for rec, where in records:
-        if rec.pair_id is not None:
-            members.setdefault(rec.pair_id, []).append((rec, where))
-    for pair, recs in members.items():
-        if len(recs) == 1:
-            rec, where = recs[0]
-            raise DataError(f"pair {pair!r} has only a {rec.context} case; add its twin, or drop pair_id to score "
-                            f"the case on its own ({'unsafe-only' if rec.context == 'unsafe' else 'benign-only'})",
-                            file=file, record=where)
-    for rec, where in records:
-        if rec.pair_id is None and rec.id in members:
-            raise DataError(f"unpaired case id {rec.id!r} is also used as a pair_id", file=file, record=where)
-
-
 def load_native(path: Path, images: ImageStore, limit: int | None = None) -> list[Case]:
-    """All cases of the file, or those of its first `limit` pairs (see `suites/pairs.py`).
+    """All cases of the file, or those of its first `limit` pairs (see `suites/pairs.py`), as a list."""
+    return list(iter_native(path, images, limit))
 
-    Nothing is written anywhere: every line is checked, and every image of the kept cases, before a
-    run starts.
+
+def iter_native(path: Path, images: ImageStore, limit: int | None = None) -> Iterator[Case]:
+    """The kept cases as their lines are read (a run spools them; it never holds the whole file).
+
+    Nothing is written anywhere: every line is checked (also past `limit`), and every image of the kept
+    cases, as it is read; what needs the whole file (a lone twin, an unpaired id used as a pair id) is
+    raised after the last line, so a run never starts on a file with an error.
     """
     file = str(path)
     problem = why_not_a_file(path)
     if problem is not None:
         raise DataError(f"the native suite file {problem}", file=file)
     root = path.parent
-    records: list[tuple[NativeRecord, str]] = []
     first_line: dict[str, int] = {}
     pair_sides: dict[tuple[str, str], int] = {}
+    lone: dict[str, tuple[NativeRecord, str]] = {}  # pairs whose twin has not come yet
+    pair_ids: set[str] = set()
+    unpaired: dict[str, int] = {}
+    kept: set[str] = set()
     try:
         fh = path.open("rb")
     except OSError as exc:
         raise DataError(f"cannot read: {exc}", file=file) from exc
-    with fh, gc_paused():
+    with fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
-            rec, where = _parse_line(raw, file, lineno)
+            with gc_paused():
+                rec, where = _parse_line(raw, file, lineno)
             if rec.id in first_line:
                 raise DataError(f"duplicate id {rec.id!r} (first used on line {first_line[rec.id]})", file=file,
                                 record=where)
             first_line[rec.id] = lineno
-            side = (rec.pair_id or rec.id, rec.context)
+            key = rec.pair_id or rec.id
+            side = (key, rec.context)
             if side in pair_sides:
                 raise DataError(f"pair {rec.pair_id!r} already has a {rec.context} case (line {pair_sides[side]}); "
                                 "a pair is one safe and one unsafe twin", file=file, record=where)
             pair_sides[side] = lineno
-            records.append((rec, where))
-    if not records:
+            if rec.pair_id is None:
+                unpaired[rec.id] = lineno
+            else:
+                pair_ids.add(rec.pair_id)
+                if lone.pop(rec.pair_id, None) is None:
+                    lone[rec.pair_id] = (rec, where)
+            if limit is not None and key not in kept and len(kept) >= limit:
+                continue
+            kept.add(key)
+            blame = f"{path.name} {where}"
+            parts = tuple(images.add_file(resolve_inside(root, name, file=file, record=blame), record=blame,
+                                          source=name) for name in rec.images)
+            yield _case(rec, parts, where)
+    if not first_line:
         raise DataError("no records in the file", file=file)
-    check_pairs(records, file)
-    kept = list(dict.fromkeys(rec.pair_id or rec.id for rec, _ in records))[:limit] if limit is not None else None
-    keep = set(kept) if kept is not None else None
-    cases: list[Case] = []
-    for rec, where in records:
-        if keep is not None and (rec.pair_id or rec.id) not in keep:
-            continue
-        blame = f"{path.name} {where}"
-        parts = tuple(images.add_file(resolve_inside(root, name, file=file, record=blame), record=blame,
-                                      source=name) for name in rec.images)
-        cases.append(_case(rec, parts, where))
-    return cases
+    _check_pairs(lone, unpaired, pair_ids, file)
 
+
+def _check_pairs(lone: dict[str, tuple[NativeRecord, str]], unpaired: dict[str, int], pair_ids: set[str],
+                 file: str) -> None:
+    """A `pair_id` names exactly one safe and one unsafe twin; a case without one is scored alone
+    (unsafe-only or benign-only), so a lone twin is an error, never half a pair scored as a pair."""
+    for pair, (rec, where) in lone.items():
+        raise DataError(f"pair {pair!r} has only a {rec.context} case; add its twin, or drop pair_id to score "
+                        f"the case on its own ({'unsafe-only' if rec.context == 'unsafe' else 'benign-only'})",
+                        file=file, record=where)
+    for case_id, lineno in unpaired.items():
+        if case_id in pair_ids:
+            raise DataError(f"unpaired case id {case_id!r} is also used as a pair_id", file=file,
+                            record=f"line {lineno} (id {case_id!r})")

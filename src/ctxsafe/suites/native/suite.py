@@ -17,7 +17,7 @@ from typing import Any
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import GenParams
-from ctxsafe.suites.native.loader import SETTING, SUITE, load_native
+from ctxsafe.suites.native.loader import SETTING, SUITE, iter_native
 from ctxsafe.suites.protocol import CommonOptions, Prepared, ScoringShape
 from ctxsafe.suites.shaped import ShapedSuite
 
@@ -43,7 +43,7 @@ class NativeSuite(ShapedSuite):
         params = GenParams(temperature=0.0 if common.temperature is None else common.temperature,
                            max_tokens=common.max_tokens, seed=common.seed)
         identity = {"data": path.name, "format": FORMAT_VERSION}
-        return Prepared(cases=load_native(path, images, common.limit), setting=SETTING, params=params,
+        return Prepared(cases=iter_native(path, images, common.limit), setting=SETTING, params=params,
                         identity=identity, title=f"Native suite {path.name}")
 
 
