@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ctxsafe.metrics.label_rates import grouped
 from ctxsafe.suites.benchmark import BenchmarkSuite
 from ctxsafe.suites.registry import SUITES
 from ctxsafe.testing.openai_server import ReplyRule, ServerConfig, ServerHandle
+from tests.ports import closed_port
 
 DATA = Path(__file__).parent / "data"
 MOSS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mossbench"
@@ -161,17 +161,11 @@ def test_unparseable_llm_verdicts_are_counted_not_guessed(tmp_path: Path, openai
     assert sides["safe prompts"]["refusal_rate"]["value"] == 0.0
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("suite", BENCHMARKS)
 def test_hub_paths_fail_fast_naming_dataset_and_flag(tmp_path: Path, suite: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")  # refused at once
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")  # refused at once
     res = CliRunner().invoke(app, ["run", suite, "--data", "hf://", "--model", "ref:always-refuse",
                                    "--no-progress", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path)])
     assert res.exit_code != 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from ctxsafe.providers.base import Completion, GenParams
 from ctxsafe.providers.http_errors import status_error
 from ctxsafe.schema import Message
 from ctxsafe.testing.openai_server import ContentFault, ServerConfig, ServerHandle
+from tests.ports import closed_port
 
 KEY = "sk-exitcodeKEY0123456789abcdef"
 
@@ -45,12 +45,6 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpro
     cmd = [sys.executable, "-m", "ctxsafe", "run", "native", "--data", str(native(tmp_path / "data")),
            "--store", str(tmp_path / "runs.sqlite"), "--out", str(tmp_path / "out"), "--no-progress", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_complete_run_exits_0(tmp_path: Path) -> None:
@@ -96,7 +90,7 @@ def test_an_unknown_route_or_model_stops_the_run(tmp_path: Path, openai_server: 
 
 
 def test_an_unreachable_server_stops_the_run(tmp_path: Path) -> None:
-    res = run(tmp_path, "-m", "openai:mock", "--base-url", f"http://127.0.0.1:{free_port()}/v1",
+    res = run(tmp_path, "-m", "openai:mock", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
               "--max-attempts", "2", "--retry-base", "0.01")
     assert res.returncode == ExitCode.PROVIDER_REFUSED, res.stderr
     assert "cannot reach the endpoint" in " ".join(res.stderr.split()) and "Traceback" not in res.stderr

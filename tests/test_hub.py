@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from ctxsafe.errors import CtxsafeError
 from ctxsafe.suites.hub import local_or_hub
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again on exit: connecting is refused at once
+from tests.ports import closed_port
 
 
 def test_unreachable_hub_names_dataset_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(CtxsafeError, match=r"cannot fetch dataset sinwang/SIUO .*unreachable.*--data PATH"):
         local_or_hub("hf://", "sinwang/SIUO")
 
