@@ -34,8 +34,9 @@ def failure_text(failures: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in failures.items()) or "-"
 
 
-def mssbench_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """One row per model and task, then the overall rows; baselines are marked as such."""
+def paired_accuracy_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """The paired accuracy layout (metrics/accuracy.py, MSSBench's arithmetic, used by every single-label suite):
+    one row per model and task, then the overall rows; baselines are marked as such."""
     t = Table(title=inert_markup(title), title_justify="left",
               caption="acc in %; cases not scored count as wrong; 95% CI clustered by image record, "
               "(few) = under 10 clusters: too few to read", caption_justify="left")

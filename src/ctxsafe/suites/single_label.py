@@ -20,7 +20,7 @@ from ctxsafe.judges.names import is_offline, offline_judge
 from ctxsafe.judges.pick import pick_judge
 from ctxsafe.metrics import accuracy
 from ctxsafe.providers.base import GenParams
-from ctxsafe.report.terminal import category_table, mssbench_table
+from ctxsafe.report.terminal import category_table, paired_accuracy_table
 from ctxsafe.suites.protocol import JudgeRef, JudgeRequest, SuiteResults
 
 FOUR_CLASS = "mss4"
@@ -60,7 +60,7 @@ def judge_name(row: dict[str, Any]) -> str:
 
 
 def accuracy_tables(rows: list[dict[str, Any]], title: str, by_category: bool) -> list[RenderableType]:
-    out: list[RenderableType] = [mssbench_table(rows, title)]
+    out: list[RenderableType] = [paired_accuracy_table(rows, title)]
     if by_category:
         out.extend(category_table(row) for row in rows)
     return out
