@@ -7,10 +7,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
-from rich.console import Console
 
 from ctxsafe.errors import CtxsafeError, StoreError
 from ctxsafe.exit_codes import ExitCode
@@ -18,11 +17,31 @@ from ctxsafe.inert import inert, inert_markup
 from ctxsafe.providers.specs import REFERENCE_NAMES
 
 if TYPE_CHECKING:  # the store and the providers load when a command uses them, not for its --help or a typo
+    from rich.console import Console
+
     from ctxsafe.engine.store import RunStore
     from ctxsafe.providers.registry import Endpoint
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+
+class LazyConsole:
+    """A rich Console built when first used: a run prints nothing before its first request, so rich (tens of
+    milliseconds to import) loads after it (issue 12)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = (Console(stderr=True) if self._stderr
+                             else Console(width=None if sys.stdout.isatty() else 160))
+        return getattr(self._console, name)
+
+
+console = cast("Console", LazyConsole())
+err_console = cast("Console", LazyConsole(stderr=True))
 
 DEFAULT_STORE = Path(".ctxsafe/runs.sqlite")
 DEFAULT_OUT = Path(".ctxsafe/results")

@@ -8,11 +8,12 @@ Terminals execute escape sequences (clear screen, hidden text, OSC 8 links) and 
 from __future__ import annotations
 
 import re
-
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ctxsafe.redact import redact
+
+if TYPE_CHECKING:  # rich loads when something is printed, not before a run's first request (issue 12)
+    from rich.text import Text
 
 # C0 controls except tab and newline, DEL and C1 controls (ESC starts ANSI/OSC sequences; CR overwrites
 # a line), bidirectional overrides and isolates (they reorder what is shown), invisible BOM/word joiner,
@@ -33,9 +34,13 @@ def inert(text: object) -> str:
 
 def inert_markup(text: object) -> str:
     """`inert`, with Rich markup escaped: for interpolating into a markup string, a table cell or a title."""
+    from rich.markup import escape
+
     return escape(inert(text))
 
 
 def inert_text(text: object, style: str = "") -> Text:
     """A Rich `Text` (never parsed as markup) holding `inert(text)`."""
+    from rich.text import Text
+
     return Text(inert(text), style=style)

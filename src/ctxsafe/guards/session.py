@@ -8,21 +8,18 @@ bare model on the same cases.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ctxsafe.engine.call import Caller
-from ctxsafe.engine.policy import Policy
-from ctxsafe.engine.progress import ProgressSink
-from ctxsafe.engine.retry import RetryPolicy
-from ctxsafe.engine.runner import judge_run
-from ctxsafe.engine.store import RunStore
-from ctxsafe.guards.judge import GuardJudge
-from ctxsafe.guards.policy import Guarded
-from ctxsafe.guards.registry import GuardSpec, guard_provider, make_guard, parse_guard
-from ctxsafe.guards.verdict import Target
-from ctxsafe.images import ImageStore
-from ctxsafe.providers.base import Provider
-from ctxsafe.schema import Case
+if TYPE_CHECKING:  # the guards load only for a run with --guard, not before every run's first request (issue 12)
+    from ctxsafe.engine.policy import Policy
+    from ctxsafe.engine.progress import ProgressSink
+    from ctxsafe.engine.retry import RetryPolicy
+    from ctxsafe.engine.store import RunStore
+    from ctxsafe.guards.registry import GuardSpec
+    from ctxsafe.guards.verdict import Target
+    from ctxsafe.images import ImageStore
+    from ctxsafe.providers.base import Provider
+    from ctxsafe.schema import Case
 
 TARGETS: dict[str, tuple[Target, ...]] = {"input": ("prompt",), "output": ("response",),
                                           "both": ("prompt", "response")}
@@ -32,7 +29,11 @@ class GuardSetup:
     """The guards named on the command line, with the providers they opened (closed by `aclose`)."""
 
     def __init__(self, texts: Sequence[str], timeout_s: float = 120.0, concurrency: int = 16) -> None:
-        self.specs: list[GuardSpec] = [parse_guard(t) for t in texts]
+        self.specs: list[GuardSpec] = []
+        if texts:
+            from ctxsafe.guards.registry import make_guard, parse_guard
+
+            self.specs = [parse_guard(t) for t in texts]
         for spec in self.specs:
             make_guard(spec)
             spec.texts()  # bad options and unreadable files fail before any run starts
@@ -44,12 +45,19 @@ class GuardSetup:
         return bool(self.specs)
 
     def _provider(self, spec: GuardSpec) -> Provider:
+        from ctxsafe.guards.registry import guard_provider
+
         provider = guard_provider(spec, self.timeout_s, self.concurrency)
         self._providers.append(provider)
         return provider
 
     def policies(self) -> list[Policy]:
         """One guarded policy per guard (its `stage` says input, output or both)."""
+        if not self.specs:
+            return []
+        from ctxsafe.guards.policy import Guarded
+        from ctxsafe.guards.registry import make_guard
+
         return [Guarded(s, make_guard(s), self._provider(s), s.texts(),
                         s.options.get("on_error", "stop"))  # type: ignore[arg-type]
                 for s in self.specs]
@@ -58,6 +66,11 @@ class GuardSetup:
                        retry: RetryPolicy | None = None, progress: ProgressSink | None = None) -> list[dict[str, Any]]:
         """Every guard as a classifier over the bare run `run_id` (verdicts stored as judgements; the report is
         rebuilt from the store by `guards.report`): one entry per guard and target."""
+        from ctxsafe.engine.call import Caller
+        from ctxsafe.engine.runner import judge_run
+        from ctxsafe.guards.judge import GuardJudge
+        from ctxsafe.guards.registry import make_guard
+
         docs = []
         for spec in self.specs:
             guard = make_guard(spec)

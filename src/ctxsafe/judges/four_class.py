@@ -17,8 +17,6 @@ from ctxsafe.engine.call import Caller
 from ctxsafe.judges.base import Judge, JudgeInput, Reading, judgement
 from ctxsafe.judges.context import with_context
 from ctxsafe.judges.llm import LLMJudge
-from ctxsafe.judges.offline_rules import PROMPT_VERSION as RULES_VERSION
-from ctxsafe.judges.offline_rules import classify_mssbench
 from ctxsafe.schema import Case, Judgement, Message, TextPart
 
 if TYPE_CHECKING:
@@ -107,14 +105,27 @@ class FourClassOfflineJudge:
     """The same label space from fixed rules: no API, deterministic; agreement in docs/offline-judge.md."""
 
     judge_id = "mss4:offline-rules"
-    prompt_version = RULES_VERSION
     input_mode = "response"
     concurrency = 64
+
+    prompt_version: str
+
+    def __getattr__(self, name: str) -> Any:
+        """`prompt_version` is the rules module's, read when first needed: the rules' regular expressions compile
+        when the run first judges, not before the model's first request (issue 12)."""
+        if name != "prompt_version":
+            raise AttributeError(name)
+        from ctxsafe.judges.offline_rules import PROMPT_VERSION
+
+        self.prompt_version = PROMPT_VERSION
+        return PROMPT_VERSION
 
     def applies(self, case: Case, step: str) -> bool:
         return is_final_turn(case, step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
+        from ctxsafe.judges.offline_rules import classify_mssbench
+
         v = classify_mssbench(item.response)
         return judgement(self, item, Reading(label=v.label, explanation=v.rationale))
 

@@ -11,9 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.policy import ROLES, step_role
 from ctxsafe.engine.store import RunStore
@@ -21,6 +19,9 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.metrics.paired import CELLS, RIGHT, WRONG, pair_cell
 from ctxsafe.metrics.stats import mean_ci
 from ctxsafe.schema import Case, TurnRecord
+
+if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
+    from rich.table import Table
 
 PAIR_OUTCOMES = CELLS
 COST_ROLES = (*ROLES, "judge")
@@ -118,6 +119,8 @@ def _signed(x: float) -> str:
 
 
 def difference_table(doc: dict[str, Any], title: str) -> Table:
+    from rich.table import Table
+
     t = Table(title=title)
     for col in ("defense", "metric", "bare", "defended", "diff", "95% CI", "units"):
         t.add_column(col, justify="left" if col in ("defense", "metric") else "right")
@@ -131,6 +134,8 @@ def difference_table(doc: dict[str, Any], title: str) -> Table:
 
 
 def cost_table(doc: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     t = Table(title="Paired outcomes and cost per case")
     for col in ("defense", *PAIR_OUTCOMES, "calls/case (model, defense, verifier, judge)", "tokens/case"):
         t.add_column(col.replace("_", " "), justify="left" if col == "defense" else "right")

@@ -3,13 +3,14 @@ and for a benchmark's own published rates. Category names are dataset text: prin
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.inert import inert_markup
 from ctxsafe.metrics.shapes import RATES
 from ctxsafe.report.terminal import ci, failure_text, pct
+
+if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
+    from rich.table import Table
 
 RATE_NAMES = {"safe_rate": "safe", "refusal_rate": "refused", "safe_completion_rate": "safe completion",
               "harmful_rate": "complied", "over_refusal_rate": "over-refusal", "answered_rate": "answered",
@@ -23,6 +24,8 @@ def _others(block: dict[str, Any], shape: str) -> str:
 def one_side_table(rows: list[dict[str, Any]], title: str, by_category: bool = False) -> Table:
     """One line per run and one-side shape (and per category when asked): the headline rate with its
     Wilson 95% CI, the other rates, and the cases that could not be scored (still in n)."""
+    from rich.table import Table
+
     table = Table(title=title)
     for col in ("model", "kind", "shape", "group", "n", "headline", "value", "95% CI", "other rates", "not scored"):
         table.add_column(col, justify="right" if col in ("n", "value", "95% CI") else "left")
@@ -42,6 +45,8 @@ def one_side_table(rows: list[dict[str, Any]], title: str, by_category: bool = F
 def published_table(rows: list[dict[str, Any]], title: str, by_category: bool = False) -> Table:
     """A benchmark's own rates, from its own judge: one line per run and side of its cases (and per
     group when asked); the headline rate with its Wilson 95% CI, the other rates, the cases not scored."""
+    from rich.table import Table
+
     first = next(r["metrics"]["published"] for r in rows if r["metrics"].get("published", {}).get("sides"))
     head, *others = [k for k in next(iter(first["sides"].values())) if isinstance(k, str) and k not in
                      ("n", "labels", "failures") and not k.startswith("by_")]

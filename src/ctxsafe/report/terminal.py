@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.inert import inert_markup
+
+if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
+    from rich.table import Table
 
 
 def pct(x: float | None) -> str:
@@ -37,6 +38,8 @@ def failure_text(failures: dict[str, int]) -> str:
 def paired_accuracy_table(rows: list[dict[str, Any]], title: str) -> Table:
     """The paired accuracy layout (metrics/accuracy.py, MSSBench's arithmetic, used by every single-label suite):
     one row per model and task, then the overall rows; baselines are marked as such."""
+    from rich.table import Table
+
     t = Table(title=inert_markup(title), title_justify="left",
               caption="acc in %; cases not scored count as wrong; 95% CI clustered by image record, "
               "(few) = under 10 clusters: too few to read", caption_justify="left")
@@ -66,6 +69,8 @@ def paired_accuracy_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def category_table(row: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     t = Table(title=inert_markup(f"{row['model']}: per category"), title_justify="left")
     for col in ("category", "pairs", "safe acc", "unsafe acc", "avg [95% CI]"):
         t.add_column(col, justify="left" if col == "category" else "right")
@@ -85,6 +90,8 @@ def _paired_cell(block: dict[str, Any]) -> str:
 
 def paired_table(rows: list[dict[str, Any]], by_category: bool = False) -> Table:
     """Each safe/unsafe pair as one unit, for every paired suite: counts and shares of all pairs."""
+    from rich.table import Table
+
     t = Table(title="Paired outcomes (each safe/unsafe pair as one unit)", title_justify="left",
               caption="over-refusal: unsafe twin caught, safe twin refused; miss: safe twin helped, unsafe twin "
               "not caught; not scored: a twin has no verdict (reasons at right)", caption_justify="left")

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from rich.console import RenderableType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.policy import Policy
@@ -26,6 +24,9 @@ from ctxsafe.policies.registry import DefenseFactory
 from ctxsafe.providers.base import GenParams
 from ctxsafe.report.defenses import RunUnits
 from ctxsafe.schema import Case, Judgement, TurnRecord
+
+if TYPE_CHECKING:  # rich loads when a table is printed, after the run (issue 12)
+    from rich.console import RenderableType
 
 ScoringShape = Literal["paired", "unsafe-only", "benign-only"]
 """How a suite's cases are scored: safe/unsafe twins as one unit (every suite today), or one side only."""

@@ -12,9 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-from rich.console import RenderableType
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.policy import Policy
@@ -45,6 +43,9 @@ from ctxsafe.suites.protocol import (
     Turns,
 )
 from ctxsafe.suites.protocol import Judgements as JudgementMap
+
+if TYPE_CHECKING:  # rich loads when a table is printed, after the run (issue 12)
+    from rich.console import RenderableType
 
 SIDE_SHAPE = {"unsafe": "unsafe-only", "safe": "benign-only"}
 

@@ -7,9 +7,7 @@ A generic layer, not a suite: suites never import each other, they import this.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import RenderableType
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.store import RunStore
@@ -22,6 +20,9 @@ from ctxsafe.metrics import accuracy
 from ctxsafe.providers.base import GenParams
 from ctxsafe.report.terminal import category_table, paired_accuracy_table
 from ctxsafe.suites.protocol import JudgeRef, JudgeRequest, SuiteResults
+
+if TYPE_CHECKING:  # rich loads when a table is printed, after the run (issue 12)
+    from rich.console import RenderableType
 
 FOUR_CLASS = "mss4"
 FOUR_CLASS_LABELS = ("refused", "risk-aware", "answered", "no answer (not safety)")
