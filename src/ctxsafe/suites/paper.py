@@ -24,3 +24,12 @@ def shipped_numbers(suite: str) -> dict[str, Any]:
         raise DataError(f"published.json of suite {suite} is not valid JSON: {exc}",
                         file=f"ctxsafe/suites/{suite}/published.json") from exc
     return doc
+
+
+class PackagedPaperNumbers:
+    """`Suite.paper_numbers` for a suite whose numbers are the `published.json` of its own package."""
+
+    name: str
+
+    def paper_numbers(self) -> dict[str, Any]:
+        return shipped_numbers(self.name)

@@ -31,7 +31,7 @@ from ctxsafe.report.defenses import RunUnits
 from ctxsafe.report.shapes import one_side_table
 from ctxsafe.schema import Case
 from ctxsafe.suites import label_units, single_label
-from ctxsafe.suites.paper import shipped_numbers
+from ctxsafe.suites.paper import PackagedPaperNumbers
 from ctxsafe.suites.protocol import (
     CommonOptions,
     JudgeRef,
@@ -124,7 +124,7 @@ def document_shape(shapes: Sequence[str]) -> str:
     return "+".join(shapes) if shapes else "none"
 
 
-class ShapedSuite:
+class ShapedSuite(PackagedPaperNumbers):
     """The protocol's judging, results and display for a four-class suite scored by shape; a benchmark
     subclasses it with its constants and its own `prepare` (loading and run identity)."""
 
@@ -176,9 +176,6 @@ class ShapedSuite:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
-
-    def paper_numbers(self) -> dict[str, Any]:
-        return shipped_numbers(self.name)
 
     def demo_images(self) -> Path | None:
         return None

@@ -26,7 +26,7 @@ from ctxsafe.suites.mssbench.loader import FOUR_CLASS_SETTINGS, SETTINGS, SUITE,
 from ctxsafe.suites.mssbench.multi_agent import MultiAgent, multi_agent
 from ctxsafe.suites.mssbench.self_caption import SelfCaption
 from ctxsafe.suites.mssbench.yesno import YesNoReader
-from ctxsafe.suites.paper import shipped_numbers
+from ctxsafe.suites.paper import PackagedPaperNumbers
 from ctxsafe.suites.protocol import (
     CommonOptions,
     JudgeRef,
@@ -51,7 +51,7 @@ def data_root(data: str) -> Path:
     return resolve_data(data)
 
 
-class MssBench:
+class MssBench(PackagedPaperNumbers):
     name = SUITE
     summary = "MSSBench: the same query with a safe and an unsafe image (chat and embodied tasks)."
     shape: ScoringShape = "paired"
@@ -123,9 +123,6 @@ class MssBench:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return []
-
-    def paper_numbers(self) -> dict[str, Any]:
-        return shipped_numbers(self.name)
 
     def demo_images(self) -> Path | None:
         return data_root(DEMO)

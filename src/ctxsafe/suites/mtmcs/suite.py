@@ -41,7 +41,7 @@ from ctxsafe.suites.mtmcs.sources import read_captions, read_data
 from ctxsafe.suites.mtmcs.tables import insight_table, metrics_table
 from ctxsafe.suites.mtmcs.units import run_units
 from ctxsafe.suites.mtmcs.view import intent_answers
-from ctxsafe.suites.paper import shipped_numbers
+from ctxsafe.suites.paper import PackagedPaperNumbers
 from ctxsafe.suites.protocol import (
     CommonOptions,
     JudgeRef,
@@ -94,7 +94,7 @@ def judge_mode(common: CommonOptions) -> str:
     return mode
 
 
-class Mtmcs:
+class Mtmcs(PackagedPaperNumbers):
     name = SUITE
     summary = "MTMCS-Bench: three-turn dialogues over an image, escalation (A) or context switch (B), with twins."
     shape: ScoringShape = "paired"
@@ -202,9 +202,6 @@ class Mtmcs:
 
     def show_extra(self, case: Case, turns: Turns, judgements: dict[str, JudgementMap]) -> list[RenderableType]:
         return intent_answers(case, turns)
-
-    def paper_numbers(self) -> dict[str, Any]:
-        return shipped_numbers(self.name)
 
     def demo_images(self) -> Path | None:
         return None  # the demo's images travel inside its rows (demo.py), not as files
