@@ -1,4 +1,5 @@
-"""Scheduling: a bounded pool of workers plays pending cases, then judges pending responses.
+"""Scheduling: a bounded pool of workers plays pending cases, judging each dialogue as soon as its replies
+exist, then judges whatever is still unjudged (steps answered in an earlier session, retried judge errors).
 
 Both phases read what is already in the store first, so re-running the same command resumes
 exactly where a killed run stopped, and a new judge re-scores without calling the model.
@@ -10,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ctxsafe.engine.call import Caller
@@ -82,11 +83,16 @@ def with_turns(store: RunStore, run_id: str, cases: Iterable[Case],
             yield case, turns
 
 
+CaseHook = Callable[[Case, dict[tuple[str, str], TurnRecord], list[TurnRecord]], Awaitable[None]]
+"""Called by `generate` once a case's dialogue is played: the case, its turns (stored and new), its new records."""
+
+
 async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller: Caller,
                    progress: ProgressSink | None = None, label: str = "generate", policy: Policy | None = None,
-                   callers: Mapping[str, Caller] | None = None) -> PhaseSummary:
+                   callers: Mapping[str, Caller] | None = None, after_case: CaseHook | None = None) -> PhaseSummary:
     """Play every case's pending steps with `policy` (default: the bare model); each finished step (and
-    each inner call of a pipeline) is committed before the next starts."""
+    each inner call of a pipeline) is committed before the next starts. `after_case` (the early judges) runs
+    in the same worker, so model and judge calls share one pool of `caller.concurrency` workers."""
     progress = progress or NullProgress()
     total = sum(len(case_steps(c)) for c in cases)
     resumed = store.turn_count(run_id) > 0
@@ -107,11 +113,16 @@ async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller
     async def work(item: tuple[Case, dict[tuple[str, str], TurnRecord]]) -> None:
         nonlocal errors, new_steps
         case, done = item
-        for rec in await rollout(case, caller, run_id, done, policy, callers):
+        new = await rollout(case, caller, run_id, done, policy, callers)
+        for rec in new:
             new_steps += 1
             bad = rec.outcome == "error"
             errors += int(bad)
             progress.advance(error=bad)
+        if after_case is not None:
+            turns = {k: v for k, v in done.items() if k[0] == case.id}
+            turns.update({(case.id, rec.step): rec for rec in new})
+            await after_case(case, turns, new)
 
     await run_pool(pending(), work, caller.concurrency)
     progress.finish()
@@ -135,13 +146,73 @@ def replies_of(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[str
     return out
 
 
+def judge_input(run_id: str, case: Case, step: str, turns: dict[tuple[str, str], TurnRecord]) -> JudgeInput:
+    """What the judge of `step` reads: the messages the model saw there, and its reply."""
+    replies = replies_of(case, turns)
+    seen = step_messages(case, step, replies[: int(step[1:]) - 1] if step.startswith("t") else replies)
+    return JudgeInput(run_id, case, step, seen, turns[(case.id, step)].response or "")
+
+
+class JudgementWriter:
+    """Judgements are committed in batches (every JUDGE_BATCH, at least every JUDGE_FLUSH_S, and at the end,
+    even on error). A kill loses at most an unflushed batch, which costs no model call: an LLM judge's answer
+    is already in the request cache, so re-judging it is a cache hit."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.pending: list[Judgement] = []
+        self.next_flush = time.monotonic() + JUDGE_FLUSH_S
+
+    def add(self, j: Judgement) -> None:
+        self.pending.append(j)
+        if len(self.pending) >= JUDGE_BATCH or time.monotonic() >= self.next_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        self.next_flush = time.monotonic() + JUDGE_FLUSH_S
+        if self.pending:
+            self.store.record_judgements(self.pending)
+            self.pending.clear()
+
+
+def is_bad(j: Judgement) -> bool:
+    return j.outcome != "ok" or j.parse_status != "ok"
+
+
+@dataclass
+class EarlyJudging:
+    """One judge applied while the run generates (`judge_new`): counts, plus the steps whose judgement failed
+    (few), which the final `judge_run` must not retry in the same session; successes are found in the store."""
+
+    judge: Judge
+    judged: int = 0
+    errors: int = 0
+    failed: set[tuple[str, str]] = field(default_factory=set)
+
+    async def judge_new(self, run_id: str, case: Case, turns: dict[tuple[str, str], TurnRecord],
+                        new: list[TurnRecord], writer: JudgementWriter) -> None:
+        """Judge the steps of `case` answered in this session that the judge applies to."""
+        for rec in new:
+            if rec.outcome != "ok" or not self.judge.applies(case, rec.step):
+                continue
+            j = await self.judge.judge(judge_input(run_id, case, rec.step, turns))
+            writer.add(j)
+            self.judged += 1
+            if is_bad(j):
+                self.errors += 1
+                if j.outcome != "ok":
+                    self.failed.add((case.id, rec.step))
+
+
 async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge: Judge,
-                    progress: ProgressSink | None = None) -> PhaseSummary:
-    """Judge every answered step the judge applies to, skipping those it already judged.
+                    progress: ProgressSink | None = None, early: EarlyJudging | None = None) -> PhaseSummary:
+    """Judge every answered step the judge applies to, skipping those it already judged (or, `early`, judged
+    while the run generated: those count as judged in this session).
 
     The run is read a chunk of cases at a time, twice (count, then judge), so neither its turns nor
     its judge inputs are ever all in memory."""
     progress = progress or NullProgress()
+    failed_early = early.failed if early is not None else set()
 
     def steps() -> Iterator[tuple[Case, str, dict[tuple[str, str], TurnRecord], bool]]:
         """(case, step, its chunk's turns, already judged) for every answered step the judge applies to."""
@@ -155,15 +226,13 @@ async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge
                     if not judge.applies(case, step) or rec is None or rec.outcome != "ok":
                         continue
                     prior = existing.get((case.id, step))
-                    yield case, step, turns, prior is not None and prior.outcome == "ok"
+                    yield case, step, turns, ((prior is not None and prior.outcome == "ok")
+                                              or (case.id, step) in failed_early)
 
     def items() -> Iterator[JudgeInput]:
         for case, step, turns, done in steps():
-            if done:
-                continue
-            replies = replies_of(case, turns)
-            seen = step_messages(case, step, replies[: int(step[1:]) - 1] if step.startswith("t") else replies)
-            yield JudgeInput(run_id, case, step, seen, turns[(case.id, step)].response or "")
+            if not done:
+                yield judge_input(run_id, case, step, turns)
 
     already = todo = 0
     for *_, done in steps():
@@ -171,32 +240,19 @@ async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge
         todo += not done
     progress.start(f"judge {judge.judge_id}", already + todo, already)
     errors = 0
-    # Judgements are committed in batches (every JUDGE_BATCH, at least every JUDGE_FLUSH_S, and at
-    # the end, even on error). A kill loses at most an unflushed batch, which costs no model call:
-    # an LLM judge's answer is already in the request cache, so re-judging it is a cache hit.
-    pending: list[Judgement] = []
-    next_flush = time.monotonic() + JUDGE_FLUSH_S
-
-    def flush() -> None:
-        nonlocal next_flush
-        next_flush = time.monotonic() + JUDGE_FLUSH_S
-        if pending:
-            store.record_judgements(pending)
-            pending.clear()
+    writer = JudgementWriter(store)
 
     async def work(item: JudgeInput) -> None:
         nonlocal errors
         j = await judge.judge(item)
-        pending.append(j)
-        if len(pending) >= JUDGE_BATCH or time.monotonic() >= next_flush:
-            flush()
-        bad = j.outcome != "ok" or j.parse_status != "ok"
-        errors += int(bad)
-        progress.advance(error=bad)
+        writer.add(j)
+        errors += is_bad(j)
+        progress.advance(error=is_bad(j))
 
     try:
         await run_pool(items(), work, judge.concurrency)
     finally:
-        flush()
+        writer.flush()
     progress.finish()
-    return PhaseSummary(already + todo, already, todo, errors, 0, 0)
+    now = early.judged if early is not None else 0  # judged early in this session: new, not already done
+    return PhaseSummary(already + todo, already - now, todo + now, errors + (early.errors if early else 0), 0, 0)

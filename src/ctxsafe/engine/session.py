@@ -19,11 +19,11 @@ from ctxsafe.engine.call import Caller
 from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, ProgressSink
-from ctxsafe.engine.runner import PhaseSummary, generate, judge_run
+from ctxsafe.engine.runner import EarlyJudging, JudgementWriter, PhaseSummary, generate, judge_run
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import DataError
 from ctxsafe.judges.base import Judge
-from ctxsafe.schema import Case
+from ctxsafe.schema import Case, TurnRecord
 
 
 def make_run_id(suite: str, setting: str, model: str, identity: dict[str, Any]) -> str:
@@ -118,9 +118,21 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: C
         store.open_run(run_id, config, bodies=() if known else (r for rows in cases.rows() for r in rows))
         store.set_status(run_id, "running")
         try:
-            gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy),
-                                 policy=policy, callers=callers)
-            judged = [await judge_run(store, run_id, cases, j, progress) for j in judges]
+            # each dialogue is judged as soon as its replies exist, in the generating worker (no barrier
+            # between the phases); judge_run then judges only what that left (issue 12: MTMCS throughput)
+            early = [EarlyJudging(j) for j in judges]
+            writer = JudgementWriter(store)
+
+            async def judge_now(case: Case, turns: dict[tuple[str, str], TurnRecord], new: list[TurnRecord]) -> None:
+                for e in early:
+                    await e.judge_new(run_id, case, turns, new, writer)
+
+            try:
+                gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy),
+                                     policy=policy, callers=callers, after_case=judge_now if early else None)
+            finally:
+                writer.flush()
+            judged = [await judge_run(store, run_id, cases, e.judge, progress, e) for e in early]
         except BaseException as exc:
             # The true status for `ctxsafe runs`: stopped by the user, or by an error (provider refusal, store).
             stopped = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
