@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from ctxsafe.engine.call import Caller
 from ctxsafe.engine.policy import FINAL_OUTCOMES, Bare, Policy, StepContext, play_step
+from ctxsafe.engine.tasks import concurrently
 from ctxsafe.schema import Case, Message, Probe, TurnRecord
 
 
@@ -107,6 +108,7 @@ async def rollout(case: Case, caller: Caller, run_id: str, done: dict[tuple[str,
         if rec.outcome != "ok":
             return new
         replies.append(rec.response or "")
-    for k, probe in enumerate(case.probes):
-        await play(probe_step(probe), len(case.turns) + k, probe_messages(case, probe, replies))
+    # the probes (e.g. MTMCS's intent questions) each read the finished transcript, not each other's answers
+    await concurrently([play(probe_step(probe), len(case.turns) + k, probe_messages(case, probe, replies))
+                        for k, probe in enumerate(case.probes)])
     return new

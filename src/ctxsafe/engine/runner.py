@@ -19,6 +19,7 @@ from ctxsafe.engine.policy import FINAL_OUTCOMES, Policy
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.rollout import case_steps, rollout, step_messages, turn_step
 from ctxsafe.engine.store import CHUNK, RunStore
+from ctxsafe.engine.tasks import concurrently
 from ctxsafe.judges.base import Judge, JudgeInput
 from ctxsafe.schema import Case, Judgement, TurnRecord
 
@@ -191,17 +192,18 @@ class EarlyJudging:
 
     async def judge_new(self, run_id: str, case: Case, turns: dict[tuple[str, str], TurnRecord],
                         new: list[TurnRecord], writer: JudgementWriter) -> None:
-        """Judge the steps of `case` answered in this session that the judge applies to."""
-        for rec in new:
-            if rec.outcome != "ok" or not self.judge.applies(case, rec.step):
-                continue
-            j = await self.judge.judge(judge_input(run_id, case, rec.step, turns))
+        """Judge the steps of `case` answered in this session that the judge applies to, all at once."""
+        async def one(step: str) -> None:
+            j = await self.judge.judge(judge_input(run_id, case, step, turns))
             writer.add(j)
             self.judged += 1
             if is_bad(j):
                 self.errors += 1
                 if j.outcome != "ok":
-                    self.failed.add((case.id, rec.step))
+                    self.failed.add((case.id, step))
+
+        await concurrently([one(rec.step) for rec in new
+                            if rec.outcome == "ok" and self.judge.applies(case, rec.step)])
 
 
 async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge: Judge,

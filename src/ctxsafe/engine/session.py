@@ -21,6 +21,7 @@ from ctxsafe.engine.policy import Policy, is_bare
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.runner import EarlyJudging, JudgementWriter, PhaseSummary, generate, judge_run
 from ctxsafe.engine.store import RunStore
+from ctxsafe.engine.tasks import concurrently
 from ctxsafe.errors import DataError
 from ctxsafe.judges.base import Judge
 from ctxsafe.schema import Case, TurnRecord
@@ -124,8 +125,7 @@ async def execute(store: RunStore, run_id: str, config: dict[str, Any], cases: C
             writer = JudgementWriter(store)
 
             async def judge_now(case: Case, turns: dict[tuple[str, str], TurnRecord], new: list[TurnRecord]) -> None:
-                for e in early:
-                    await e.judge_new(run_id, case, turns, new, writer)
+                await concurrently([e.judge_new(run_id, case, turns, new, writer) for e in early])
 
             try:
                 gen = await generate(store, run_id, cases, caller, progress, label=run_label(caller, policy),
