@@ -121,8 +121,8 @@ async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller
             errors += int(bad)
             progress.advance(error=bad)
         if after_case is not None:
-            turns = {k: v for k, v in done.items() if k[0] == case.id}
-            turns.update({(case.id, rec.step): rec for rec in new})
+            turns = {(case.id, s): done[(case.id, s)] for s in case_steps(case) if (case.id, s) in done}
+            turns.update({(case.id, rec.step): rec for rec in new})  # `done` is the whole chunk's: not mutated
             await after_case(case, turns, new)
 
     await run_pool(pending(), work, caller.concurrency)
