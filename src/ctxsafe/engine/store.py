@@ -622,6 +622,12 @@ class RunStore:
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (run_id,))
         return [(step, outcome, (None, None) if none else (tin, tout), n) for step, outcome, none, n, tin, tout in rows]
 
+    def step_errors(self, run_id: str) -> list[tuple[str | None, int]]:
+        """(error text, failed steps) of the run, grouped in SQL: a report never reads every turn for them."""
+        rows = self._db.execute("SELECT error, COUNT(*) FROM turns WHERE run_id=? AND outcome='error' GROUP BY error",
+                                (run_id,))
+        return [(r[0], int(r[1])) for r in rows]
+
     def turn_count(self, run_id: str) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM turns WHERE run_id=?", (run_id,)).fetchone()
         return int(row[0])

@@ -21,7 +21,9 @@ def _inert(text: str) -> str:
 
 def error_reasons(store: RunStore, run_id: str) -> list[tuple[int, str]]:
     """(count, reason) of the run's failed steps, most frequent first."""
-    counts = Counter(_inert(t.error or "unknown error") for t in store.turns(run_id).values() if t.outcome == "error")
+    counts: Counter[str] = Counter()
+    for error, n in store.step_errors(run_id):  # texts that differ only in what `_inert` hides count together
+        counts[_inert(error or "unknown error")] += n
     return sorted(((n, reason) for reason, n in counts.items()), key=lambda x: (-x[0], x[1]))
 
 
