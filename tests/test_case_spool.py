@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from ctxsafe.cli import app
 from ctxsafe.engine import case_spool, runner
 from ctxsafe.engine import store as store_module
 from ctxsafe.engine.case_spool import CaseSpool
+from ctxsafe.engine.rollout import case_steps
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import DataError
 from ctxsafe.images import ImageStore
@@ -100,6 +103,26 @@ def test_the_spool_keeps_the_digest_the_order_and_the_cases(tmp_path: Path) -> N
         assert [len(chunk) for chunk in spool.chunks(4)] == [4, 3, 4, 4]  # 7 safe, then 8 unsafe
         assert cases[3] in spool and cases[3].model_copy(update={"category": "other"}) not in spool
         assert spool.bodies(["p1-safe", "nope"]) == {"p1-safe": cases[3].model_dump_json()}
+        assert spool.cases_of(["p2-unsafe", "p0-safe"]) == [cases[4], cases[1]]
+        steps = [(c.id, case_steps(c)) for c in safe_first]
+        assert [r for rows in spool.step_rows(4) for r in rows] == steps
+        assert spool.step_total() == sum(len(s) for _, s in steps) == 15  # replayed first turns are not asked
+        assert list(spool.with_images()) == []
+    finally:
+        spool.close()
+
+
+def test_the_spool_names_the_cases_that_send_images(tmp_path: Path) -> None:
+    """Only cases with an image are read back for the provider's capability check."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), (200, 10, 10)).save(buf, format="PNG")
+    images = ImageStore()
+    part = images.add_bytes(buf.getvalue(), source="red.png", record="test")
+    cases = load_native(write_suite(tmp_path / "mine.jsonl"), images)
+    cases[2] = cases[2].model_copy(update={"context_images": (part,), "modality": "image"})
+    spool = CaseSpool(cases)
+    try:
+        assert list(spool.with_images()) == [cases[2]]
     finally:
         spool.close()
 

@@ -13,19 +13,25 @@ recorded, so starting the safe twins first makes that the usual case instead of 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
 
 from ctxsafe.engine.bulk import gc_paused
+from ctxsafe.engine.rollout import case_steps
 from ctxsafe.engine.store import CHUNK, case_body
 from ctxsafe.errors import DataError
 from ctxsafe.schema import Case
 
 _DDL = """
 CREATE TABLE cases (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, unsafe INTEGER NOT NULL,
-                    body TEXT NOT NULL);
+                    images INTEGER NOT NULL, steps TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX play ON cases (unsafe, seq);
 """
+
+
+def _sends_images(case: Case) -> bool:
+    return bool(case.context_images) or any(m.images() for m in (*case.history, *case.turns))
 
 
 class CaseSpool(Collection[Case]):
@@ -42,8 +48,9 @@ class CaseSpool(Collection[Case]):
                     body = case_body(case)
                     digest.update(body.encode())
                     try:
-                        self._db.execute("INSERT INTO cases VALUES (?, ?, ?, ?)",
-                                         (seq, case.id, int(case.context != "safe"), body))
+                        self._db.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?)",
+                                         (seq, case.id, int(case.context != "safe"), int(_sends_images(case)),
+                                          json.dumps(case_steps(case)), body))
                     except sqlite3.IntegrityError:
                         raise DataError(f"duplicate case id {case.id!r}",
                                         record=str(case.meta.get("record", case.id))) from None
@@ -67,17 +74,42 @@ class CaseSpool(Collection[Case]):
         row = self._db.execute("SELECT body FROM cases WHERE id=?", (item.id,)).fetchone()
         return row is not None and Case.model_validate_json(row[0]) == item
 
-    def rows(self, size: int | None = None) -> Iterator[list[tuple[str, str]]]:
-        """(case id, stored JSON) in play order, `size` at a time."""
+    def _read(self, column: str, size: int | None, where: str = "") -> Iterator[list[tuple[str, str]]]:
+        """(case id, `column`) in play order, `size` at a time."""
         for unsafe in (0, 1):
             last = -1
             while True:
-                rows = self._db.execute("SELECT seq, id, body FROM cases WHERE unsafe=? AND seq>? ORDER BY seq "
-                                        "LIMIT ?", (unsafe, last, size or CHUNK)).fetchall()
+                rows = self._db.execute(f"SELECT seq, id, {column} FROM cases WHERE unsafe=? AND seq>?{where} "
+                                        "ORDER BY seq LIMIT ?", (unsafe, last, size or CHUNK)).fetchall()
                 if not rows:
                     break
                 last = rows[-1][0]
                 yield [(r[1], r[2]) for r in rows]
+
+    def rows(self, size: int | None = None) -> Iterator[list[tuple[str, str]]]:
+        """(case id, stored JSON) in play order, `size` at a time."""
+        return self._read("body", size)
+
+    def step_rows(self, size: int | None = None) -> Iterator[list[tuple[str, list[str]]]]:
+        """(case id, the steps the model is asked) in play order, `size` at a time (no case parsed)."""
+        for rows in self._read("steps", size):
+            yield [(case_id, json.loads(steps)) for case_id, steps in rows]
+
+    def step_total(self) -> int:
+        """Every case's steps, summed: what a run's progress counts to."""
+        return int(self._db.execute("SELECT COALESCE(SUM(json_array_length(steps)), 0) FROM cases").fetchone()[0])
+
+    def with_images(self) -> Iterator[Case]:
+        """The cases that send an image, in play order (what a provider's capabilities are checked on)."""
+        for rows in self._read("body", None, " AND images=1"):
+            with gc_paused():
+                yield from [Case.model_validate_json(body) for _, body in rows]
+
+    def cases_of(self, ids: list[str]) -> list[Case]:
+        """These cases (at most a chunk of ids), in the order given."""
+        bodies = self.bodies(ids)
+        with gc_paused():
+            return [Case.model_validate_json(bodies[i]) for i in ids]
 
     def chunks(self, size: int | None = None) -> Iterator[list[Case]]:
         """The cases in play order, `size` at a time."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.policy import FINAL_OUTCOMES, Policy
 from ctxsafe.engine.progress import NullProgress, ProgressSink
 from ctxsafe.engine.rollout import case_steps, rollout, step_messages, turn_step
@@ -62,11 +63,6 @@ class PhaseSummary:
     cache_hits: int
 
 
-def _final(done: Mapping[tuple[str, str], TurnRecord], case: Case, step: str) -> bool:
-    rec = done.get((case.id, step))
-    return rec is not None and rec.outcome in FINAL_OUTCOMES
-
-
 def case_chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
     """The cases a chunk at a time (a `CaseSpool` reads them from disk as it goes)."""
     source = iter(cases)
@@ -74,31 +70,31 @@ def case_chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
         yield chunk
 
 
-def with_turns(store: RunStore, run_id: str, cases: Iterable[Case],
-               ) -> Iterator[tuple[Case, dict[tuple[str, str], TurnRecord]]]:
-    """Each case with the stored turns of its chunk: a run is resumed and judged a chunk at a time,
-    never holding every case or stored turn (docs/performance.md)."""
-    for chunk in case_chunks(cases):
-        turns = store.turns_for(run_id, [c.id for c in chunk])
-        for case in chunk:
-            yield case, turns
-
-
 CaseHook = Callable[[Case, dict[tuple[str, str], TurnRecord], list[TurnRecord]], Awaitable[None]]
 """Called by `generate` once a case's dialogue is played: the case, its turns (stored and new), its new records."""
 
 
-async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller: Caller,
+async def generate(store: RunStore, run_id: str, cases: CaseSpool, caller: Caller,
                    progress: ProgressSink | None = None, label: str = "generate", policy: Policy | None = None,
                    callers: Mapping[str, Caller] | None = None, after_case: CaseHook | None = None) -> PhaseSummary:
     """Play every case's pending steps with `policy` (default: the bare model); each finished step (and
     each inner call of a pipeline) is committed before the next starts. `after_case` (the early judges) runs
-    in the same worker, so model and judge calls share one pool of `caller.concurrency` workers."""
+    in the same worker, so model and judge calls share one pool of `caller.concurrency` workers.
+
+    A resumed run is scanned a chunk at a time by step names and outcomes alone: only the cases left to
+    play are read back whole, with their chunk's turns, so a finished run's re-run parses no case."""
     progress = progress or NullProgress()
-    total = sum(len(case_steps(c)) for c in cases)
+    total = cases.step_total()
     resumed = store.turn_count(run_id) > 0
-    already = 0 if not resumed else sum(
-        1 for c, done in with_turns(store, run_id, cases) for s in case_steps(c) if _final(done, c, s))
+
+    def scan() -> Iterator[tuple[list[str], int]]:
+        """Per chunk: the ids of the cases with a step still to play, and the steps already final."""
+        for rows in cases.step_rows():
+            final = store.steps_with(run_id, [i for i, _ in rows], FINAL_OUTCOMES)
+            yield ([i for i, steps in rows if any((i, s) not in final for s in steps)],
+                   sum((i, s) in final for i, steps in rows for s in steps))
+
+    already = sum(n for _, n in scan()) if resumed else 0
     progress.start(label, total, already)
     errors = 0
     new_steps = 0
@@ -107,9 +103,10 @@ async def generate(store: RunStore, run_id: str, cases: Collection[Case], caller
         if not resumed:  # a new run: nothing to read back
             yield from ((c, {}) for c in cases)
             return
-        for case, done in with_turns(store, run_id, cases):
-            if not all(_final(done, case, s) for s in case_steps(case)):
-                yield case, done
+        for ids, _ in scan():
+            if ids:
+                done = store.turns_for(run_id, ids)
+                yield from ((c, done) for c in cases.cases_of(ids))
 
     async def work(item: tuple[Case, dict[tuple[str, str], TurnRecord]]) -> None:
         nonlocal errors, new_steps

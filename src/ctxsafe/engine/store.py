@@ -590,6 +590,14 @@ class RunStore:
         with gc_paused():
             return {(r[1], r[2]): _turn(r) for r in rows}
 
+    def steps_with(self, run_id: str, case_ids: list[str], outcomes: Iterable[str]) -> set[tuple[str, str]]:
+        """(case id, step) of these cases' turns that ended with one of `outcomes` (no record built)."""
+        wanted = list(outcomes)
+        rows = self._db.execute(f"SELECT case_id, step FROM turns WHERE run_id=? AND outcome IN "
+                                f"({','.join('?' * len(wanted))}) AND case_id IN ({','.join('?' * len(case_ids))})",
+                                (run_id, *wanted, *case_ids))
+        return {(r[0], r[1]) for r in rows}
+
     def case_chunks(self, run_id: str, judge: tuple[str, str] | None, size: int | None = None,
                     ) -> Iterator[tuple[list[Case], dict[tuple[str, str], TurnRecord],
                                         dict[tuple[str, str], Judgement]]]:

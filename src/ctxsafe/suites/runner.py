@@ -229,7 +229,7 @@ async def _run_cases(plan: RunPlan, make_sink: SinkFactory, meter: Meter, guards
             provider = make_provider(spec, plan.endpoint)
             try:
                 provider = _batched(provider, plan, store, "model")
-                check_cases(spec, capabilities_of(provider), cases, images.size_of)  # one line, before any call
+                check_cases(spec, capabilities_of(provider), cases.with_images(), images.size_of)  # before any call
                 for defense in policies:
                     before = meter.snapshot()
                     with make_sink() as sink:
