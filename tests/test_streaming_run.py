@@ -4,6 +4,7 @@ give exactly what whole-run reads give, across chunk boundaries."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +130,29 @@ def test_cost_read_from_the_store_equals_cost_from_every_case_row(tmp_path: Path
         assert expected["model"].calls == 120
     finally:
         st.close()
+
+
+@pytest.mark.parametrize(("suite", "data", "extra"), [("cosafe", "cosafe", ()), ("xstest", "xstest", ()),
+                                                      ("mmsafety", "mmsafety", ("--setting", "all"))])
+def test_benchmark_rates_do_not_depend_on_the_chunk_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         suite: str, data: str, extra: tuple[str, ...]) -> None:
+    """A published benchmark's rates (per side, per turn for a multi-turn rubric) read the run a chunk at a time."""
+    from typer.testing import CliRunner
+
+    from ctxsafe.cli import app
+
+    path = tmp_path / "runs.sqlite"
+    res = CliRunner().invoke(app, ["run", suite, "--data", str(Path(__file__).parent / "data" / data), *extra,
+                                   "--model", "ref:always-comply", "--no-progress", "--store", str(path),
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    st = RunStore(path, readonly=True)
+    try:
+        [info] = st.runs()
+        whole = results_document(st, get_suite(suite), info.run_id)
+        monkeypatch.setattr(store_module, "CHUNK", 1)
+        chunked = results_document(st, get_suite(suite), info.run_id)
+    finally:
+        st.close()
+    assert json.dumps(chunked, sort_keys=True) == json.dumps(whole, sort_keys=True)  # NaN shares compare as text
+    assert whole["metrics"]["published"]["sides"], whole["metrics"]

@@ -90,16 +90,6 @@ def _outcome(case: Case, turns: Any, judgements: Any, step: str | None = None) -
     return outcome
 
 
-def _per_turn(cases: Sequence[Case], turns: Any, judgements: Any, spec: Published) -> dict[str, Any]:
-    """The rates at each turn number, over the cases whose model answered that turn."""
-    steps: dict[int, list[Outcome]] = {}
-    for case in cases:
-        for i in range(len(case.turns)):
-            if not case.replayed(i):
-                steps.setdefault(i + 1, []).append(_outcome(case, turns, judgements, f"t{i + 1}"))
-    return {str(i): rates(v, spec.rubric.labels, spec.rates) for i, v in sorted(steps.items())}
-
-
 def published_metrics(store: RunStore, run_id: str, spec: Published, judge: str | None,
                       prefer: Sequence[JudgeRef | str]) -> tuple[JudgeRef | None, dict[str, Any]]:
     """The benchmark's own rates per side of its cases, from its own judge's stored labels."""
@@ -108,18 +98,27 @@ def published_metrics(store: RunStore, run_id: str, spec: Published, judge: str 
         ref = pick_judge(store, run_id, rubric.family, judge, prefer)
     except ConfigError as exc:  # a run judged before this judge existed, or by another: said, not guessed
         return None, {"judge": None, "missing": str(exc)}
-    cases = store.cases(run_id)
-    turns = store.turns(run_id)
-    judgements = store.judgements(run_id, *ref) if ref else {}
+    # the run streams past a chunk at a time; each case is kept only as its groups and outcome
+    items: dict[str, list[tuple[dict[str, str | None], Outcome]]] = {}
+    by_turn: dict[str, dict[int, list[Outcome]]] = {}
+    for chunk, turns, judgements in store.case_chunks(run_id, ref):
+        for c in chunk:
+            if c.context not in spec.sides:
+                continue
+            items.setdefault(c.context, []).append(
+                ({"category": c.category, "task": c.task, "setting": c.setting, "split": c.split},
+                 _outcome(c, turns, judgements)))
+            steps = by_turn.setdefault(c.context, {})
+            for i in range(len(c.turns) if rubric.every_turn else 0):  # the rates at each turn number
+                if not c.replayed(i):
+                    steps.setdefault(i + 1, []).append(_outcome(c, turns, judgements, f"t{i + 1}"))
     sides: dict[str, Any] = {}
     for context, name in spec.sides.items():
-        items = [({"category": c.category, "task": c.task, "setting": c.setting, "split": c.split},
-                  _outcome(c, turns, judgements)) for c in cases if c.context == context]
-        if items:
-            sides[name] = grouped(items, rubric.labels, spec.rates, spec.groups)
+        if context in items:
+            sides[name] = grouped(items[context], rubric.labels, spec.rates, spec.groups)
             if rubric.every_turn:
-                sides[name]["by_turn"] = _per_turn([c for c in cases if c.context == context], turns,
-                                                   judgements, spec)
+                sides[name]["by_turn"] = {str(i): rates(v, rubric.labels, spec.rates)
+                                          for i, v in sorted(by_turn[context].items())}
     return ref, {"judge": ref_dict(ref), "labels": list(rubric.labels), "headline": next(iter(spec.rates)),
                  "groups": list(spec.groups), "sides": sides}
 
