@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.session import execute
 from ctxsafe.engine.store import RunStore
 from ctxsafe.images import ImageStore
@@ -43,8 +44,8 @@ def test_judge_context_is_in_the_judge_request_only(tmp_path: Path,
         judge_provider = OpenAICompatible("judge", base_url=judge_server.base_url, api_key="k")
         judge = FourClassLLMJudge(Caller(judge_provider, GenParams(temperature=0.0), store, ImageStore(),
                                    namespace="judge"))
-        await execute(store, "run1", {"suite": "native"}, [case], Caller(model, GenParams(), store, ImageStore()),
-                      [judge])
+        await execute(store, "run1", {"suite": "native"}, CaseSpool([case]),
+                      Caller(model, GenParams(), store, ImageStore()), [judge])
         await model.aclose()
         await judge_provider.aclose()
 

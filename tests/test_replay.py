@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.engine.case_spool import CaseSpool
 from ctxsafe.engine.rollout import case_steps, turn_origin
 from ctxsafe.engine.runner import replies_of
 from ctxsafe.engine.session import execute
@@ -37,7 +38,7 @@ def test_replayed_turns_are_sent_verbatim_and_never_asked(tmp_path: Path,
     async def main() -> None:
         provider = OpenAICompatible("mock", base_url=server.base_url, api_key="k")
         caller = Caller(provider, GenParams(), store, ImageStore())
-        await execute(store, "run1", {"suite": "native"}, [case], caller, [])
+        await execute(store, "run1", {"suite": "native"}, CaseSpool([case]), caller, [])
         await provider.aclose()
 
     asyncio.run(main())
@@ -68,7 +69,7 @@ def test_mixed_replay_keeps_the_models_own_earlier_reply(tmp_path: Path,
     async def main() -> None:
         provider = OpenAICompatible("mock", base_url=server.base_url, api_key="k")
         caller = Caller(provider, GenParams(), store, ImageStore())
-        await execute(store, "run2", {"suite": "native"}, [case], caller, [])
+        await execute(store, "run2", {"suite": "native"}, CaseSpool([case]), caller, [])
         await provider.aclose()
 
     asyncio.run(main())
