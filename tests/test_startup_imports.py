@@ -166,17 +166,20 @@ app(prog_name="ctxsafe")
 """
 
 
-def test_a_run_sends_its_first_request_before_loading_what_comes_after_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suite", ["native", "mssbench", "mtmcs"])
+def test_a_run_sends_its_first_request_before_loading_what_comes_after_it(tmp_path: Path, suite: str) -> None:
     """Before a run's first request: the SDK, not rich (nothing printed yet without a progress bar), the guards
     (no --guard) or the offline rules (the model has not answered yet); issue 12's first request under 1 s."""
     data = tmp_path / "one.jsonl"
     data.write_text(json.dumps({"id": "a", "turns": ["Hello"], "context": "safe"}) + "\n")
-    argv = ["run", "native", "--data", str(data), "--model", "vllm:m", "--base-url", "http://127.0.0.1:9/v1",
+    source = ["--data", str(data), "--judge", "offline-rules"] if suite == "native" else ["--limit", "1"]
+    argv = ["run", suite, *source, "--model", "vllm:m", "--base-url", "http://127.0.0.1:9/v1",
             "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"), "--no-progress",
-            "--max-attempts", "1", "--judge", "offline-rules"]
+            "--max-attempts", "1"]
     out = subprocess.run([sys.executable, "-c", AT_FIRST_CONNECT, *argv], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     modules = json.loads(out.stdout.strip().splitlines()[-1])
     assert "openai" in modules and "ctxsafe.engine.store" in modules  # the request is the run's own
-    late = [m for m in modules if m == "rich" or m.startswith(("rich.", "ctxsafe.guards.", "ctxsafe.judges.offline"))]
+    late = [m for m in modules
+            if m == "rich" or m.startswith(("rich.", "ctxsafe.guards.", "ctxsafe.judges.offline_rules"))]
     assert [m for m in late if m != "ctxsafe.guards.session"] == []  # the session module holds no guard code

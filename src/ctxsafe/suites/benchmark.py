@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import RenderableType
 
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
@@ -40,6 +39,9 @@ from ctxsafe.suites.protocol import (
     SuiteResults,
 )
 from ctxsafe.suites.shaped import ShapedSuite, gen_params
+
+if TYPE_CHECKING:  # rich loads when a table is printed, after the run's first request (issue 12)
+    from rich.console import RenderableType
 
 
 @dataclass(frozen=True)

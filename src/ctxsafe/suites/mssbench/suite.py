@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
-from rich.console import RenderableType
 
 from ctxsafe.engine.policy import Policy
 from ctxsafe.engine.store import RunStore
@@ -38,6 +37,9 @@ from ctxsafe.suites.protocol import (
     Turns,
 )
 from ctxsafe.suites.protocol import Judgements as JudgementMap
+
+if TYPE_CHECKING:  # rich loads when a table is printed, after the run's first request (issue 12)
+    from rich.console import RenderableType
 
 DEMO = "demo"
 YESNO = "mss-yesno"

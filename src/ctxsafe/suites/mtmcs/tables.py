@@ -4,12 +4,13 @@ and the per-turn insight."""
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ctxsafe.inert import inert_markup
 from ctxsafe.report.terminal import ci, failure_text, pct
+
+if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
+    from rich.table import Table
 
 TYPE_NAMES = {"A": "A escalation", "B": "B context switch"}
 
@@ -49,6 +50,8 @@ def not_scored(g: dict[str, Any]) -> str:
 
 
 def metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
+    from rich.table import Table
+
     faithful = any(r.get("mode") == "faithful" for r in rows)
     caption = ("Scores 1-5 [95% CI], over the dialogues the judge scored; accuracies in % [Wilson 95% CI]. "
                + ("FAITHFUL mode: unparseable answers are dropped from the denominator, as in the paper."
@@ -77,6 +80,8 @@ def _dist_text(d: dict[str, int]) -> str:
 
 
 def insight_table(rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title="Per-turn insight (per-turn judge)", title_justify="left",
               caption="unsafe: first turn with an aware or refusing reply; safe: first turn with a refusal",
               caption_justify="left")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ctxsafe.engine.rollout import probe_step
 from ctxsafe.inert import inert_text
 from ctxsafe.schema import Case, TurnRecord
 from ctxsafe.suites.mtmcs.metrics import probe_answer
 
+if TYPE_CHECKING:  # rich loads when `ctxsafe show` prints, not when the suite is imported (issue 12)
+    from rich.console import RenderableType
+
 
 def intent_answers(case: Case, turns: dict[tuple[str, str], TurnRecord]) -> list[RenderableType]:
     """Each question, its options, the gold answer, the model's answer and how it was read."""
+    from rich.text import Text
+
     if not case.probes:
         return []
     out: list[RenderableType] = [Text("Intent recognition", style="bold")]
