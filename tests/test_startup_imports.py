@@ -183,3 +183,29 @@ def test_a_run_sends_its_first_request_before_loading_what_comes_after_it(tmp_pa
     late = [m for m in modules
             if m == "rich" or m.startswith(("rich.", "ctxsafe.guards.", "ctxsafe.judges.offline_rules"))]
     assert [m for m in late if m != "ctxsafe.guards.session"] == []  # the session module holds no guard code
+
+
+def test_the_consoles_load_rich_when_first_used_and_print_as_before() -> None:
+    code = ("import sys; from ctxsafe.cli_common import console; before = 'rich.console' in sys.modules; "
+            "console.print('hello [bold]x[/]'); print(before, 'rich.console' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["hello x", "False True"]
+
+
+def test_the_progress_bar_imports_rich_itself() -> None:
+    """`engine.progress` no longer imports rich at the top: the bar still draws, with its error count."""
+    import io
+
+    from rich.console import Console
+
+    from ctxsafe.engine.progress import RichProgress
+
+    screen = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with RichProgress(screen) as bar:
+        bar.start("generate", 3, 0)
+        bar.advance()
+        bar.advance(error=True)
+        bar.advance()
+        bar.finish()
+    text = screen.file.getvalue()  # type: ignore[attr-defined]
+    assert "generate" in text and "1 errors" in text and "3/3" in text
