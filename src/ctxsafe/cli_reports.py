@@ -196,7 +196,7 @@ def runs(
                 continue
             judges = cfg.get("judges") or [j for j, _ in st.judges_of(info.run_id)]
             headline = "-"
-            n_cases = str(len(st.case_ids(info.run_id)))
+            n_cases = str(st.case_count(info.run_id))
             if score:
                 view = load_view(st, info.run_id, suites=get_suite)
                 headline = headline_score(view.doc, view.cases, view.outcomes)

@@ -238,7 +238,7 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
         return
     print_rows(suite, rows, shared["by_category"])
     with user_errors():
-        st = RunStore(Path(shared["store"]), readonly=True)  # SQLite's small default page cache, not the writer's
+        st = RunStore(Path(shared["store"]))
         try:
             for row in rows:
                 console.print(f"{row['run_id']}: {describe(row['spend'])}", soft_wrap=True, markup=False,
