@@ -9,6 +9,7 @@ with the run (at most 250 MB at 100,000 dialogues), so the slope is the figure t
     .venv/bin/python benchmarks/bench_memory.py                       # 2,000 / 8,000 / 20,000 dialogues
     .venv/bin/python benchmarks/bench_memory.py --quick               # 500 / 1,000 / 2,000
     .venv/bin/python benchmarks/bench_memory.py --sizes 1000 100000   # the full-scale target (long)
+    .venv/bin/python benchmarks/bench_memory.py --reference --sizes 20000 100000  # no HTTP: ~6 min at 100,000
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="500 / 1,000 / 2,000 dialogues")
     ap.add_argument("--sizes", type=int, nargs="+", help="run sizes in dialogues (ascending)")
+    ap.add_argument("--reference", action="store_true",
+                    help="the offline reference model instead of the local server (no HTTP: 100,000 in minutes)")
     args = ap.parse_args()
     sizes = args.sizes or ([500, 1000, 2000] if args.quick else [2000, 8000, 20000])
-    print(f"peak RSS of `ctxsafe run native` (concurrency 64), its re-run and `ctxsafe report`, sizes {sizes}; "
-          f"{machine()}")
+    model = "the reference model" if args.reference else "the local server"
+    print(f"peak RSS of `ctxsafe run native` (concurrency 64, {model}), its re-run and `ctxsafe report`, "
+          f"sizes {sizes}; {machine()}")
     peaks: dict[str, list[float]] = {p: [] for p in PHASES}
     with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp, instant_server(max_seconds=7200) as srv:
         work = Path(tmp)
@@ -60,12 +64,14 @@ def main() -> int:
             data = write_jsonl(dialogues(n), work / f"{n}" / "suite.jsonl")
             store, out = work / f"{n}" / "runs.sqlite", work / f"{n}" / "out"
             run = ctxsafe_args(data, srv.base_url, store, out)
+            if args.reference:
+                run[run.index("--model") + 1] = "ref:always-comply"
             srv.reset()
             first = measure(run)
             calls = srv.stats()["chat_completions"]
             srv.reset()
             again = measure(run)
-            if srv.stats()["chat_completions"] != 0:
+            if srv.stats()["chat_completions"] != 0 or (args.reference and calls != 0):
                 print(f"FAILED: the re-run of {n} dialogues called the model")
                 return 1
             run_id = json.loads(next((out).glob("*.json")).read_text())["run_id"]
