@@ -8,6 +8,7 @@ import gc
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,19 @@ def test_resume_compares_cases_across_chunks(tmp_path: Path, monkeypatch: pytest
     write_suite(data, pairs=5)
     code, _, output = run(tmp_path, "native", "--data", str(data), "--run-id", rid)
     assert code != 0 and "different set of cases" in output, output
+
+
+@pytest.mark.parametrize(("last_line", "error"), [
+    ('{"id": "late", "context": "safe"}', r"line 10.*turns"),  # malformed, past --limit 1
+    ('{"id": "late", "pair_id": "lonely", "context": "safe", "turns": ["Hi"]}', "pair 'lonely' has only"),
+])
+def test_a_streamed_file_is_checked_whole_before_the_store_is_touched(tmp_path: Path, last_line: str,
+                                                                     error: str) -> None:
+    """The loader yields cases as it reads, but an error anywhere in the file (also past --limit, also one
+    that needs the whole file) stops the run before anything is written."""
+    data = write_suite(tmp_path / "mine.jsonl")
+    data.write_text(data.read_text() + last_line + "\n")
+    code, ids, output = run(tmp_path, "native", "--data", str(data), "--limit", "1")
+    assert code != 0 and ids == []
+    assert re.search(error, " ".join(output.split())), output
+    assert not (tmp_path / "runs.sqlite").exists()
