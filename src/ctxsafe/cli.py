@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("ctxsafe.cli_convert", "convert", "Convert a benchmark release into the native JSONL format."),
     "schema": ("ctxsafe.cli_convert", "schema", "Print the JSON Schema of the native format, with its version."),
     "effect": ("ctxsafe.cli_effect", "effect", "Paired effect of CHANGED vs REFERENCE on correctness, with 95% CIs."),
-    "judge-eval": ("ctxsafe.judges.eval_command", "judge_eval", "Measure a judge against human labels, with 95% "
+    "judge-eval": ("ctxsafe.cli_judge_eval", "judge_eval", "Measure a judge against human labels, with 95% "
                                                                 "intervals."),
     "agreement": ("ctxsafe.judges.agreement_command", "agreement", "Agreement between the judges that scored one "
                                                                    "run, and the cases they disagree on."),

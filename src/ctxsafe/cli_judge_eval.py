@@ -61,7 +61,7 @@ def load_all(paths: list[Path]) -> tuple[LabelKind, list[AnyLabel]]:
 async def evaluate(kind: LabelKind, items: list[AnyLabel], source: str, spec: str, store_path: Path,
                    endpoint: Endpoint, retry: RetryPolicy, input_mode: str | None) -> dict[str, Any]:
     """Judge the records through the engine and compare with the labels."""
-    from ctxsafe.judges.eval_judges import make_eval_judges, views  # numpy: loaded when used, not at start-up
+    from ctxsafe.judge_eval import make_eval_judges, views  # numpy: loaded when used, not at start-up
 
     store = RunStore(store_path)
     try:

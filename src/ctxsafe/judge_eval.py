@@ -1,7 +1,9 @@
 """Which judges `judge-eval` measures for each kind of labelled file, and how their verdicts are compared.
 
 Why separate from the command: the same mapping (label kind -> judges -> views) serves the CLI,
-the tests and the figures quoted in docs/judges.md, so they cannot drift apart.
+the tests and the figures quoted in docs/judges.md, so they cannot drift apart. It sits above
+`judges/` because it composes suites' judges (MSSBench's Yes/No reader, MTMCS's score and turn
+judges) with the generic ones, and the generic layers never import suites.
 """
 
 from __future__ import annotations
