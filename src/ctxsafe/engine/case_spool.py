@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.rollout import case_steps
-from ctxsafe.engine.store import CHUNK, case_body
+from ctxsafe.engine.store import CHUNK, case_body, keyset_pages
 from ctxsafe.errors import DataError
 from ctxsafe.schema import Case
 
@@ -77,13 +77,8 @@ class CaseSpool(Collection[Case]):
     def _read(self, column: str, size: int | None, where: str = "") -> Iterator[list[tuple[str, str]]]:
         """(case id, `column`) in play order, `size` at a time."""
         for unsafe in (0, 1):
-            last = -1
-            while True:
-                rows = self._db.execute(f"SELECT seq, id, {column} FROM cases WHERE unsafe=? AND seq>?{where} "
-                                        "ORDER BY seq LIMIT ?", (unsafe, last, size or CHUNK)).fetchall()
-                if not rows:
-                    break
-                last = rows[-1][0]
+            for rows in keyset_pages(self._db, f"SELECT seq, id, {column} FROM cases WHERE unsafe=?{where} "
+                                     "AND seq>? ORDER BY seq LIMIT ?", (unsafe,), size or CHUNK):
                 yield [(r[1], r[2]) for r in rows]
 
     def rows(self, size: int | None = None) -> Iterator[list[tuple[str, str]]]:

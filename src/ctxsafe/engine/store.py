@@ -298,6 +298,16 @@ def _acquire(lock_path: Path, run_id: str, store: Path) -> int:
         os.close(fd)
 
 
+def keyset_pages(db: sqlite3.Connection, sql: str, params: tuple[Any, ...], size: int,
+                 ) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `sql` a page at a time, by keyset: its first column is the ordering key and its last two
+    parameters are `key > ?` and `LIMIT ?`, so each page is one indexed range read however deep it is."""
+    last = -1
+    while rows := db.execute(sql, (*params, last, size)).fetchall():
+        last = rows[-1][0]
+        yield rows
+
+
 def case_body(case: Case) -> str:
     """A case as stored; one that cannot be written (text that is not Unicode) is a DataError naming it."""
     try:
@@ -514,13 +524,8 @@ class RunStore:
 
     def case_rows(self, run_id: str, size: int | None = None) -> Iterator[list[tuple[str, str]]]:
         """The run's cases in order as (case id, stored JSON), `size` at a time (nothing parsed)."""
-        last = -1
-        while True:
-            rows = self._db.execute("SELECT ord, case_id, body FROM cases WHERE run_id=? AND ord>? ORDER BY ord "
-                                    "LIMIT ?", (run_id, last, size or CHUNK)).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
+        for rows in keyset_pages(self._db, "SELECT ord, case_id, body FROM cases WHERE run_id=? AND ord>? "
+                                 "ORDER BY ord LIMIT ?", (run_id,), size or CHUNK):
             yield [(r[1], r[2]) for r in rows]
 
     @contextmanager
@@ -603,15 +608,9 @@ class RunStore:
                                         dict[tuple[str, str], Judgement]]]:
         """The run's cases in order, `size` at a time, each chunk with its turns and `judge`'s judgements
         (keyed as `turns` and `judgements` key them): a report never holds the whole run."""
-        last = -1
-        while True:
-            rows = self._db.execute("SELECT ord, body FROM cases WHERE run_id=? AND ord>? ORDER BY ord LIMIT ?",
-                                    (run_id, last, size or CHUNK)).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
+        for rows in self.case_rows(run_id, size):
             with gc_paused():
-                cases = [Case.model_validate_json(r[1]) for r in rows]
+                cases = [Case.model_validate_json(body) for _, body in rows]
             ids = [c.id for c in cases]
             yield cases, self.turns_for(run_id, ids), {} if judge is None else self.judgements_for(run_id, *judge, ids)
 
