@@ -39,14 +39,16 @@ def check_same_cases(store: RunStore, run_id: str, cases: CaseSpool) -> None:
 
     Both sides are read a chunk at a time; only a case whose stored JSON differs is parsed (an equal case
     written by an older ctxsafe may serialise differently)."""
-    if store.case_count(run_id) != len(cases) or any(
-            len(cases.bodies([i for i, _ in rows])) != len(rows) for rows in store.case_rows(run_id)):
-        raise DataError(f"run {run_id} was started with a different set of cases; the data changed since. "
-                        "Use a new --store or --run-id")
+    different_set = (f"run {run_id} was started with a different set of cases; the data changed since. "
+                     "Use a new --store or --run-id")
+    if store.case_count(run_id) != len(cases):
+        raise DataError(different_set)
     changed_images: set[str] = set()
     changed_cases: list[str] = []
-    for rows in store.case_rows(run_id):
+    for rows in store.case_rows(run_id):  # one pass: equal counts and every stored id present = the same set
         now = cases.bodies([i for i, _ in rows])
+        if len(now) != len(rows):
+            raise DataError(different_set)
         for case_id, body in rows:
             if now[case_id] == body:
                 continue
