@@ -126,6 +126,10 @@ class Case(_Frozen):
                 raise ValueError("the final turn must be answered by the model, not replayed")
         return self
 
+    def images(self) -> list[ImagePart]:
+        """Every image the case sends: its context images, then those inside its messages, in order."""
+        return [*self.context_images, *(p for m in (*self.history, *self.turns) for p in m.images())]
+
     def fixed_reply(self, i: int) -> str | None:
         """The fixed reply replayed after user turn `i` (0-based), or None where the model answers."""
         return self.fixed_replies[i] if self.fixed_replies else None

@@ -30,10 +30,6 @@ CREATE INDEX play ON cases (unsafe, seq);
 """
 
 
-def _sends_images(case: Case) -> bool:
-    return bool(case.context_images) or any(m.images() for m in (*case.history, *case.turns))
-
-
 class CaseSpool(Collection[Case]):
     """The cases, spooled to disk in one pass; iterating reads them back in play order, a chunk at a time."""
 
@@ -49,7 +45,7 @@ class CaseSpool(Collection[Case]):
                     digest.update(body.encode())
                     try:
                         self._db.execute("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?)",
-                                         (seq, case.id, int(case.context != "safe"), int(_sends_images(case)),
+                                         (seq, case.id, int(case.context != "safe"), int(bool(case.images())),
                                           json.dumps(case_steps(case)), body))
                     except sqlite3.IntegrityError:
                         raise DataError(f"duplicate case id {case.id!r}",

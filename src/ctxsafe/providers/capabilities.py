@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ctxsafe.errors import ConfigError
-from ctxsafe.schema import Case, ImagePart, Message
+from ctxsafe.schema import Case, ImagePart
 
 ALL_FORMATS = frozenset(("image/jpeg", "image/png", "image/webp", "image/gif"))
 
@@ -69,10 +69,6 @@ def image_problem(part: ImagePart, count: int, caps: Capabilities, size: int | N
     return None
 
 
-def _request_images(messages: Iterable[Message]) -> list[ImagePart]:
-    return [p for m in messages for p in m.images()]
-
-
 def check_cases(model: str, caps: Capabilities, cases: Iterable[Case],
                 size_of: Callable[[ImagePart], int] | None = None) -> None:
     """Refuse a run before its first call when any case carries an input the provider cannot take.
@@ -80,7 +76,7 @@ def check_cases(model: str, caps: Capabilities, cases: Iterable[Case],
     The error names the model, the first case at fault and the reason, in one line.
     """
     for case in cases:
-        images = list(case.context_images) + _request_images((*case.history, *case.turns))
+        images = case.images()
         for count, part in enumerate(images, start=1):
             size = size_of(part) if size_of is not None and caps.max_image_bytes is not None else None
             problem = image_problem(part, count, caps, size)

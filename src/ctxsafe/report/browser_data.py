@@ -54,7 +54,7 @@ class RunRows:
 
 def case_images(case: Case) -> list[ImagePart]:
     seen: dict[str, ImagePart] = {}
-    for part in (*case.context_images, *(p for m in (*case.history, *case.turns) for p in m.images())):
+    for part in case.images():
         seen.setdefault(part.sha256, part)
     return list(seen.values())
 

@@ -200,9 +200,7 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
 def _noting_images(cases: Iterable[Case], seen: dict[str, ImagePart]) -> Iterator[Case]:
     """The cases unchanged, noting each distinct image they send (by sha256) for the run's image summary."""
     for c in cases:
-        for m in (*c.history, *c.turns):
-            seen.update((p.sha256, p) for p in m.images())
-        seen.update((p.sha256, p) for p in c.context_images)
+        seen.update((p.sha256, p) for p in c.images())
         yield c
 
 
