@@ -23,11 +23,16 @@ class JudgeInput:
 
 
 class JudgeIdentity(Protocol):
-    """What a stored Judgement says of the judge that made it."""
+    """What a stored Judgement says of the judge that made it (read-only: a judge may compute them lazily)."""
 
-    judge_id: str
-    prompt_version: str
-    input_mode: str
+    @property
+    def judge_id(self) -> str: ...
+
+    @property
+    def prompt_version(self) -> str: ...
+
+    @property
+    def input_mode(self) -> str: ...
 
 
 class Judge(JudgeIdentity, Protocol):

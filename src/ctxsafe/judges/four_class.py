@@ -8,6 +8,7 @@ Both judges score the final user turn of a case.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -108,16 +109,12 @@ class FourClassOfflineJudge:
     input_mode = "response"
     concurrency = 64
 
-    prompt_version: str
-
-    def __getattr__(self, name: str) -> Any:
-        """`prompt_version` is the rules module's, read when first needed: the rules' regular expressions compile
-        when the run first judges, not before the model's first request (issue 12)."""
-        if name != "prompt_version":
-            raise AttributeError(name)
+    @functools.cached_property
+    def prompt_version(self) -> str:
+        """The rules module's, read when first needed: the rules' regular expressions compile when the run
+        first judges, not before the model's first request (issue 12)."""
         from ctxsafe.judges.offline_rules import PROMPT_VERSION
 
-        self.prompt_version = PROMPT_VERSION
         return PROMPT_VERSION
 
     def applies(self, case: Case, step: str) -> bool:
