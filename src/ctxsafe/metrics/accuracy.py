@@ -26,7 +26,7 @@ from ctxsafe.schema import Case, Judgement, TurnRecord
 if TYPE_CHECKING:
     import numpy as np
 
-    from ctxsafe.engine.store import CaseFacts
+    from ctxsafe.engine.case_facts import CaseFacts
 
 FAILURES = ("error", "filtered", "pending", "unjudged", "judge_error", "parse_fail")
 
