@@ -245,8 +245,9 @@ async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge
         nonlocal errors
         j = await judge.judge(item)
         writer.add(j)
-        errors += is_bad(j)
-        progress.advance(error=is_bad(j))
+        bad = is_bad(j)
+        errors += bad
+        progress.advance(error=bad)
 
     try:
         await run_pool(items(), work, judge.concurrency)
