@@ -95,3 +95,28 @@ def test_ablation_is_recorded_and_the_effect_is_paired(tmp_path: Path) -> None:
     eff = json.loads((tmp_path / "effect.json").read_text())
     assert eff["overall"]["units"] == 3 and eff["changed"]["ablation"] == "text-only"
     assert eff["overall"]["effect"] == 0.0  # an image-blind keyword filter: removing the image changes nothing
+
+
+def test_the_effect_interval_is_clustered_like_the_reports() -> None:
+    """Three queries per MSSBench-style record share one image pair: their pairs are one cluster, so the
+    effect's interval is the cluster-robust one over records, not a t-interval over independent pairs."""
+    from ctxsafe.metrics.effect import paired_effect
+    from ctxsafe.metrics.stats import cluster_mean_ci
+
+    cases = [Case(id=f"r{r}q{q}-{ctx}", suite="native", pair_id=f"r{r}q{q}", context=ctx,  # type: ignore[arg-type]
+                  turns=({"role": "user", "parts": [{"text": "q"}]},), meta={"cluster": f"r{r}"})  # type: ignore[arg-type]
+             for r in range(12) for q in range(3) for ctx in ("safe", "unsafe")]
+    reference = {c.id: "correct" for c in cases}
+    # without the image, records 0-3 lose every unsafe twin: effects move together within a record
+    changed = {c.id: "wrong" if c.context == "unsafe" and int(c.pair_id[1:].split("q")[0]) < 4 else "correct"
+               for c in cases}
+    eff = paired_effect(cases, reference, changed)
+    unsafe = eff["unsafe"]
+    values = [-1.0 if int(c.pair_id[1:].split("q")[0]) < 4 else 0.0 for c in cases if c.context == "unsafe"]
+    records = [c.meta["cluster"] for c in cases if c.context == "unsafe"]
+    mean, lo, hi, _n = cluster_mean_ci(values, records, bounds=(-1.0, 1.0))
+    assert (unsafe["units"], unsafe["clusters"], unsafe["small"]) == (36, 12, False)
+    assert unsafe["effect"] == pytest.approx(mean) and unsafe["ci95"] == pytest.approx([lo, hi])
+    naive = cluster_mean_ci(values, [c.pair_id for c in cases if c.context == "unsafe"], bounds=(-1.0, 1.0))
+    assert hi - lo > naive[2] - naive[1]  # 12 records, not 36 independent pairs
+    assert eff["overall"]["clusters"] == 12 and eff["overall"]["ci95"][0] >= -1.0

@@ -13,7 +13,7 @@ from ctxsafe.engine.policy import step_role
 from ctxsafe.exit_codes import ExitCode
 from ctxsafe.policies import adashield, cot_safety, prompt_patch, self_reflection
 from ctxsafe.policies.immune import Scores, parse_scores, pick
-from ctxsafe.report.defenses import RunUnits, compare, pair_outcome
+from ctxsafe.report.defenses import RunUnits, compare, pair_outcome, paired_difference
 from ctxsafe.schema import TurnRecord
 from ctxsafe.testing.openai_server import ReplyRule, ServerConfig, ServerHandle
 from tests.mss_data import make_mss_dir
@@ -214,6 +214,26 @@ def test_pair_outcomes_and_paired_differences() -> None:
     assert doc["runs"][1]["pair_outcomes"] == {"both_right": 2, "over_refusal": 1}
     with pytest.raises(Exception, match="at least one defended run"):
         compare([bare])
+
+
+def test_paired_differences_are_clustered_and_clipped_to_the_scale() -> None:
+    """Units of one cluster (an MSSBench record's queries) move together: the interval is over clusters, and it
+    never leaves the range a difference can take on the metric's scale."""
+    from ctxsafe.metrics.stats import cluster_mean_ci
+
+    units = [f"r{r}q{q}" for r in range(6) for q in range(4)]
+    clusters = {u: u.split("q")[0] for u in units}
+    bare = {u: 0.0 for u in units}
+    other = {u: 1.0 if clusters[u] in ("r0", "r1") else 0.0 for u in units}
+    m = paired_difference(bare, other, clusters)
+    diffs = [other[u] - bare[u] for u in sorted(units)]
+    expected = cluster_mean_ci(diffs, [clusters[u] for u in sorted(units)], bounds=(-1.0, 1.0))
+    assert (m["units"], m["clusters"], m["small"]) == (24, 6, True)
+    assert m["ci95"] == pytest.approx(list(expected[1:3]))
+    alone = paired_difference(bare, other)  # each unit its own cluster: narrower, as if 24 were independent
+    assert alone["clusters"] == 24 and alone["ci95"][1] - alone["ci95"][0] < m["ci95"][1] - m["ci95"][0]
+    scores = paired_difference({"a": 1.0, "b": 1.0, "c": 5.0}, {"a": 5.0, "b": 5.0, "c": 5.0}, scale=(1.0, 5.0))
+    assert scores["ci95"][0] >= -4.0 and scores["ci95"][1] == 4.0  # clipped at the widest possible difference
 
 
 def test_self_reflection_module_names_its_roles() -> None:

@@ -52,7 +52,7 @@ def effect(
     for scope in ("overall", "safe", "unsafe"):
         b = result[scope]
         table.add_row(scope + (" (per pair)" if scope == "overall" else ""), str(b["units"]), pct(b["effect"]),
-                      ci(b["ci95"]))
+                      ci(b["ci95"]) + (" (few)" if b.get("small") else ""))
     console.print(table)
     if result["cases_not_in_both"]:
         console.print(f"{result['cases_not_in_both']} case(s) of the reference are missing from the changed run")

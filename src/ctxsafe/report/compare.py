@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ctxsafe.errors import ConfigError
+from ctxsafe.metrics.accuracy import cluster_of
 from ctxsafe.metrics.paired_tests import Difference, McNemar, bootstrap_difference, clusters, mcnemar
 from ctxsafe.metrics.stats import newcombe
 from ctxsafe.report.browser_data import RunRows, case_images
@@ -60,7 +61,8 @@ def _diff(rows_a: Sequence[bool], rows_b: Sequence[bool], cl: Sequence[int], see
 
 
 def compare_pair(a: RunRows, b: RunRows, seed: int = 0) -> PairedComparison:
-    """B against A over the cases they share (same case id) and both scored, clustered by pair id and image;
+    """B against A over the cases they share (same case id) and both scored, clustered by pair id, image and
+    the suite's cluster (an MSSBench record's chat queries and paraphrases, an MTMCS row);
     runs with no case in common but one side each are compared by their rates instead."""
     b_cases = {c.id for c in b.cases}
     shared = [c for c in a.cases if c.id in b_cases]
@@ -78,7 +80,7 @@ def compare_pair(a: RunRows, b: RunRows, seed: int = 0) -> PairedComparison:
     ra = [oa[i] == "right" for i in keep]
     rb = [ob[i] == "right" for i in keep]
     first_image = [next((p.sha256 for p in case_images(c)), None) for c in scored]
-    cl = clusters([c.pair_id for c in scored], first_image)
+    cl = clusters([c.pair_id for c in scored], first_image, [cluster_of(c) for c in scored])
     sides = {}
     for ctx in ("safe", "unsafe"):
         idx = [i for i, c in enumerate(scored) if c.context == ctx]

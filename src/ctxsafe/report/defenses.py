@@ -1,7 +1,8 @@
 """The defenses table: the bare model against each defense on the same cases, from the store alone.
 
 For each defended run: the suite's metrics side by side with the bare run's, the paired difference
-(defense - bare) over the units both runs scored with a t-interval, the paired outcome counts of
+(defense - bare) over the units both runs scored with a t-interval clustered by the units' clusters (an
+MSSBench record, an MTMCS row: what the reports cluster by), the paired outcome counts of
 every run, and what each run cost per case (calls and tokens by role).
 """
 
@@ -17,7 +18,7 @@ from ctxsafe.engine.policy import ROLES, step_role
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.metrics.paired import CELLS, RIGHT, WRONG, pair_cell
-from ctxsafe.metrics.stats import mean_ci
+from ctxsafe.metrics.stats import SMALL_CLUSTERS, cluster_mean_ci
 from ctxsafe.schema import Case, TurnRecord
 
 if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
@@ -33,6 +34,8 @@ class RunUnits:
 
     `metrics`: metric name -> unit id -> value (a unit a run did not score is absent).
     `pairs`: pair id -> (safe twin right, unsafe twin right), None where it was not scored.
+    `clusters`: unit id -> the cluster it shares information with (absent: the unit is its own cluster).
+    `scales`: metric name -> the range of one unit's value, where it is not 0-1 (a 1-5 judge score).
     """
 
     run_id: str
@@ -42,6 +45,8 @@ class RunUnits:
     pairs: dict[str, tuple[bool | None, bool | None]]
     cost: dict[str, dict[str, float]] = field(default_factory=dict)
     cases: int = 0
+    clusters: dict[str, str] = field(default_factory=dict)
+    scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def pair_outcome(safe: bool | None, unsafe: bool | None) -> str:
@@ -79,13 +84,20 @@ def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else math.nan
 
 
-def paired_difference(bare: Mapping[str, float], other: Mapping[str, float]) -> dict[str, Any]:
-    """Mean of each side and of (other - bare) over the units both scored, with a t-interval."""
+def paired_difference(bare: Mapping[str, float], other: Mapping[str, float],
+                      clusters: Mapping[str, str] | None = None, scale: tuple[float, float] = (0.0, 1.0)
+                      ) -> dict[str, Any]:
+    """Mean of each side and of (other - bare) over the units both scored, with a cluster-robust t-interval
+    (units sharing a cluster, e.g. an MSSBench record's queries, are not independent evidence), clipped to
+    the range a difference of values on `scale` can take."""
     common = sorted(set(bare) & set(other))
     diffs = [other[u] - bare[u] for u in common]
-    d, lo, hi = mean_ci(diffs)
+    of = clusters or {}
+    width = scale[1] - scale[0]
+    d, lo, hi, n_clusters = cluster_mean_ci(diffs, [of.get(u, u) for u in common], bounds=(-width, width))
     return {"bare": _mean([bare[u] for u in common]), "defended": _mean([other[u] for u in common]),
-            "diff": d, "ci95": [lo, hi], "units": len(common),
+            "diff": d, "ci95": [lo, hi], "units": len(common), "clusters": n_clusters,
+            "small": n_clusters < SMALL_CLUSTERS,
             "only_bare": len(set(bare) - set(other)), "only_defended": len(set(other) - set(bare))}
 
 
@@ -96,13 +108,15 @@ def compare(runs: Sequence[RunUnits]) -> dict[str, Any]:
     base = runs[0]
     comparisons = []
     for other in runs[1:]:
-        metrics = {name: paired_difference(units, other.metrics.get(name, {}))
+        metrics = {name: paired_difference(units, other.metrics.get(name, {}), base.clusters,
+                                           base.scales.get(name, (0.0, 1.0)))
                    for name, units in base.metrics.items()}
         comparisons.append({"run_id": other.run_id, "defense": other.defense, "metrics": metrics})
     return {
         "reference": {"run_id": base.run_id, "defense": base.defense, "model": base.model},
-        "method": "diff = defended - bare, averaged over the units both runs scored; 95% t-interval over those "
-                  "units (pairs, twins or questions, as named), so each unit is its own paired control",
+        "method": "diff = defended - bare, averaged over the units both runs scored (pairs, twins or questions, "
+                  "as named), so each unit is its own paired control; 95% cluster-robust t-interval over the "
+                  "units' clusters (an MSSBench record, an MTMCS row)",
         "comparisons": comparisons,
         "runs": [{"run_id": r.run_id, "defense": r.defense, "model": r.model, "cases": r.cases,
                   "pair_outcomes": {k: v for k, v in Counter(pair_outcome(*p) for p in r.pairs.values()).items()},
@@ -128,7 +142,8 @@ def difference_table(doc: dict[str, Any], title: str) -> Table:
         for name, m in comp["metrics"].items():
             lo, hi = m["ci95"]
             band = "-" if math.isnan(lo) else f"{lo:+.3f} to {hi:+.3f}"
-            t.add_row(comp["defense"], name, _num(m["bare"]), _num(m["defended"]), _signed(m["diff"]), band,
+            few = " (few)" if m.get("small") else ""
+            t.add_row(comp["defense"], name, _num(m["bare"]), _num(m["defended"]), _signed(m["diff"]), band + few,
                       str(m["units"]))
     return t
 

@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ctxsafe.inert import inert_markup
+from ctxsafe.metrics.stats import SMALL_CLUSTERS
 from ctxsafe.report.terminal import ci, failure_text, pct
 
 if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
@@ -24,11 +25,16 @@ def score_cell(block: dict[str, Any]) -> str:
     lo, hi = block["ci95"]
     bounds = "" if lo is None or hi is None or math.isnan(lo) or math.isnan(hi) else f" [{_num(lo)}-{_num(hi)}]"
     partial = f" n={block['scored']}/{block['n']}" if block["scored"] < block["n"] else ""
-    return f"{_num(block['mean'])}{bounds}{partial}"
+    return f"{_num(block['mean'])}{bounds}{_few(block)}{partial}"
 
 
 def acc_cell(block: dict[str, Any]) -> str:
-    return f"{pct(block['acc'])} [{ci(block['ci95'])}]"
+    return f"{pct(block['acc'])} [{ci(block['ci95'])}]{_few(block)}"
+
+
+def _few(block: dict[str, Any]) -> str:
+    """Marks a figure resting on too few rows to read (documents written before clustering have no mark)."""
+    return " (few)" if block.get("small") else ""
 
 
 def not_scored(g: dict[str, Any]) -> str:
@@ -53,7 +59,8 @@ def metrics_table(rows: list[dict[str, Any]], title: str) -> Table:
     from rich.table import Table
 
     faithful = any(r.get("mode") == "faithful" for r in rows)
-    caption = ("Scores 1-5 [95% CI], over the dialogues the judge scored; accuracies in % [Wilson 95% CI]. "
+    caption = ("Scores 1-5 [95% CI], over the dialogues the judge scored; accuracies in % [Wilson 95% CI]; "
+               f"intervals clustered by row, (few) = under {SMALL_CLUSTERS} rows: too few to read. "
                + ("FAITHFUL mode: unparseable answers are dropped from the denominator, as in the paper."
                   if faithful else "Every question counts: unparseable or missing answers are wrong."))
     t = Table(title=inert_markup(title), title_justify="left", caption=caption, caption_justify="left")

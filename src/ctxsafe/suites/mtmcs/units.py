@@ -16,7 +16,7 @@ from ctxsafe.metrics.paired import RIGHT, WRONG
 from ctxsafe.report.defenses import RunUnits, run_cost
 from ctxsafe.suites.mtmcs.insight import verdicts
 from ctxsafe.suites.mtmcs.judge import final_step
-from ctxsafe.suites.mtmcs.metrics import dialogue_state, probe_outcome, score_outcome
+from ctxsafe.suites.mtmcs.metrics import dialogue_state, probe_outcome, row_cluster, score_outcome
 
 
 def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
@@ -31,7 +31,9 @@ def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
     right: dict[str, dict[str, bool | None]] = {"safe": {}, "unsafe": {}}
     for v in verdicts(cases, turns, labels):  # the same rule as the results document's paired outcomes
         right[v.context][v.pair_id] = None if v.outcome not in (RIGHT, WRONG) else v.outcome == RIGHT
+    clusters: dict[str, str] = {}
     for case in cases:
+        clusters[case.pair_id] = row_cluster(case)
         state = dialogue_state(case, turns)
         score, _ = score_outcome(case, state, scores.get((case.id, final_step(case))))
         if score is not None:
@@ -39,9 +41,11 @@ def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
         for probe in case.probes:
             ok = probe_outcome(case, probe, turns, state) == "correct"
             metrics[f"{case.context} {probe.kind}"][f"{case.pair_id}/{probe.id}"] = 1.0 if ok else 0.0
+            clusters[f"{case.pair_id}/{probe.id}"] = row_cluster(case)
     pair_ids = sorted(set(right["safe"]) | set(right["unsafe"]))
     return RunUnits(
         run_id=run_id, model=str(doc.get("model")), defense=str(doc["config"].get("defense", "bare")),
         metrics=dict(sorted(metrics.items())),
         pairs={p: (right["safe"].get(p), right["unsafe"].get(p)) for p in pair_ids},
-        cost=run_cost(store, run_id, cases, turns, refs), cases=len(cases))
+        cost=run_cost(store, run_id, cases, turns, refs), cases=len(cases), clusters=clusters,
+        scales={"helpfulness": (1.0, 5.0), "safety awareness": (1.0, 5.0)})
