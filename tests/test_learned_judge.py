@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,14 @@ from ctxsafe.errors import ConfigError
 from ctxsafe.judges import embedder, learned_train
 from ctxsafe.judges.embedder import DIM
 from ctxsafe.judges.four_class import OFFLINE_JUDGES
-from ctxsafe.judges.learned import EMBED_RESOURCE, classify_learned, model_from_json, shipped_model
+from ctxsafe.judges.learned import (
+    _PUNCTUATION,
+    EMBED_RESOURCE,
+    LearnedModel,
+    classify_learned,
+    model_from_json,
+    shipped_model,
+)
 from ctxsafe.judges.split import split_of
 
 OLD_LABELS = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
@@ -69,6 +79,42 @@ def test_the_numpy_transform_equals_scikit_learns_tfidf_vectorizer() -> None:
         cols, vals = model.vectorizer.row(text)
         got[cols] = vals
         assert np.allclose(got, want, rtol=0, atol=1e-12), text
+
+
+def _reference_row(model: LearnedModel, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's `char_wb` analyzer and tf-idf, transcribed plainly (whitespace runs collapsed, each word
+    padded, n = 1..4 with a short word counted once at its longest), then the same numpy arithmetic."""
+    grams: list[str] = []
+    for word in re.sub(r"\s\s+", " ", text.lower()).split():
+        w = f" {word} "
+        for n in range(1, 5):
+            grams.extend(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
+            if len(w) <= n:
+                break
+    vocabulary = model.vectorizer.vocabulary
+    counts = Counter(g for g in grams if g in vocabulary)
+    cols = np.fromiter((vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
+    vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * model.vectorizer.idf[cols]
+    norm = float(np.sqrt(np.dot(vals, vals)))
+    return cols, (vals / norm if norm > 0 else vals)
+
+
+def test_the_fast_transform_and_shape_features_equal_the_plain_ones_to_the_last_bit() -> None:
+    """The judge's n-gram row is built with C-level counting and lookups; its columns, their order and every
+    value must be exactly those of the plain transcription, so verdicts and probabilities are unchanged."""
+    model = shipped_model()
+    texts = [json.loads(line)["response"] for line in OLD_LABELS.read_text().splitlines()]
+    spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    rnd = random.Random(7)
+    alphabet = "abcXYZ \u00dc\u0130\u00df_.,!?'-\u65e5\U0001f600" + spaces
+    texts += ["", " ", "a", "  a  ", "ab", "x\u2028y\x1cz\x85w", "__init__ __"]
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 60))) for _ in range(500)]
+    for text in texts:
+        cols, vals = model.vectorizer.row(text)
+        want_cols, want_vals = _reference_row(model, text)
+        assert np.array_equal(cols, want_cols) and np.array_equal(vals, want_vals), repr(text)
+    every_char = "".join(map(chr, range(0x110000)))
+    assert _PUNCTUATION.findall(every_char) == [c for c in every_char if not c.isalnum() and not c.isspace()]
 
 
 def test_embedding_judge_weights_were_fit_without_test_records_and_read_other_languages() -> None:

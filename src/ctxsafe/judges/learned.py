@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -33,7 +34,8 @@ N_SHAPE: Final = 10
 SHAPE_WEIGHT: Final = 3.0
 _WORD: Final = re.compile(r"\w+")
 _CONTENTFUL: Final = re.compile(r"[^\W_]")
-_RUNS_OF_SPACE: Final = re.compile(r"\s\s+")
+_PUNCTUATION: Final = re.compile(r"[^\w\s]|_")
+"""A character neither `str.isalnum()` nor `str.isspace()` (`\\w` is alnum plus `_`): one C scan, not a Python loop."""
 NGRAMS: Final = (1, 4)
 VECTORIZER_ARGS: Final[dict[str, Any]] = {"analyzer": "char_wb", "ngram_range": NGRAMS, "sublinear_tf": True,
                                           "lowercase": True}
@@ -50,23 +52,27 @@ def shape_features(responses: list[str], queries: list[str]) -> np.ndarray[Any, 
         m[i, classify_mssbench(text).label] = 1
         m[i, 4] = "?" in text
         m[i, 5] = math.log1p(len(toks)) / 6
-        m[i, 6] = len(set(toks)) / max(1, len(toks))
-        m[i, 7] = len(qtoks & set(toks)) / max(1, len(qtoks))
-        m[i, 8] = sum(not c.isalnum() and not c.isspace() for c in text) / max(1, len(text))
+        distinct = set(toks)
+        m[i, 6] = len(distinct) / max(1, len(toks))
+        m[i, 7] = len(qtoks & distinct) / max(1, len(qtoks))
+        m[i, 8] = len(_PUNCTUATION.findall(text)) / max(1, len(text))
         m[i, 9] = len(toks) <= 6
     return m * SHAPE_WEIGHT
 
 
 def char_wb_ngrams(text: str) -> list[str]:
-    """Character n-grams inside word boundaries, each word padded with one space (scikit-learn's `char_wb`)."""
+    """Character n-grams inside word boundaries, each word padded with one space (scikit-learn's `char_wb`).
+
+    A padded word has at least 3 characters, so every n from 1 to 4 fits except n = 4 on a one-letter
+    word, which scikit-learn counts once at its longest (the 3-gram): the plain slices below give that,
+    in scikit-learn's order. scikit-learn first collapses runs of `\\s`; `str.split()` splits on exactly
+    those characters, so the collapse changes nothing here (`tests/test_learned_judge.py` checks both)."""
     grams: list[str] = []
     lo, hi = NGRAMS
-    for word in _RUNS_OF_SPACE.sub(" ", text.lower()).split():
+    sizes = range(lo, hi + 1)
+    for word in text.lower().split():
         w = f" {word} "
-        for n in range(lo, hi + 1):
-            grams.extend(w[i:i + n] for i in range(max(1, len(w) - n + 1)))
-            if len(w) <= n:  # a short word is counted once, at its longest
-                break
+        grams += [w[i:i + n] for n in sizes for i in range(len(w) - n + 1)]
     return grams
 
 
@@ -84,9 +90,12 @@ class CharTfidf:
 
     def row(self, text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """Column indices and values of the reply's l2-normalised tf-idf row."""
-        counts = Counter(g for g in char_wb_ngrams(text) if g in self.vocabulary)
-        cols = np.fromiter((self.vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
-        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.idf[cols]
+        counts = Counter(char_wb_ngrams(text))  # first-seen order, as the in-vocabulary n-grams were before
+        n = len(counts)
+        index = np.fromiter(map(self.vocabulary.get, counts, repeat(-1)), dtype=np.int64, count=n)
+        known = index >= 0
+        cols = index[known]
+        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=n)[known])) * self.idf[cols]
         norm = float(np.sqrt(np.dot(vals, vals)))
         return cols, (vals / norm if norm > 0 else vals)
 
