@@ -79,7 +79,9 @@ async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CON
     """The practical ceiling: the same SDK client, the same requests, nothing else. Returns seconds.
 
     `lean` sends each body with the client's `post` instead of `chat.completions.create`, as ctxsafe does: the
-    bare loop on the same lean path, so ctxsafe's own cost shows apart from the SDK's request building."""
+    bare loop on the same lean path, so ctxsafe's own cost shows apart from the SDK's request building. The
+    client is built on the clock: ctxsafe's timed run builds its own (the SDK loads the CA store for it)."""
+    start = time.perf_counter()
     client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=120.0)
 
     async def create(messages: list[dict[str, str]]) -> ChatCompletion:
@@ -105,7 +107,6 @@ async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CON
                 resp = await create(messages)
                 messages.append({"role": "assistant", "content": resp.choices[0].message.content or ""})
 
-    start = time.perf_counter()
     try:
         async with asyncio.TaskGroup() as tg:
             for _ in range(min(concurrency, len(items))):
@@ -115,11 +116,13 @@ async def bare_loop(base_url: str, items: list[Dialogue], concurrency: int = CON
     return time.perf_counter() - start
 
 
-def ctxsafe_args(data: Path, base_url: str, store: Path, out: Path, concurrency: int = CONCURRENCY) -> list[str]:
-    """The `ctxsafe run native` command line every script times (offline judge, no progress bar)."""
+def ctxsafe_args(data: Path, base_url: str, store: Path, out: Path, concurrency: int = CONCURRENCY,
+                 judge: str = "offline") -> list[str]:
+    """The `ctxsafe run native` command line every script times (the default offline judge, no progress bar);
+    `judge="none"` plays the model only, as the bare loop does."""
     return ["run", "native", "--data", str(data), "--model", f"openai:{MODEL}", "--base-url", base_url,
             "--concurrency", str(concurrency), "--store", str(store), "--out", str(out), "--no-progress",
-            "--max-attempts", "3", "--retry-base", "0.05"]
+            "--max-attempts", "3", "--retry-base", "0.05", "--judge", judge]
 
 
 def run_cli_in_process(args: list[str]) -> float:

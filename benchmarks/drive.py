@@ -6,6 +6,7 @@ start-up and imports happen before the clock starts, for both sides alike.
 
     python benchmarks/drive.py bare    --base-url URL --data FILE.jsonl [--concurrency 64]
     python benchmarks/drive.py ctxsafe --base-url URL --data FILE.jsonl --store S --out DIR [--workload W]
+                               [--judge none]
     python benchmarks/drive.py replay  --base-url URL --data REQUESTS.jsonl --images DIR
 """
 
@@ -45,6 +46,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--concurrency", type=int, default=CONCURRENCY)
     ap.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    ap.add_argument("--judge", default="offline", help="ctxsafe, text workload: the judge ('none': play only)")
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -74,7 +76,7 @@ def main() -> int:
 
         cpu0 = time.process_time()
         if args.workload == "text":
-            argv = ctxsafe_args(args.data, args.base_url, args.store, args.out, args.concurrency)
+            argv = ctxsafe_args(args.data, args.base_url, args.store, args.out, args.concurrency, args.judge)
         else:
             from workloads import run_args
 

@@ -121,7 +121,9 @@ def image_urls(folder: Path) -> dict[str, Path]:
 
 async def replay(base_url: str, bodies: list[dict[str, Any]], files: dict[str, Path],
                  concurrency: int = CONCURRENCY) -> float:
-    """Send every logged body through the SDK at `concurrency`; each image's data URL encoded once per run."""
+    """Send every logged body through the SDK at `concurrency`; each image's data URL encoded once per run.
+    The client is built on the clock, as ctxsafe's timed run builds its own."""
+    start = time.perf_counter()
     client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=120.0)
     urls: dict[str, str] = {}
 
@@ -149,7 +151,6 @@ async def replay(base_url: str, bodies: list[dict[str, Any]], files: dict[str, P
             body = queue.get_nowait()
             await client.chat.completions.create(**{**body, "messages": [message(m) for m in body["messages"]]})
 
-    start = time.perf_counter()
     try:
         async with asyncio.TaskGroup() as tg:
             for _ in range(min(concurrency, len(bodies))):
