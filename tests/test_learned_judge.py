@@ -99,7 +99,7 @@ def _reference_row(model: LearnedModel, text: str) -> tuple[np.ndarray, np.ndarr
     return cols, (vals / norm if norm > 0 else vals)
 
 
-def test_the_fast_transform_and_shape_features_equal_the_plain_ones_to_the_last_bit() -> None:
+def test_the_fast_transform_and_punctuation_scan_equal_the_plain_ones_to_the_last_bit() -> None:
     """The judge's n-gram row is built with C-level counting and lookups; its columns, their order and every
     value must be exactly those of the plain transcription, so verdicts and probabilities are unchanged."""
     model = shipped_model()
