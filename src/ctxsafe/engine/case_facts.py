@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T", str, str | None)
 
 StepFacts = tuple[str, str | None, str | None, str | None, int | None]
 """One turn of a case as scoring reads it: (turn outcome, finish reason, and the chosen judge's outcome,
@@ -59,7 +61,18 @@ def _json_value(kind: str | None, value: Any) -> Any:
 def facts_of(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
     """Group the joined rows (one per case and turn, in case order) into one CaseFacts per case."""
     decoded: dict[str | None, Any] = {None: None}  # gold texts repeat across cases: decode each once
+    shared: dict[Any, Any] = {}  # contexts, tasks, categories: one string object each
     no_replays = frozenset[int]()
+
+    def one(text: T) -> T:
+        """The same object for every equal short field (SQLite gives a new string per row): ~100 bytes less
+        per case for a report's whole run; bounded like `decoded`."""
+        kept = shared.get(text)
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
+        if len(shared) < 1024:
+            shared[text] = text
+        return text
 
     def load(text: str | None) -> Any:
         if text in decoded:
@@ -77,8 +90,8 @@ def facts_of(rows: Iterable[tuple[Any, ...]]) -> Iterator[CaseFacts]:
             fixed = r[9]
             replayed = no_replays if fixed in (None, "[]") else frozenset(
                 i for i, reply in enumerate(json.loads(fixed)) if reply is not None)
-            case = CaseFacts(r[0], r[1], r[2], r[3], r[4], _json_value(r[5], r[6]), load(r[7]) or {}, r[8] or 0,
-                             replayed, {})
+            case = CaseFacts(r[0], r[1], one(r[2]), one(r[3]), one(r[4]), _json_value(r[5], r[6]), load(r[7]) or {},
+                             r[8] or 0, replayed, {})
         if r[10] is not None:
             case.steps[r[10]] = (r[11], r[12], r[13], r[14], r[15])
     if case is not None:

@@ -95,8 +95,11 @@ def score(case: Case, turns: dict[tuple[str, str], TurnRecord],
 
 
 def _cell(cols: _Columns, idx: np.ndarray) -> dict[str, Any]:
+    import numpy as np
+
     n = len(idx)
-    c = Counter(cols.outcomes[i] for i in idx.tolist())
+    c = Counter(dict(zip(cols.names, np.bincount(cols.outcome[idx], minlength=len(cols.names)).tolist(),
+                         strict=True)))
     lo, hi = clustered_wilson_codes(cols.correct[idx], cols.cluster[idx])
     return {"n": n, "correct": c["correct"], "acc": c["correct"] / n if n else math.nan, "ci95": [lo, hi],
             "failures": {k: c[k] for k in FAILURES if c[k]}}
@@ -104,10 +107,12 @@ def _cell(cols: _Columns, idx: np.ndarray) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _Columns:
-    """The scored cases as arrays, built once: pair and cluster as integer codes, correctness (0.0/1.0) and
-    side. Each group's numbers come from an index array into these (in case order), not per-case objects."""
+    """The scored cases as arrays, built once: outcome, pair and cluster as integer codes (`names[code]` is the
+    outcome), correctness (0.0/1.0) and side. Each group's numbers come from an index array into these (in
+    case order), not per-case objects."""
 
-    outcomes: list[str]
+    names: tuple[str, ...]
+    outcome: np.ndarray
     pair: np.ndarray
     cluster: np.ndarray
     correct: np.ndarray
@@ -118,10 +123,13 @@ class _Columns:
     def of(cls, cases: Sequence[Scored]) -> _Columns:
         import numpy as np
 
-        outcomes = [c.outcome for c in cases]
+        index: dict[str, int] = {}
+        outcome = np.fromiter((index.setdefault(c.outcome, len(index)) for c in cases), dtype=np.int64,
+                              count=len(cases))
         contexts = np.array([c.context for c in cases], dtype=object)
-        return cls(outcomes, cluster_codes([c.pair_id for c in cases]), cluster_codes([c.cluster for c in cases]),
-                   np.fromiter((o == "correct" for o in outcomes), dtype=np.float64, count=len(outcomes)),
+        correct = index.get("correct", -1)
+        return cls(tuple(index), outcome, cluster_codes([c.pair_id for c in cases]),
+                   cluster_codes([c.cluster for c in cases]), (outcome == correct).astype(np.float64),
                    contexts == "safe", contexts == "unsafe")
 
 

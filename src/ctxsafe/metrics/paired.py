@@ -13,10 +13,10 @@ paired benchmark; the pair-level cells tell them apart:
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ctxsafe.metrics.stats import wilson
 
@@ -25,9 +25,11 @@ WRONG = "wrong"
 CELLS = ("both_right", "over_refusal", "miss", "both_wrong", "not_scored")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One twin's result: `right`, `wrong`, or the reason it has neither (e.g. `error`, `parse_fail`)."""
+class Verdict(NamedTuple):
+    """One twin's result: `right`, `wrong`, or the reason it has neither (e.g. `error`, `parse_fail`).
+
+    A named tuple, not a frozen dataclass: a report builds one per case, and a tuple is ~4x cheaper to
+    build and half the memory (docs/performance.md)."""
 
     pair_id: str
     context: str
@@ -54,20 +56,49 @@ def _why_not(safe: str | None, unsafe: str | None) -> list[str]:
     return out
 
 
-def compute(verdicts: Iterable[Verdict]) -> dict[str, Any]:
-    """Counts, shares of all pairs with Wilson 95% intervals, and why pairs went unscored."""
-    sides: dict[str, dict[str, str]] = defaultdict(dict)
+@dataclass(slots=True)
+class _Twins:
+    """What the cells need of one pair: each twin's outcome (the last verdict given) and the pair's category
+    (its first safe twin's, else its first other verdict's)."""
+
+    safe: str | None = None
+    unsafe: str | None = None
+    safe_category: str | None = None
+    other_category: str | None = None
+
+    @property
+    def category(self) -> str:
+        return self.safe_category or self.other_category or "(none)"
+
+
+def _twins(verdicts: Iterable[Verdict]) -> dict[str, _Twins]:
+    """One pass over the verdicts: each pair's twins, in order of first appearance."""
+    pairs: dict[str, _Twins] = {}
     for v in verdicts:
-        sides[v.pair_id][v.context] = v.outcome
+        twins = pairs.get(v.pair_id)
+        if twins is None:
+            twins = pairs[v.pair_id] = _Twins()
+        if v.context == "safe":
+            twins.safe = v.outcome
+            if twins.safe_category is None:
+                twins.safe_category = v.category or "(none)"
+        else:
+            if v.context == "unsafe":
+                twins.unsafe = v.outcome
+            if twins.other_category is None:
+                twins.other_category = v.category or "(none)"
+    return pairs
+
+
+def _summary(pairs: Iterable[_Twins]) -> dict[str, Any]:
     cells: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    for twins in sides.values():
-        safe, unsafe = twins.get("safe"), twins.get("unsafe")
-        cell = pair_cell(safe, unsafe)
+    for twins in pairs:
+        cell = pair_cell(twins.safe, twins.unsafe)
         cells[cell] += 1
         if cell == "not_scored":
-            reasons.update(_why_not(safe, unsafe))
-    n = len(sides)
+            reasons.update(_why_not(twins.safe, twins.unsafe))
+    n = sum(cells.values())
     out: dict[str, Any] = {"pairs": n}
     for cell in CELLS:
         lo, hi = wilson(cells[cell], n)
@@ -76,15 +107,24 @@ def compute(verdicts: Iterable[Verdict]) -> dict[str, Any]:
     return out
 
 
+def compute(verdicts: Iterable[Verdict]) -> dict[str, Any]:
+    """Counts, shares of all pairs with Wilson 95% intervals, and why pairs went unscored."""
+    return _summary(_twins(verdicts).values())
+
+
 def by_category(verdicts: Iterable[Verdict]) -> dict[str, dict[str, Any]]:
     """`compute` per category (a pair's category is its safe twin's, else its unsafe twin's)."""
-    verdicts = list(verdicts)
-    category: dict[str, str] = {}
-    for safe_side in (True, False):  # the safe twins first, then the rest: no sort of the whole run
-        for v in verdicts:
-            if (v.context == "safe") == safe_side:
-                category.setdefault(v.pair_id, v.category or "(none)")
-    groups: dict[str, list[Verdict]] = defaultdict(list)
-    for v in verdicts:
-        groups[category[v.pair_id]].append(v)
-    return {k: compute(vs) for k, vs in sorted(groups.items())}
+    return _by_category(_twins(verdicts).values())
+
+
+def _by_category(pairs: Iterable[_Twins]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[_Twins]] = {}
+    for twins in pairs:
+        groups.setdefault(twins.category, []).append(twins)
+    return {k: _summary(g) for k, g in sorted(groups.items())}
+
+
+def overall_and_by_category(verdicts: Iterable[Verdict]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`compute` and `by_category` from one pass over the verdicts (the results document needs both)."""
+    pairs = _twins(verdicts).values()
+    return _summary(pairs), _by_category(pairs)

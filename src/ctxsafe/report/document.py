@@ -40,8 +40,7 @@ def document_from(info: RunInfo, suite: Suite, res: SuiteResults) -> dict[str, A
     }
     doc.update(res.extra)
     doc["metrics"] = res.metrics
-    doc["paired"] = paired.compute(res.verdicts)
-    doc["paired_by_category"] = paired.by_category(res.verdicts)
+    doc["paired"], doc["paired_by_category"] = paired.overall_and_by_category(res.verdicts)
     return doc
 
 

@@ -7,7 +7,6 @@ A generic layer, not a suite: suites never import each other, they import this.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -50,9 +49,14 @@ if TYPE_CHECKING:  # rich loads when a table is printed, after the run (issue 12
 SIDE_SHAPE = {"unsafe": "unsafe-only", "safe": "benign-only"}
 
 
-def shape_of(contexts: set[str], context: str) -> str:
-    """How a case is scored: `paired` when its pair id has both twins, else by its side."""
-    return "paired" if len(contexts) == 2 else SIDE_SHAPE[context]
+CONTEXT_BIT = {"safe": 1, "unsafe": 2}
+BOTH_TWINS = 3
+
+
+def shape_of(twins: int, context: str) -> str:
+    """How a case is scored: `paired` when its pair id has both twins (`twins`: the contexts seen, as
+    `CONTEXT_BIT`s), else by its side."""
+    return "paired" if twins == BOTH_TWINS else SIDE_SHAPE[context]
 
 
 def response_class(case: accuracy.Scored) -> str:
@@ -81,18 +85,19 @@ def shaped_results(store: RunStore, run_id: str, family: str, judge: str | None,
     case, turn or judgement object is built."""
     ref = pick_judge(store, run_id, family, judge, prefer)
     scored: list[accuracy.Scored] = []
+    members: dict[str, int] = {}  # pair id -> its twins' contexts as bits: an int per pair, not a set
     replayed = turns = 0
     with gc_paused():
         for facts in store.case_facts(run_id, ref):
-            scored.append(accuracy.score_facts(facts))
+            s = accuracy.score_facts(facts)
+            scored.append(s)
+            members[s.pair_id] = members.get(s.pair_id, 0) | CONTEXT_BIT[s.context]
             turns += facts.n_turns
             replayed += len(facts.replayed)
-    members: dict[str, set[str]] = defaultdict(set)
-    for s in scored:
-        members[s.pair_id].add(s.context)
     groups: dict[str, list[accuracy.Scored]] = {}
     for s in scored:
         groups.setdefault(shape_of(members[s.pair_id], s.context), []).append(s)
+    del members, scored
     metrics: dict[str, Any] = {}
     verdicts = []
     paired = groups.get("paired", [])
