@@ -309,3 +309,35 @@ def test_nan_free_results_file(full_run: FullRun) -> None:
     doc, _, _, _ = full_run
     text = json.dumps(doc)
     assert "NaN" not in text and not any(isinstance(v, float) and math.isnan(v) for v in doc["metrics"].values())
+
+
+def test_results_read_a_chunk_at_a_time_give_the_same_document(full_run: FullRun, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The results stream the run in chunks of cases (flat memory at any run size); the chunk size, and a chunk
+    whose cases have no per-turn label while others do (unscored, not unjudged), change no number."""
+    import shutil
+    import sqlite3
+
+    from ctxsafe.engine import store as store_module
+    from ctxsafe.report.document import results_document
+    from ctxsafe.suites.mtmcs.suite import MTMCS
+
+    doc, _, path, _ = full_run
+    copy = tmp_path / "runs.sqlite"
+    shutil.copy(path, copy)
+    with sqlite3.connect(copy) as db:  # the first case loses its per-turn labels
+        db.execute("DELETE FROM judgements WHERE judge_id LIKE 'mtmcs-turn:%' AND case_id = "
+                   "(SELECT case_id FROM cases ORDER BY ord LIMIT 1)")
+    db.close()
+    st = RunStore(copy)
+    try:
+        whole = results_document(st, MTMCS, doc["run_id"])
+        assert whole["paired"]["not_scored_reasons"].get("safe unscored", 0) + \
+            whole["paired"]["not_scored_reasons"].get("unsafe unscored", 0) >= 1
+        for size in (1, 3, 7):
+            monkeypatch.setattr(store_module, "CHUNK", size)
+            chunked = results_document(st, MTMCS, doc["run_id"])
+            assert {k: chunked[k] for k in ("metrics", "per_turn", "paired", "paired_by_category")} == \
+                {k: whole[k] for k in ("metrics", "per_turn", "paired", "paired_by_category")}, size
+    finally:
+        st.close()

@@ -124,44 +124,71 @@ def _acc_block(outcomes: list[str], rows: list[str], truncated: int, faithful: b
                            else "every question counts; failures are wrong")}
 
 
-def _group(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
-           scores: dict[tuple[str, str], Judgement], faithful: bool) -> dict[str, Any]:
-    first = cases[0]
-    dialogues: dict[str, Counter[str]] = {"safe": Counter(), "unsafe": Counter()}
-    score_results: dict[str, list[tuple[float | None, str]]] = {"safe": [], "unsafe": []}
-    score_rows: dict[str, list[str]] = {"safe": [], "unsafe": []}
-    probes: dict[str, list[str]] = defaultdict(list)
-    probe_rows: dict[str, list[str]] = defaultdict(list)
-    probe_trunc: Counter[str] = Counter()
-    for case in cases:
+class _GroupTally:
+    """One type x modality group's counts, added to a case at a time (a run is never read whole)."""
+
+    def __init__(self, first: Case) -> None:
+        self.head = {"type": first.gold.get("type"), "modality": first.modality,
+                     "images": "variants" if first.setting == "variant" else "original"}
+        self.pairs: set[str] = set()
+        self.dialogues: dict[str, Counter[str]] = {"safe": Counter(), "unsafe": Counter()}
+        self.score_results: dict[str, list[tuple[float | None, str]]] = {"safe": [], "unsafe": []}
+        self.score_rows: dict[str, list[str]] = {"safe": [], "unsafe": []}
+        self.probes: dict[str, list[str]] = defaultdict(list)
+        self.probe_rows: dict[str, list[str]] = defaultdict(list)
+        self.probe_trunc: Counter[str] = Counter()
+
+    def add(self, case: Case, turns: dict[tuple[str, str], TurnRecord],
+            scores: dict[tuple[str, str], Judgement]) -> None:
+        self.pairs.add(case.pair_id)
         state = dialogue_state(case, turns)
-        side = dialogues[case.context]
+        side = self.dialogues[case.context]
         side["n"] += 1
         side[state] += 1
         side["truncated"] += int(truncated_dialogue(case, turns))
         row = row_cluster(case)
-        score_results[case.context].append(score_outcome(case, state, scores.get((case.id, final_step(case)))))
-        score_rows[case.context].append(row)
+        self.score_results[case.context].append(score_outcome(case, state, scores.get((case.id, final_step(case)))))
+        self.score_rows[case.context].append(row)
         for probe in case.probes:
             metric = f"{case.context}_{probe.kind}"
-            probes[metric].append(probe_outcome(case, probe, turns, state))
-            probe_rows[metric].append(row)
+            self.probes[metric].append(probe_outcome(case, probe, turns, state))
+            self.probe_rows[metric].append(row)
             rec = turns.get((case.id, probe_step(probe)))
-            probe_trunc[metric] += int(rec is not None and rec.truncated)
-    mcq_all = probes["safe_mcq"] + probes["unsafe_mcq"]
-    mcq_rows = probe_rows["safe_mcq"] + probe_rows["unsafe_mcq"]
-    return {
-        "type": first.gold.get("type"), "modality": first.modality,
-        "images": "variants" if first.setting == "variant" else "original",
-        "pairs": len({c.pair_id for c in cases}),
-        "dialogues": {k: {f: v[f] for f in ("n", "complete", "error", "filtered", "pending", "truncated")}
-                      for k, v in dialogues.items()},
-        "helpfulness": _mean_block(score_results["safe"], score_rows["safe"]),
-        "safety_awareness": _mean_block(score_results["unsafe"], score_rows["unsafe"]),
-        **{m: _acc_block(probes[m], probe_rows[m], probe_trunc[m], faithful)
-           for m in ("safe_mcq", "unsafe_mcq", "unsafe_tf")},
-        "mcq_overall": _acc_block(mcq_all, mcq_rows, probe_trunc["safe_mcq"] + probe_trunc["unsafe_mcq"], faithful),
-    }
+            self.probe_trunc[metric] += int(rec is not None and rec.truncated)
+
+    def result(self, faithful: bool) -> dict[str, Any]:
+        probes, rows, trunc = self.probes, self.probe_rows, self.probe_trunc
+        mcq_all = probes["safe_mcq"] + probes["unsafe_mcq"]
+        mcq_rows = rows["safe_mcq"] + rows["unsafe_mcq"]
+        return {
+            **self.head,
+            "pairs": len(self.pairs),
+            "dialogues": {k: {f: v[f] for f in ("n", "complete", "error", "filtered", "pending", "truncated")}
+                          for k, v in self.dialogues.items()},
+            "helpfulness": _mean_block(self.score_results["safe"], self.score_rows["safe"]),
+            "safety_awareness": _mean_block(self.score_results["unsafe"], self.score_rows["unsafe"]),
+            **{m: _acc_block(probes[m], rows[m], trunc[m], faithful) for m in ("safe_mcq", "unsafe_mcq", "unsafe_tf")},
+            "mcq_overall": _acc_block(mcq_all, mcq_rows, trunc["safe_mcq"] + trunc["unsafe_mcq"], faithful),
+        }
+
+
+class Tally:
+    """`compute` a chunk of cases at a time: each dialogue is reduced to its outcomes as it streams past."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, _GroupTally] = {}
+
+    def add(self, cases: Iterable[Case], turns: dict[tuple[str, str], TurnRecord],
+            scores: dict[tuple[str, str], Judgement]) -> None:
+        for case in cases:
+            key = group_key(case)
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _GroupTally(case)
+            group.add(case, turns, scores)
+
+    def result(self, faithful: bool) -> dict[str, Any]:
+        return {key: group.result(faithful) for key, group in sorted(self.groups.items())}
 
 
 def groups_of(cases: Iterable[Case]) -> dict[str, list[Case]]:
@@ -174,4 +201,6 @@ def groups_of(cases: Iterable[Case]) -> dict[str, list[Case]]:
 def compute(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
             scores: dict[tuple[str, str], Judgement], faithful: bool) -> dict[str, Any]:
     """Per type x modality (x variant images): the paper's five numbers, MCQ overall, and every failure count."""
-    return {key: _group(group, turns, scores, faithful) for key, group in groups_of(cases).items()}
+    tally = Tally()
+    tally.add(cases, turns, scores)
+    return tally.result(faithful)

@@ -170,20 +170,24 @@ class Mtmcs(PackagedPaperNumbers):
 
     def results(self, store: RunStore, run_id: str, config: dict[str, Any], judge: str | None,
                 prefer: Sequence[JudgeRef | str]) -> SuiteResults:
-        """Every metric from the store alone; no model or judge is called."""
+        """Every metric from the store alone; no model or judge is called. The run is read a chunk of cases
+        at a time (with their turns and both judges' verdicts), each dialogue reduced to its outcomes."""
         score = pick_judge(store, run_id, SCORE, judge, prefer)
         turn = pick_judge(store, run_id, TURN, judge, prefer)
-        cases = store.cases(run_id)
-        turns = store.turns(run_id)
-        scores = store.judgements(run_id, *score) if score else {}
-        labels = store.judgements(run_id, *turn) if turn else {}
         faithful = config.get("mode") == "faithful"
+        judged = turn is not None and store.judgement_count(run_id, *turn) > 0
+        tally, per_turn, verdicts = metrics.Tally(), insight.Tally(), []
+        for cases, turns, scores in store.case_chunks(run_id, score):
+            labels = store.judgements_for(run_id, *turn, [c.id for c in cases]) if turn else {}
+            tally.add(cases, turns, scores)
+            per_turn.add(cases, labels)
+            verdicts += insight.verdicts(cases, turns, labels, judged)
         return SuiteResults(
             judges={"score": score, "turn": turn},
-            metrics=metrics.compute(cases, turns, scores, faithful),
-            verdicts=insight.verdicts(cases, turns, labels),
+            metrics=tally.result(faithful),
+            verdicts=verdicts,
             extra={"mode": mode_name(faithful), "parser": PARSER_VERSION,
-                   "per_turn": insight.compute(cases, labels) if turn else None})
+                   "per_turn": per_turn.result() if turn else None})
 
     def policy(self, prepared: Prepared, policy: Policy) -> Policy:
         return policy
