@@ -10,12 +10,18 @@ with the run (at most 250 MB at 100,000 dialogues), so the slope is the figure t
     .venv/bin/python benchmarks/bench_memory.py --quick               # 500 / 1,000 / 2,000
     .venv/bin/python benchmarks/bench_memory.py --sizes 1000 100000   # the full-scale target (long)
     .venv/bin/python benchmarks/bench_memory.py --reference --sizes 20000 100000  # no HTTP: ~6 min at 100,000
+    .venv/bin/python benchmarks/bench_memory.py --suite mtmcs --sizes 2000 6000    # MTMCS Type A rows (reference)
+
+`--suite mtmcs` runs `ctxsafe run mtmcs` over a local copy of N/2 Type A image rows (benchmarks/workloads.py:
+three-turn dialogues, two multiple-choice and one true/false intent question each, real photos) with the
+reference model and the offline judges: MTMCS-Bench has ~12,000 dialogues per model.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import workloads
 from common import ctxsafe_args, dialogues, instant_server, machine, verdict, write_jsonl
 
 TARGET_MB = 250.0
@@ -52,18 +59,26 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", help="run sizes in dialogues (ascending)")
     ap.add_argument("--reference", action="store_true",
                     help="the offline reference model instead of the local server (no HTTP: 100,000 in minutes)")
+    ap.add_argument("--suite", choices=("native", "mtmcs"), default="native",
+                    help="mtmcs: MTMCS Type A image rows, reference model and offline judges (sizes in dialogues)")
     args = ap.parse_args()
     sizes = args.sizes or ([500, 1000, 2000] if args.quick else [2000, 8000, 20000])
+    args.reference |= args.suite == "mtmcs"
     model = "the reference model" if args.reference else "the local server"
-    print(f"peak RSS of `ctxsafe run native` (concurrency 64, {model}), its re-run and `ctxsafe report`, "
+    print(f"peak RSS of `ctxsafe run {args.suite}` (concurrency 64, {model}), its re-run and `ctxsafe report`, "
           f"sizes {sizes}; {machine()}")
     peaks: dict[str, list[float]] = {p: [] for p in PHASES}
     with tempfile.TemporaryDirectory(prefix="ctxsafe-bench-") as tmp, instant_server(max_seconds=7200) as srv:
         work = Path(tmp)
         for n in sizes:
-            data = write_jsonl(dialogues(n), work / f"{n}" / "suite.jsonl")
             store, out = work / f"{n}" / "runs.sqlite", work / f"{n}" / "out"
-            run = ctxsafe_args(data, srv.base_url, store, out)
+            if args.suite == "mtmcs":
+                data = workloads.mtmcs_rows(work / f"{n}" / "mtmcs", n // 2)
+                run = ["run", "mtmcs", "--data", str(data), "--type", "a", "--modality", "image",
+                       "--model", "ref:always-comply", "--store", str(store), "--out", str(out), "--no-progress"]
+            else:
+                data = write_jsonl(dialogues(n), work / f"{n}" / "suite.jsonl")
+                run = ctxsafe_args(data, srv.base_url, store, out)
             if args.reference:
                 run[run.index("--model") + 1] = "ref:always-comply"
             srv.reset()
@@ -81,6 +96,7 @@ def main() -> int:
             print(f"  {n:6d} dialogues: run {first['peak_mb']:6.1f} MB ({first['seconds']:.1f} s, {calls} calls), "
                   f"re-run {again['peak_mb']:6.1f} MB ({again['seconds']:.1f} s), "
                   f"report {rep['peak_mb']:6.1f} MB ({rep['seconds']:.1f} s)", flush=True)
+            shutil.rmtree(work / f"{n}")  # a 100,000-dialogue store is ~400 MB
     ok = True
     for phase in PHASES:
         p = peaks[phase]
