@@ -24,11 +24,12 @@ def _outcomes(st: RunStore, run_id: str, judge: str | None) -> tuple[str, list[A
     ref = suite.results(st, run_id, info.config, judge, info.config.get("judges", [])).judges.get("scoring")
     if ref is None:
         raise ConfigError(f"run {run_id} has no scoring judgements to compare")
-    cases = st.cases(run_id)
-    if any("correct_labels" not in c.gold and "expected_yes" not in c.gold for c in cases):
-        raise ConfigError(f"run {run_id}: the {suite.name} suite does not score cases as correct/wrong")
-    outcome = accuracy.outcomes(cases, st.turns(run_id), st.judgements(run_id, *ref))
-    return suite.name, cases, outcome, str(info.config.get("ablation", "image"))
+    cases = []  # read as columns a case at a time (`RunStore.case_facts`), not the whole run as objects
+    for facts in st.case_facts(run_id, ref):
+        if "correct_labels" not in facts.gold and "expected_yes" not in facts.gold:
+            raise ConfigError(f"run {run_id}: the {suite.name} suite does not score cases as correct/wrong")
+        cases.append(accuracy.score_facts(facts))
+    return suite.name, cases, {c.id: c.outcome for c in cases}, str(info.config.get("ablation", "image"))
 
 
 def effect(

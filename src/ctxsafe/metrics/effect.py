@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ctxsafe.metrics.accuracy import cluster_of
+from ctxsafe.metrics.accuracy import Scored, cluster_of
 from ctxsafe.metrics.stats import SMALL_CLUSTERS, cluster_mean_ci
 from ctxsafe.schema import Case
 
@@ -26,8 +26,14 @@ def _block(diffs: Mapping[str, list[float]], cluster: Mapping[str, str]) -> dict
             "ci95": [lo, hi]}
 
 
-def paired_effect(cases: Sequence[Case], reference: Mapping[str, str], changed: Mapping[str, str]) -> dict[str, Any]:
-    """Effect on correctness of `changed` vs `reference` (case id -> outcome), over the cases in both."""
+def _cluster(unit: Case | Scored) -> str:
+    return unit.cluster if isinstance(unit, Scored) else cluster_of(unit)
+
+
+def paired_effect(cases: Sequence[Case | Scored], reference: Mapping[str, str],
+                  changed: Mapping[str, str]) -> dict[str, Any]:
+    """Effect on correctness of `changed` vs `reference` (case id -> outcome), over the cases in both: given as
+    `Case`s, or scored from the store's columns (`accuracy.Scored`, what `ctxsafe effect` reads)."""
     every: dict[str, list[float]] = defaultdict(list)
     sides: dict[str, dict[str, list[float]]] = {"safe": defaultdict(list), "unsafe": defaultdict(list)}
     cluster: dict[str, str] = {}
@@ -38,7 +44,7 @@ def paired_effect(cases: Sequence[Case], reference: Mapping[str, str], changed: 
             continue
         d = float(changed[c.id] == "correct") - float(reference[c.id] == "correct")
         every[c.pair_id].append(d)
-        cluster.setdefault(c.pair_id, cluster_of(c))
+        cluster.setdefault(c.pair_id, _cluster(c))
         sides[c.context][c.pair_id].append(d)
     return {"overall": _block(every, cluster), "safe": _block(sides["safe"], cluster),
             "unsafe": _block(sides["unsafe"], cluster),
