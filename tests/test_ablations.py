@@ -14,7 +14,7 @@ from ctxsafe.ablations import CAPTION_PREFIX, ablate
 from ctxsafe.cli import app
 from ctxsafe.errors import ConfigError
 from ctxsafe.images import ImageStore
-from ctxsafe.schema import Case
+from ctxsafe.schema import Case, Message
 from tests.test_robustness import native_file
 
 
@@ -45,17 +45,17 @@ def test_each_ablation_changes_only_its_part() -> None:
     for name in ("text-only", "blank-image", "caption", "swapped-image"):
         out = ablate(cases, name, images)
         assert [_rest(c) for c in out] == [_rest(c) for c in cases], name  # ids, gold, context... untouched
-    text = ablate(cases, "text-only", images)
+    text = list(ablate(cases, "text-only", images))  # the per-case ablations stream: lists to index
     assert all(c.context_images == () and c.modality == "text" and c.turns == o.turns
                for c, o in zip(text, cases, strict=True))
-    blank = ablate(cases, "blank-image", images)
+    blank = list(ablate(cases, "blank-image", images))
     for c, o in zip(blank, cases, strict=True):
         (b,), (orig,) = c.context_images, o.context_images
         assert (b.width, b.height) == (orig.width, orig.height) and b.sha256 != orig.sha256 and c.turns == o.turns
         pixels = Image.open(io.BytesIO(images.bytes_of(b))).convert("RGB").getcolors() or []
         assert set(pixels) == {(200, (128, 128, 128))}  # every one of the 20x10 pixels is grey
     assert blank[0].context_images == blank[1].context_images  # same size -> the very same blank image
-    cap = ablate(cases, "caption", images)
+    cap = list(ablate(cases, "caption", images))
     assert cap[1].context_images == () and cap[1].turns[0].text_content() == \
         f"{CAPTION_PREFIX}A river in flood.\n\nCan I swim here?"
     swapped = ablate(cases, "swapped-image", images)
@@ -70,9 +70,13 @@ def test_ablations_refuse_what_they_cannot_do() -> None:
         ablate(cases[:1], "swapped-image", images)
     bare = [c.model_copy(update={"judge_context": {}}) for c in cases]
     with pytest.raises(ConfigError, match="case p-safe has no image description"):
-        ablate(bare, "caption", images)
+        list(ablate(bare, "caption", images))  # raised as the cases stream (before any call)
     with pytest.raises(ConfigError, match="--ablation must be one of"):
         ablate(cases, "grayscale", images)
+    in_turn = cases[0].model_copy(update={"turns": (Message.user(cases[0].context_images[0], "Can I swim here?"),)})
+    for name in ("text-only", "blank-image", "caption", "swapped-image"):
+        with pytest.raises(ConfigError, match="images inside turns are not supported"):
+            list(ablate([cases[1], in_turn], name, images))
 
 
 def test_ablation_is_recorded_and_the_effect_is_paired(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ so an ablated run pairs case by case with the original run of the same suite and
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ctxsafe.errors import ConfigError
@@ -57,24 +57,32 @@ def check_ablation(ablation: str) -> None:
         raise ConfigError(f"--ablation must be one of {', '.join(ABLATIONS)}")
 
 
+def _checked(cases: Iterable[Case]) -> Iterator[Case]:
+    """The cases as they stream, refusing one that sends images inside its turns (before any model call:
+    the runner spools every case before it plays one)."""
+    for c in cases:
+        if any(m.images() for m in (*c.history, *c.turns)):
+            raise ConfigError("ablations apply to a case's context images; images inside turns are not supported")
+        yield c
+
+
 def ablate(cases: Iterable[Case], ablation: str, images: ImageStore) -> Iterable[Case]:
-    """The cases under `ablation` (same ids, same everything else). The reference (`image`) passes the
-    cases through as they stream; the other ablations hold them all (image suites: thousands, not 100,000)."""
+    """The cases under `ablation` (same ids, same everything else). The reference (`image`) and the ablations
+    that change each case on its own (`text-only`, `blank-image`, `caption`) pass the cases through as they
+    stream; `swapped-image` needs each case's twin, so it holds them all (image suites: thousands, not 100,000)."""
     check_ablation(ablation)
     if ablation == "image":
         return cases
-    cases = list(cases)
-    if any(m.images() for c in cases for m in (*c.history, *c.turns)):
-        raise ConfigError("ablations apply to a case's context images; images inside turns are not supported")
     if ablation == "text-only":
-        return [c.model_copy(update={"context_images": (), "modality": "text"}) for c in cases]
+        return (c.model_copy(update={"context_images": (), "modality": "text"}) for c in _checked(cases))
     if ablation == "blank-image":
-        return [c.model_copy(update={"context_images": tuple(_blank(p, images) for p in c.context_images)})
-                for c in cases]
+        return (c.model_copy(update={"context_images": tuple(_blank(p, images) for p in c.context_images)})
+                for c in _checked(cases))
     if ablation == "caption":
-        return [c.model_copy(update={"context_images": (), "modality": "text",
+        return (c.model_copy(update={"context_images": (), "modality": "text",
                                      "turns": _with_first_turn_text(c, CAPTION_PREFIX + _caption(c) + "\n")})
-                if c.context_images else c for c in cases]
+                if c.context_images else c for c in _checked(cases))
+    cases = list(_checked(cases))
     by_pair: dict[str, list[Case]] = {}
     for c in cases:
         by_pair.setdefault(c.pair_id, []).append(c)
