@@ -190,9 +190,10 @@ async def _run_models(plan: RunPlan, make_sink: SinkFactory, meter: Meter) -> li
     seen_images: dict[str, ImagePart] = {}
     cases = CaseSpool(_noting_images(ablate(keep_first_pairs(prepared.cases, plan.common.limit),
                                             plan.common.ablation, images), seen_images))
+    prepared = replace(prepared, cases=())  # a suite that loaded its cases as a list: not held through the run
     try:
-        return await _run_cases(plan, make_sink, meter, guards, policies, images, replace(prepared, cases=()),
-                                cases, images.policy_summary(seen_images.values()))
+        return await _run_cases(plan, make_sink, meter, guards, policies, images, prepared, cases,
+                                images.policy_summary(seen_images.values()))
     finally:
         cases.close()
 

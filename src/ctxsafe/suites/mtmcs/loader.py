@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,18 +174,26 @@ class _Builder:
 
 def build_cases(raw: RawData, opts: LoadOptions, images: ImageStore) -> list[Case]:
     """All cases for the chosen types, modalities and images; any bad row stops the load with its name."""
+    return list(iter_cases(raw, opts, images))
+
+
+def iter_cases(raw: RawData, opts: LoadOptions, images: ImageStore) -> Iterator[Case]:
+    """`build_cases` as a stream, a row's cases at a time: a run spools them as they come, so ~12,000
+    dialogues are never all held as objects (the options are checked at once, the rows as they stream)."""
     opts.check()
     builder = _Builder(opts, images, raw.captions, raw.captions_file)
-    cases: list[Case] = []
-    for split in opts.splits:
-        rows: Sequence[RawRow] = raw.rows.get(split, [])
-        if not rows:
-            raise DataError(f"no rows for split {split}", file=raw.source)
-        seen: dict[str, str] = {}
-        for r in rows[: opts.limit] if opts.limit is not None else rows:
-            rid = str(r.data.get("id"))
-            if rid in seen:
-                raise DataError(f"duplicate row id {rid} (also {seen[rid]})", file=r.file, record=r.record)
-            seen[rid] = r.record
-            cases.extend(builder.row_cases(r))
-    return cases
+
+    def rows_cases() -> Iterator[Case]:
+        for split in opts.splits:
+            rows: Sequence[RawRow] = raw.rows.get(split, [])
+            if not rows:
+                raise DataError(f"no rows for split {split}", file=raw.source)
+            seen: dict[str, str] = {}
+            for r in rows[: opts.limit] if opts.limit is not None else rows:
+                rid = str(r.data.get("id"))
+                if rid in seen:
+                    raise DataError(f"duplicate row id {rid} (also {seen[rid]})", file=r.file, record=r.record)
+                seen[rid] = r.record
+                yield from builder.row_cases(r)
+
+    return rows_cases()

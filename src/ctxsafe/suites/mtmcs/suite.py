@@ -34,7 +34,7 @@ from ctxsafe.suites.mtmcs.judge import (
     ScoreJudge,
     TurnJudge,
 )
-from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE, LoadOptions, build_cases
+from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE, LoadOptions, iter_cases
 from ctxsafe.suites.mtmcs.parse import PARSER_VERSION
 from ctxsafe.suites.mtmcs.sources import read_captions, read_data
 from ctxsafe.suites.mtmcs.tables import insight_table, metrics_table
@@ -142,7 +142,7 @@ class Mtmcs(PackagedPaperNumbers):
         mode = mode_name(common.faithful)
         identity = {"mode": mode, "data": data, "splits": list(splits), "modalities": list(modalities),
                     "variants": variants, "prompts": prompts.PROMPT_VERSION}
-        return Prepared(cases=build_cases(raw, load, images), setting=mode, params=params, identity=identity,
+        return Prepared(cases=iter_cases(raw, load, images), setting=mode, params=params, identity=identity,
                         title=f"MTMCS-Bench, {mode} mode",
                         judging={"per_turn": bool(extra["per_turn"]), "input_mode": judge_input,
                                  "structured": bool(extra["judge_structured"])})
