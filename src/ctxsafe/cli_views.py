@@ -24,7 +24,7 @@ from ctxsafe.providers.reference import REFERENCE_MODELS
 from ctxsafe.providers.specs import OPENAI_COMPATIBLE_DEFAULTS
 from ctxsafe.report.document import results_document
 from ctxsafe.report.show import pair_views
-from ctxsafe.suites.pairs import first_pairs, pair_order
+from ctxsafe.suites.pairs import shown_pairs
 from ctxsafe.suites.protocol import Judgements, Suite
 from ctxsafe.suites.registry import SUITES, get_suite
 
@@ -55,27 +55,27 @@ def print_pairs(st: RunStore, suite: Suite, row: dict[str, Any], limit: int | No
     """The first `limit` pairs of a run (or the cases named), twins side by side, with the judges the
     results document used."""
     run_id = row["run_id"]
-    cases = pair_order(st.cases(run_id))
-    if case_ids:
-        missing = sorted(set(case_ids) - {c.id for c in cases})
-        if missing:
-            raise ConfigError(f"run {run_id} has no case(s) {', '.join(missing)}")
-        cases = [c for c in cases if c.id in case_ids]
-    if context:
-        cases = [c for c in cases if c.context == context]
-    if limit:
-        cases = first_pairs(cases, limit, per_split=False)
+    # the run streams past a chunk at a time; only the cases shown, and their turns and verdicts, are held
+    cases, found = shown_pairs(st.iter_cases(run_id), limit, set(case_ids or ()), context)
+    missing = sorted(set(case_ids or ()) - found)
+    if missing:
+        raise ConfigError(f"run {run_id} has no case(s) {', '.join(missing)}")
+    ids = [c.id for c in cases]
+    few = len(ids) <= 900  # one SQL variable per case id; more (`--limit 0`) reads the whole run, as it shows it
+
+    def verdicts(judge_id: str, version: str) -> Judgements:
+        return st.judgements_for(run_id, judge_id, version, ids) if few else st.judgements(run_id, judge_id, version)
+
     judgements: dict[str, Judgements] = {
-        ref["id"]: st.judgements(run_id, ref["id"], ref["prompt_version"])
-        for ref in row["judges"].values() if ref is not None}
+        ref["id"]: verdicts(ref["id"], ref["prompt_version"]) for ref in row["judges"].values() if ref is not None}
     for judge_id, version in st.judges_of(run_id):  # a guarded run's guard verdicts, shown under their sub-steps
         if judge_id == VERDICT_JUDGE:
-            judgements.setdefault(VERDICT_JUDGE, {}).update(st.judgements(run_id, judge_id, version))
+            judgements.setdefault(VERDICT_JUDGE, {}).update(verdicts(judge_id, version))
     on_error = str(((row.get("config") or {}).get("policy") or {}).get("on_error", "stop"))
     console.print(inert_text(f"{row['model']} ({row['suite']}, {row.get('setting')}), run {run_id}", style="bold"))
-    ids = [c.id for c in cases]
-    served = st.served_steps(run_id, ids if len(ids) <= 900 else None)  # one SQL variable per case id
-    for view in pair_views(suite, cases, st.turns(run_id), judgements, on_error, served):
+    served = st.served_steps(run_id, ids if few else None)
+    turns = st.turns_for(run_id, ids) if few else st.turns(run_id)
+    for view in pair_views(suite, cases, turns, judgements, on_error, served):
         console.print(view)
 
 

@@ -441,6 +441,13 @@ class RunStore:
         with gc_paused():
             return [Case.model_validate_json(r[0]) for r in rows]
 
+    def iter_cases(self, run_id: str) -> Iterator[Case]:
+        """The run's cases in order, parsed a chunk at a time: a reader that keeps a few never holds the run."""
+        for rows in self.case_rows(run_id):
+            with gc_paused():
+                cases = [Case.model_validate_json(body) for _, body in rows]
+            yield from cases
+
     def case_ids(self, run_id: str) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT case_id FROM cases WHERE run_id=?", (run_id,))}
 
