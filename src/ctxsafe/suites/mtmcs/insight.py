@@ -100,6 +100,7 @@ class Tally:
 
 
 def compute(cases: Sequence[Case], labels: dict[tuple[str, str], Judgement]) -> dict[str, Any]:
+    """Per group: first-awareness turn (unsafe), over-refusal turn (safe), labels per turn."""
     tally = Tally()
     tally.add(cases, labels)
     return tally.result()
