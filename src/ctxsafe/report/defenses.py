@@ -19,7 +19,6 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 from ctxsafe.metrics.paired import CELLS, RIGHT, WRONG, pair_cell
 from ctxsafe.metrics.stats import SMALL_CLUSTERS, cluster_mean_ci
-from ctxsafe.schema import Case, TurnRecord
 
 if TYPE_CHECKING:  # rich loads when a table is built, not when a suite is imported (issue 12)
     from rich.table import Table
@@ -59,24 +58,25 @@ def is_model_judge(judge_id: str) -> bool:
     return ":" in judge_id.partition(":")[2]
 
 
-def run_cost(store: RunStore, run_id: str, cases: Sequence[Case], turns: Mapping[tuple[str, str], TurnRecord],
+def run_cost(store: RunStore, run_id: str, cases: int,
              judges: Sequence[tuple[str, str]]) -> dict[str, dict[str, float]]:
-    """Calls and tokens per case by role. A pipeline's kept reply is not a call; cached calls count (they are
-    what the policy costs when run fresh). Judge calls are counted; their tokens are not recorded per run."""
+    """Calls and tokens per case (`cases`: the run's case count) by role. A pipeline's kept reply is not a call;
+    cached calls count (they are what the policy costs when run fresh). Judge calls are counted; their tokens
+    are not recorded per run. From the store's grouped sums per step name (`RunStore.step_totals`): no turn is read."""
     policy = (info.config.get("policy") if (info := store.run(run_id)) else None) or {"name": "bare"}
     calls: Counter[str] = Counter()
     tokens: Counter[str] = Counter()
-    for rec in turns.values():
-        role = step_role(policy, rec.step)
+    for step, _, (tin, tout), n in store.step_totals(run_id):
+        role = step_role(policy, step)
         if role == "final":
             continue
-        calls[role] += 1
-        tokens[role] += (rec.usage.input_tokens or 0) + (rec.usage.output_tokens or 0)
+        calls[role] += n
+        tokens[role] += (tin or 0) + (tout or 0)
     for judge_id, version in judges:
         if is_model_judge(judge_id):
-            calls["judge"] += len(store.judgements(run_id, judge_id, version))
-    n = max(1, len(cases))
-    return {role: {"calls": calls[role] / n, "tokens": tokens[role] / n if role != "judge" else math.nan}
+            calls["judge"] += store.judgement_count(run_id, judge_id, version)
+    n_cases = max(1, cases)
+    return {role: {"calls": calls[role] / n_cases, "tokens": tokens[role] / n_cases if role != "judge" else math.nan}
             for role in COST_ROLES}
 
 

@@ -47,5 +47,5 @@ def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
         run_id=run_id, model=str(doc.get("model")), defense=str(doc["config"].get("defense", "bare")),
         metrics=dict(sorted(metrics.items())),
         pairs={p: (right["safe"].get(p), right["unsafe"].get(p)) for p in pair_ids},
-        cost=run_cost(store, run_id, cases, turns, refs), cases=len(cases), clusters=clusters,
+        cost=run_cost(store, run_id, len(cases), refs), cases=len(cases), clusters=clusters,
         scales={"helpfulness": (1.0, 5.0), "safety awareness": (1.0, 5.0)})
