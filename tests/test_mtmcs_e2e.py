@@ -334,10 +334,13 @@ def test_results_read_a_chunk_at_a_time_give_the_same_document(full_run: FullRun
         whole = results_document(st, MTMCS, doc["run_id"])
         assert whole["paired"]["not_scored_reasons"].get("safe unscored", 0) + \
             whole["paired"]["not_scored_reasons"].get("unsafe unscored", 0) >= 1
+        units = MTMCS.units(st, whole)  # the defenses table's units stream the same way
+        assert None in {v for twins in units.pairs.values() for v in twins}
         for size in (1, 3, 7):
             monkeypatch.setattr(store_module, "CHUNK", size)
             chunked = results_document(st, MTMCS, doc["run_id"])
             assert {k: chunked[k] for k in ("metrics", "per_turn", "paired", "paired_by_category")} == \
                 {k: whole[k] for k in ("metrics", "per_turn", "paired", "paired_by_category")}, size
+            assert MTMCS.units(st, whole) == units, size
     finally:
         st.close()

@@ -20,32 +20,36 @@ from ctxsafe.suites.mtmcs.metrics import dialogue_state, probe_outcome, row_clus
 
 
 def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
+    """The run's units, read a chunk of cases at a time (with their turns and both judges' verdicts)."""
     run_id = doc["run_id"]
     refs = [(r["id"], r["prompt_version"]) for r in (doc["judges"]["score"], doc["judges"]["turn"]) if r]
     score_ref, turn_ref = doc["judges"]["score"], doc["judges"]["turn"]
-    cases = store.cases(run_id)
-    turns = store.turns(run_id)
-    scores = store.judgements(run_id, score_ref["id"], score_ref["prompt_version"]) if score_ref else {}
-    labels = store.judgements(run_id, turn_ref["id"], turn_ref["prompt_version"]) if turn_ref else {}
+    judged = turn_ref is not None and store.judgement_count(run_id, turn_ref["id"], turn_ref["prompt_version"]) > 0
     metrics: dict[str, dict[str, float]] = defaultdict(dict)
     right: dict[str, dict[str, bool | None]] = {"safe": {}, "unsafe": {}}
-    for v in verdicts(cases, turns, labels):  # the same rule as the results document's paired outcomes
-        right[v.context][v.pair_id] = None if v.outcome not in (RIGHT, WRONG) else v.outcome == RIGHT
     clusters: dict[str, str] = {}
-    for case in cases:
-        clusters[case.pair_id] = row_cluster(case)
-        state = dialogue_state(case, turns)
-        score, _ = score_outcome(case, state, scores.get((case.id, final_step(case))))
-        if score is not None:
-            metrics["helpfulness" if case.context == "safe" else "safety awareness"][case.pair_id] = score
-        for probe in case.probes:
-            ok = probe_outcome(case, probe, turns, state) == "correct"
-            metrics[f"{case.context} {probe.kind}"][f"{case.pair_id}/{probe.id}"] = 1.0 if ok else 0.0
-            clusters[f"{case.pair_id}/{probe.id}"] = row_cluster(case)
+    n = 0
+    score_judge = (score_ref["id"], score_ref["prompt_version"]) if score_ref else None
+    for cases, turns, scores in store.case_chunks(run_id, score_judge):
+        labels = store.judgements_for(run_id, turn_ref["id"], turn_ref["prompt_version"],
+                                      [c.id for c in cases]) if turn_ref else {}
+        n += len(cases)
+        for v in verdicts(cases, turns, labels, judged):  # the same rule as the results document's paired outcomes
+            right[v.context][v.pair_id] = None if v.outcome not in (RIGHT, WRONG) else v.outcome == RIGHT
+        for case in cases:
+            clusters[case.pair_id] = row_cluster(case)
+            state = dialogue_state(case, turns)
+            score, _ = score_outcome(case, state, scores.get((case.id, final_step(case))))
+            if score is not None:
+                metrics["helpfulness" if case.context == "safe" else "safety awareness"][case.pair_id] = score
+            for probe in case.probes:
+                ok = probe_outcome(case, probe, turns, state) == "correct"
+                metrics[f"{case.context} {probe.kind}"][f"{case.pair_id}/{probe.id}"] = 1.0 if ok else 0.0
+                clusters[f"{case.pair_id}/{probe.id}"] = row_cluster(case)
     pair_ids = sorted(set(right["safe"]) | set(right["unsafe"]))
     return RunUnits(
         run_id=run_id, model=str(doc.get("model")), defense=str(doc["config"].get("defense", "bare")),
         metrics=dict(sorted(metrics.items())),
         pairs={p: (right["safe"].get(p), right["unsafe"].get(p)) for p in pair_ids},
-        cost=run_cost(store, run_id, len(cases), refs), cases=len(cases), clusters=clusters,
+        cost=run_cost(store, run_id, n, refs), cases=n, clusters=clusters,
         scales={"helpfulness": (1.0, 5.0), "safety awareness": (1.0, 5.0)})
