@@ -9,6 +9,7 @@ package was not used: a large share of the labels are in other languages, and it
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import cache
 from typing import Any, Final
 
@@ -40,3 +41,25 @@ def embed(texts: list[str]) -> np.ndarray[Any, Any]:
     if not texts:
         return np.zeros((0, DIM))
     return np.asarray(_encoder().encode(list(texts)), dtype=float).reshape(len(texts), DIM)
+
+
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_CONTENTFUL: Final = re.compile(r"[^\W_]")
+
+
+def sentences(text: str) -> list[str]:
+    """The text cut where sentence-ending punctuation is followed by white space, and at line breaks (so
+    unspaced CJK text stays one piece); pieces without a letter or digit are dropped, and a text with no
+    such piece is kept whole."""
+    pieces = [s.strip() for s in _SENTENCE_END.split(text) if s and _CONTENTFUL.search(s)]
+    return pieces or [text]
+
+
+def embed_sentence_max(texts: list[str]) -> np.ndarray[Any, Any]:
+    """Per text, the element-wise maximum of its sentences' embeddings.
+
+    Why: a long reply's one warning sentence is diluted in its whole-text embedding; the maximum keeps it."""
+    cut = [sentences(t) for t in texts]
+    flat = embed([s for pieces in cut for s in pieces])
+    ends = np.cumsum([len(pieces) for pieces in cut])
+    return np.array([flat[e - len(p):e].max(axis=0) for e, p in zip(ends, cut, strict=True)]).reshape(len(texts), DIM)

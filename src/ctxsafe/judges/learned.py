@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ctxsafe.judges.embedder import embed
+from ctxsafe.judges.embedder import embed, embed_sentence_max
 from ctxsafe.judges.offline_rules import classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
@@ -112,14 +112,20 @@ class LearnedModel:
     meta: dict[str, Any]
     embed_weight: float = 0.0
     """0: n-grams and shape only (core install); > 0: also the sentence embedding, scaled by it (`judge` extra)."""
+    sentence_weight: float = 0.0
+    """> 0: also the element-wise maximum of the reply's sentence embeddings, scaled by it (after the embedding)."""
 
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
-        """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding."""
+        """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding and the
+        maximum of the sentence embeddings."""
         n_text = len(self.vectorizer.idf)
         n_dense = n_text + N_SHAPE
         z = shape_features(responses, queries) @ self.coef[:, n_text:n_dense].T + self.intercept
         if self.embed_weight:
-            z += (embed(responses) * self.embed_weight) @ self.coef[:, n_dense:].T
+            e = embed(responses) * self.embed_weight
+            z += e @ self.coef[:, n_dense:n_dense + e.shape[1]].T
+            if self.sentence_weight:
+                z += (embed_sentence_max(responses) * self.sentence_weight) @ self.coef[:, n_dense + e.shape[1]:].T
         for i, text in enumerate(responses):
             cols, vals = self.vectorizer.row(text)
             z[i] += self.coef[:, cols] @ vals
@@ -133,7 +139,8 @@ def model_from_json(doc: dict[str, Any]) -> LearnedModel:
                                              np.asarray(doc["idf"], dtype=float)),
                         coef=np.asarray(doc["coef"]), intercept=np.asarray(doc["intercept"]),
                         classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]),
-                        embed_weight=float(doc.get("embed_weight", 0.0)))
+                        embed_weight=float(doc.get("embed_weight", 0.0)),
+                        sentence_weight=float(doc.get("sentence_weight", 0.0)))
 
 
 @cache

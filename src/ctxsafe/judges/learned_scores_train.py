@@ -2,11 +2,18 @@
 
 Needs scikit-learn (`ctxsafe[train]`) and the embedder (`ctxsafe[judge]`). Test records are dropped by
 id before any text is used. The score model is fitted on out-of-fold turn probabilities (5 folds by
-dialogue), so it learns from turn predictions as noisy as the ones it will see. Choices made on dev
-(C=1 for turns, ridge alpha 3 for scores)::
+dialogue), so it learns from turn predictions as noisy as the ones it will see. Choices made by the
+cross-validation below (docs/judges.md): turns C=1 with balanced classes, scores by a multinomial logistic
+regression (C=1), the older labels as extra training data.
 
-    python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \
-        --fit train+dev --out src/ctxsafe/judges/mtmcs_learned_embed.json
+Compare configurations without reading test (cross-validation, folds grouped by dialogue scenario, the
+extra labels always in training)::
+
+    python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \\
+        --whole labels/mtmcs/author_C.jsonl --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
+
+Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
+instead of `--cv 5`.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from ctxsafe.judges.embedder import EMBEDDER
+from ctxsafe.judges.embedder import DIM, EMBEDDER
+from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
-from ctxsafe.judges.learned_train import training_rows
+from ctxsafe.judges.learned_train import _rows, training_rows
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
 TURN_C = 1.0
-SCORE_ALPHA = 3.0
-VERSION = "mtmcs-learned-v1-embed"
+SCORE_C = 1.0
+VERSION = "mtmcs-learned-v2-embed"
 
 
 def _turn_classifier() -> LogisticRegression:
@@ -43,33 +51,91 @@ def _probs(clf: LogisticRegression, x: np.ndarray[Any, Any]) -> np.ndarray[Any, 
     return p
 
 
-def fit(rows: list[dict[str, Any]]) -> ScoreModel:
-    xs = [turn_features(r["replies"], r["turns"]) for r in rows]
-    x = np.vstack(xs)
+def _turn_matrix(rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
+    """Every dialogue's three turn rows, in order (its reply embeddings are the first DIM columns)."""
+    return turn_features([t for r in rows for t in r["replies"]], [t for r in rows for t in r["turns"]])
+
+
+def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarray[Any, Any]) -> ScoreModel:
+    """Both models on the rows' turn matrix `x`; the ids recorded are the project's (the extras' count)."""
+    rows = project + extra
     y = np.array([TURN_LABELS.index(lab) for r in rows for lab in r["turn_labels"]])
-    groups = np.repeat(np.arange(len(rows)), [len(r["replies"]) for r in rows])
+    groups = np.repeat(np.arange(len(rows)), 3)
     oof = np.zeros((len(y), len(TURN_LABELS)))
     for a, b in GroupKFold(5).split(x, y, groups):
         oof[b] = _probs(_turn_classifier().fit(x[a], y[a]), x[b])
     turn = _turn_classifier().fit(x, y)
     assert list(turn.classes_) == [0, 1, 2], "every turn label needs training examples"
-    start = np.cumsum([0] + [len(r["replies"]) for r in rows])
-    s = np.vstack([score_features(r["kind"], r["replies"], oof[start[i]:start[i + 1]]) for i, r in enumerate(rows)])
-    score = Ridge(alpha=SCORE_ALPHA).fit(s, [int(r["score"]) for r in rows])
-    ids = sorted(str(r["id"]) for r in rows)
-    meta = {"seed": SEED, "turn_C": TURN_C, "score_alpha": SCORE_ALPHA, "split_seed": SPLIT_SEED,
-            "embedder": EMBEDDER, "records": len(rows),
+    s = np.vstack([score_features(r["kind"], r["replies"], oof[3 * i:3 * i + 3], x[3 * i:3 * i + 3, :DIM])
+                   for i, r in enumerate(rows)])
+    score = LogisticRegression(C=SCORE_C, max_iter=5000, random_state=SEED).fit(s, [int(r["score"]) for r in rows])
+    ids = sorted(str(r["id"]) for r in project)
+    meta = {"seed": SEED, "turn_C": TURN_C, "score_C": SCORE_C, "split_seed": SPLIT_SEED,
+            "embedder": EMBEDDER, "records": len(rows), "extra_records": len(extra),
             "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(), "ids": ids}
-    return ScoreModel(turn.coef_, turn.intercept_, score.coef_, float(score.intercept_), VERSION, meta)
+    return ScoreModel(turn.coef_, turn.intercept_, score.coef_, score.intercept_, tuple(int(k) for k in score.classes_),
+                      VERSION, meta)
+
+
+def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = ()) -> ScoreModel:
+    """Fit on the project's train(+dev) dialogues plus older extra labels."""
+    return _fit(project, list(extra), _turn_matrix(project + list(extra)))
+
+
+def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5) -> dict[str, Any]:
+    """Out-of-fold turn labels and scores for the project's dialogues, folds grouped by scenario (a scenario's
+    variants and twins share a fold), the extra labels always in training; figures only.
+
+    Why: configurations are chosen here, so the frozen test split and any holdout stay unread."""
+    rows = project + extra
+    x = _turn_matrix(rows)
+    scenarios = [str(r.get("scenario") or r["id"]) for r in project]
+    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(scenarios))))}
+    fold_of = np.array([order[g] % folds for g in scenarios])
+    turn_pred = np.zeros(3 * len(project), dtype=int)
+    score_pred = np.zeros(len(project), dtype=int)
+    for k in range(folds):
+        train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
+        model = _fit([rows[i] for i in train], [], x[np.repeat(3 * train, 3) + np.tile(np.arange(3), len(train))])
+        for i in np.flatnonzero(fold_of == k):
+            xi = x[3 * i:3 * i + 3]
+            p = model.turn_probabilities_of(xi)
+            turn_pred[3 * i:3 * i + 3] = p.argmax(axis=1)
+            score_pred[i] = model.score_of(score_features(project[i]["kind"], project[i]["replies"], p, xi[:, :DIM]))[0]
+    clusters = [f"dialogue:{r['id']}" for r in project]
+    turns = score_view([TURN_LABELS.index(lab) for r in project for lab in r["turn_labels"]],
+                       [int(v) for v in turn_pred], np.repeat(clusters, 3).tolist(), TURN_LABELS)
+    scores = score_view([int(r["score"]) - 1 for r in project], [int(v) - 1 for v in score_pred], clusters,
+                        ("1", "2", "3", "4", "5"), ordinal=True)
+    return {"turn": turns, "score": scores}
+
+
+def _print(name: str, f: dict[str, Any]) -> None:
+    t, s = f["turn"], f["score"]
+    print(f"{name}: {s['n']} dialogues; turns kappa {t['kappa']['value']} {t['kappa']['ci95']} recall "
+          f"complied/aware/refused {t['recall']}; score exact {s['accuracy']['value']} quadratic kappa "
+          f"{s['quadratic_kappa']['value']} {s['quadratic_kappa']['ci95']} MAE {s['mae']['value']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ctxsafe.judges.learned_scores_train", description=__doc__)
     parser.add_argument("labels", type=Path, nargs="+", help="the project's MTMCS label files")
+    parser.add_argument("--whole", type=Path, action="append", default=[],
+                        help="label files trained on in full, every split (a former holdout, e.g. author C)")
+    parser.add_argument("--extra", type=Path, action="append", default=[],
+                        help="older labels used as extra training data only (never for a figure)")
     parser.add_argument("--fit", choices=["train", "train+dev"], default="train")
-    parser.add_argument("--out", type=Path, required=True, help="write the weights here (JSON)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="write the weights here (JSON)")
+    target.add_argument("--cv", type=int, metavar="FOLDS",
+                        help="only cross-validate, folds grouped by scenario; write nothing")
     args = parser.parse_args(argv)
-    model = fit(training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}))
+    project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
+    extra = [r for p in args.extra for r in _rows(p)]
+    if args.cv:
+        _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}", cross_validate(project, extra, args.cv))
+        return 0
+    model = fit(project, extra)
     args.out.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"fitted on {model.meta['records']} dialogues; wrote {args.out}")
     return 0

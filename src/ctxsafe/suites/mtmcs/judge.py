@@ -203,8 +203,8 @@ class OfflineEmbedScoreJudge(_DialogueStep, _Embed):
         if len(replies) != len(turns):
             return judgement(self, item, Reading(
                 error=f"{len(replies)} replies to {len(turns)} user turns: cannot score the dialogue"))
-        score, raw = self.model.score(dialogue_kind(item.case), replies, turns)
-        why = f"learned {self.model.version}: regression {raw:.2f}"
+        score, p = self.model.score(dialogue_kind(item.case), replies, turns)
+        why = f"learned {self.model.version}: p={p:.2f}"
         return judgement(self, item, Reading(score, float(score), why))
 
 
