@@ -32,7 +32,7 @@ from sklearn.model_selection import GroupKFold
 from ctxsafe.judges.embedder import DIM, EMBEDDER
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
-from ctxsafe.judges.learned_train import _rows, training_rows
+from ctxsafe.judges.learned_train import read_rows, training_rows
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only cross-validate, folds grouped by scenario; write nothing")
     args = parser.parse_args(argv)
     project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
-    extra = [r for p in args.extra for r in _rows(p)]
+    extra = [r for p in args.extra for r in read_rows(p)]
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}", cross_validate(project, extra, args.cv))
         return 0

@@ -55,7 +55,8 @@ SENTENCE_WEIGHT = 4.0
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """A label file's records as plain dicts (the trainers need no validation beyond the fields they read)."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -67,8 +68,8 @@ def training_rows(paths: Sequence[Path], splits: set[str], whole: Sequence[Path]
     data in full; its hash split means nothing, because its figures were never the frozen test split's."""
     if "test" in splits:
         raise ValueError("the test split is never used for training")
-    kept = [r for p in paths for r in _rows(p) if split_of(str(r["id"])) in splits]
-    return kept + [r for p in whole for r in _rows(p)]
+    kept = [r for p in paths for r in read_rows(p) if split_of(str(r["id"])) in splits]
+    return kept + [r for p in whole for r in read_rows(p)]
 
 
 def embeddings(responses: list[str], embed_weight: float) -> np.ndarray[Any, Any]:
@@ -181,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only cross-validate inside the --fit records, folds grouped by scene; write nothing")
     args = parser.parse_args(argv)
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
-    extra = [r for p in args.extra for r in _rows(p)]
+    extra = [r for p in args.extra for r in read_rows(p)]
     project = training_rows(args.labels, splits, args.whole)
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scene over {args.fit}",
@@ -196,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             encoding="utf-8")
         print(f"wrote {args.out}")
     if args.evaluate:  # figures only: no record's text is printed
-        rows = [r for p in args.evaluate for r in _rows(p) if split_of(str(r["id"])) == args.split]
+        rows = [r for p in args.evaluate for r in read_rows(p) if split_of(str(r["id"])) == args.split]
         if seen := {str(r["id"]) for r in rows} & set(model.meta["ids"]):
             parser.error(f"{len(seen)} of the evaluated records were trained on")
         pred: list[int | None] = [classify_learned(str(r["response"]), str(r.get("query", "")), model).label
