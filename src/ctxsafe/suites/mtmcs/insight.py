@@ -10,7 +10,7 @@ A dialogue whose deciding turns lack a usable label (not played, judge error, pa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ctxsafe.engine.rollout import turn_step
@@ -97,13 +97,6 @@ class Tally:
                 "labels": {side: sides[side].labels_by_turn(n_turns) for side in ("safe", "unsafe")},
             }
         return out
-
-
-def compute(cases: Sequence[Case], labels: dict[tuple[str, str], Judgement]) -> dict[str, Any]:
-    """Per group: first-awareness turn (unsafe), over-refusal turn (safe), labels per turn."""
-    tally = Tally()
-    tally.add(cases, labels)
-    return tally.result()
 
 
 def verdicts(cases: Iterable[Case], turns: dict[tuple[str, str], TurnRecord],

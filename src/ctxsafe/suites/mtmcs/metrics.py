@@ -191,13 +191,6 @@ class Tally:
         return {key: group.result(faithful) for key, group in sorted(self.groups.items())}
 
 
-def groups_of(cases: Iterable[Case]) -> dict[str, list[Case]]:
-    out: dict[str, list[Case]] = defaultdict(list)
-    for c in cases:
-        out[group_key(c)].append(c)
-    return dict(sorted(out.items()))
-
-
 def compute(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
             scores: dict[tuple[str, str], Judgement], faithful: bool) -> dict[str, Any]:
     """Per type x modality (x variant images): the paper's five numbers, MCQ overall, and every failure count."""
