@@ -245,3 +245,23 @@ def test_mtmcs_cross_validation_keeps_a_scenario_in_one_fold_and_learns_the_olde
     figures = learned_scores_train.cross_validate(rows, [], folds=3)
     assert figures["score"]["n"] == len(rows) and figures["turn"]["n"] == 3 * len(rows)
     assert figures["turn"]["kappa"]["value"] > 0.5 and figures["score"]["quadratic_kappa"]["value"] > 0.4
+
+
+def test_the_judge_version_names_the_weights_not_only_the_records_they_were_fitted_on() -> None:
+    """Weights refitted on the same records with another setting must not reuse verdicts stored under the old
+    ones: the version carries the weights file's own sha256, so any change to a weight changes it."""
+    from importlib import resources
+
+    from ctxsafe.judges.learned import file_digest
+
+    text = resources.files("ctxsafe.judges").joinpath("mss4_learned.json").read_text(encoding="utf-8")
+    shipped = shipped_model()
+    assert shipped.judge_version == f"{shipped.version}/{file_digest(text)[:8]}"
+    assert OFFLINE_JUDGES["offline"]().prompt_version == shipped.judge_version
+    doc = json.loads(text)
+    doc["intercept"][0] += 1e-6  # the same records (meta and its ids hash untouched), one weight changed
+    changed = json.dumps(doc)
+    refit = model_from_json(doc, file_digest(changed))
+    assert refit.meta == shipped.meta and refit.judge_version != shipped.judge_version
+    with pytest.raises(ValueError, match="no judge version"):
+        _ = model_from_json(doc).judge_version

@@ -147,7 +147,7 @@ class FourClassLearnedJudge:
         from ctxsafe.judges.learned import shipped_model
 
         self.model = shipped_model(self.resource)
-        self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
+        self.prompt_version = self.model.judge_version
         return getattr(self, name)
 
     def applies(self, case: Case, step: str) -> bool:

@@ -13,6 +13,7 @@ which generalises across phrasings and languages better.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -114,6 +115,13 @@ class LearnedModel:
     """0: n-grams and shape only (core install); > 0: also the sentence embedding, scaled by it (`judge` extra)."""
     sentence_weight: float = 0.0
     """> 0: also the element-wise maximum of the reply's sentence embeddings, scaled by it (after the embedding)."""
+    digest: str = ""
+    """sha256 of the weights file it was loaded from: the judge version names the weights themselves, so weights
+    refitted on the same records (another C, another feature) never reuse verdicts stored under the old ones."""
+
+    @property
+    def judge_version(self) -> str:
+        return weights_version(self.version, self.digest)
 
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
         """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding and the
@@ -134,20 +142,31 @@ class LearnedModel:
         return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
-def model_from_json(doc: dict[str, Any]) -> LearnedModel:
+def weights_version(version: str, digest: str) -> str:
+    """`learned-v3-embed/1a2b3c4d`: the trainer's version and the start of the weights file's sha256."""
+    if not digest:
+        raise ValueError("weights loaded from no file have no judge version")
+    return f"{version}/{digest[:8]}"
+
+
+def file_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_from_json(doc: dict[str, Any], digest: str = "") -> LearnedModel:
     return LearnedModel(vectorizer=CharTfidf({str(k): int(v) for k, v in doc["vocabulary"].items()},
                                              np.asarray(doc["idf"], dtype=float)),
                         coef=np.asarray(doc["coef"]), intercept=np.asarray(doc["intercept"]),
                         classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]),
                         embed_weight=float(doc.get("embed_weight", 0.0)),
-                        sentence_weight=float(doc.get("sentence_weight", 0.0)))
+                        sentence_weight=float(doc.get("sentence_weight", 0.0)), digest=digest)
 
 
 @cache
 def shipped_model(resource: str = MODEL_RESOURCE) -> LearnedModel:
     """Weights bundled with the package (each file loaded once per process)."""
     text = resources.files("ctxsafe.judges").joinpath(resource).read_text(encoding="utf-8")
-    return model_from_json(json.loads(text))
+    return model_from_json(json.loads(text), file_digest(text))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from ctxsafe.judges.embedder import DIM, embed, embed_sentence_max
+from ctxsafe.judges.learned import file_digest, weights_version
 from ctxsafe.judges.offline_scores import classify_turn, score_helpfulness, score_safety
 
 RESOURCE: Final = "mtmcs_learned_embed.json"
@@ -77,6 +78,12 @@ class ScoreModel:
     score_classes: tuple[int, ...]
     version: str
     meta: dict[str, Any]
+    digest: str = ""
+    """sha256 of the weights file it was loaded from (see `learned.LearnedModel.digest`)."""
+
+    @property
+    def judge_version(self) -> str:
+        return weights_version(self.version, self.digest)
 
     def turn_probabilities(self, replies: Sequence[str], turns: Sequence[str]) -> np.ndarray[Any, Any]:
         return self.turn_probabilities_of(turn_features(replies, turns))
@@ -102,13 +109,13 @@ class ScoreModel:
                           "intercept": _rounded(self.score_intercept)}}
 
 
-def model_from_json(doc: dict[str, Any]) -> ScoreModel:
+def model_from_json(doc: dict[str, Any], digest: str = "") -> ScoreModel:
     return ScoreModel(np.asarray(doc["turn"]["coef"]), np.asarray(doc["turn"]["intercept"]),
                       np.asarray(doc["score"]["coef"]), np.asarray(doc["score"]["intercept"]),
-                      tuple(int(k) for k in doc["score"]["classes"]), str(doc["version"]), dict(doc["meta"]))
+                      tuple(int(k) for k in doc["score"]["classes"]), str(doc["version"]), dict(doc["meta"]), digest)
 
 
 @cache
 def shipped_score_model() -> ScoreModel:
     text = resources.files("ctxsafe.judges").joinpath(RESOURCE).read_text(encoding="utf-8")
-    return model_from_json(json.loads(text))
+    return model_from_json(json.loads(text), file_digest(text))

@@ -189,7 +189,7 @@ class _Embed:
         from ctxsafe.judges.learned_scores import shipped_score_model
 
         self.model = shipped_score_model()
-        self.prompt_version = f"{self.model.version}/{self.model.meta['ids_sha256'][:8]}"
+        self.prompt_version = self.model.judge_version
 
 
 class OfflineEmbedScoreJudge(_DialogueStep, _Embed):
