@@ -44,14 +44,15 @@ def embed(texts: list[str]) -> np.ndarray[Any, Any]:
 
 
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_CONTENTFUL: Final = re.compile(r"[^\W_]")
+CONTENTFUL: Final = re.compile(r"[^\W_]")
+"""A letter or a digit (`\\w` less the underscore)."""
 
 
 def sentences(text: str) -> list[str]:
     """The text cut where sentence-ending punctuation is followed by white space, and at line breaks (so
     unspaced CJK text stays one piece); pieces without a letter or digit are dropped, and a text with no
     such piece is kept whole."""
-    pieces = [s.strip() for s in _SENTENCE_END.split(text) if s and _CONTENTFUL.search(s)]
+    pieces = [s.strip() for s in _SENTENCE_END.split(text) if s and CONTENTFUL.search(s)]
     return pieces or [text]
 
 

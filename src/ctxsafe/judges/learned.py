@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ctxsafe.judges.embedder import embed, embed_sentence_max
+from ctxsafe.judges.embedder import CONTENTFUL, embed, embed_sentence_max
 from ctxsafe.judges.offline_rules import classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
@@ -34,7 +34,6 @@ EMBED_RESOURCE: Final = "mss4_learned_embed.json"
 N_SHAPE: Final = 10
 SHAPE_WEIGHT: Final = 3.0
 _WORD: Final = re.compile(r"\w+")
-_CONTENTFUL: Final = re.compile(r"[^\W_]")
 _PUNCTUATION: Final = re.compile(r"[^\w\s]|_")
 """A character neither `str.isalnum()` nor `str.isspace()` (`\\w` is alnum plus `_`): one C scan, not a Python loop."""
 NGRAMS: Final = (1, 4)
@@ -177,7 +176,7 @@ class LearnedVerdict:
 
 def classify_learned(response: str, query: str, model: LearnedModel | None = None) -> LearnedVerdict:
     """Label one reply 0..3; an empty reply is 0 by rule (there is nothing to learn from)."""
-    if not _CONTENTFUL.search(response):
+    if not CONTENTFUL.search(response):
         return LearnedVerdict(0, "empty: no response")
     model = model or shipped_model()
     p = model.probabilities([response], [query])[0]

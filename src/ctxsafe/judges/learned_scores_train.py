@@ -32,7 +32,7 @@ from sklearn.model_selection import GroupKFold
 from ctxsafe.judges.embedder import DIM, EMBEDDER
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
-from ctxsafe.judges.learned_train import read_rows, training_rows
+from ctxsafe.judges.learned_train import grouped_folds, read_rows, training_rows
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
@@ -89,9 +89,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], f
     Why: configurations are chosen here, so the frozen test split and any holdout stay unread."""
     rows = project + extra
     x = _turn_matrix(rows)
-    scenarios = [str(r.get("scenario") or r["id"]) for r in project]
-    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(scenarios))))}
-    fold_of = np.array([order[g] % folds for g in scenarios])
+    fold_of = grouped_folds([str(r.get("scenario") or r["id"]) for r in project], folds)
     turn_pred = np.zeros(3 * len(project), dtype=int)
     score_pred = np.zeros(len(project), dtype=int)
     for k in range(folds):

@@ -112,6 +112,13 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
                         sentence_weight=SENTENCE_WEIGHT if embed_weight else 0.0)
 
 
+def grouped_folds(groups: Sequence[str], folds: int) -> np.ndarray[Any, Any]:
+    """Each record's fold: whole groups (a scene, a scenario) dealt to folds in a seeded order, so a group's
+    siblings never sit on both sides of a split."""
+    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(groups))))}
+    return np.array([order[g] % folds for g in groups])
+
+
 def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], embed_weight: float = 0.0,
                    folds: int = 5) -> dict[str, Any]:
     """Out-of-fold predictions for the project's records, folds grouped by scene (a scene's responses share
@@ -123,9 +130,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
     embedded = embeddings(responses, embed_weight)
-    scenes = [str(r.get("scene") or r["id"]) for r in project]
-    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(scenes))))}
-    fold_of = np.array([order[g] % folds for g in scenes])
+    fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds)
     pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
         train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
