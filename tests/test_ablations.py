@@ -104,11 +104,11 @@ def test_ablation_is_recorded_and_the_effect_is_paired(tmp_path: Path) -> None:
 def test_the_effect_interval_is_clustered_like_the_reports() -> None:
     """Three queries per MSSBench-style record share one image pair: their pairs are one cluster, so the
     effect's interval is the cluster-robust one over records, not a t-interval over independent pairs."""
+    from ctxsafe.metrics.accuracy import Scored
     from ctxsafe.metrics.effect import paired_effect
     from ctxsafe.metrics.stats import cluster_mean_ci
 
-    cases = [Case(id=f"r{r}q{q}-{ctx}", suite="native", pair_id=f"r{r}q{q}", context=ctx,  # type: ignore[arg-type]
-                  turns=({"role": "user", "parts": [{"text": "q"}]},), meta={"cluster": f"r{r}"})  # type: ignore[arg-type]
+    cases = [Scored(f"r{r}q{q}-{ctx}", f"r{r}q{q}", ctx, None, None, f"r{r}", "correct", None, False)
              for r in range(12) for q in range(3) for ctx in ("safe", "unsafe")]
     reference = {c.id: "correct" for c in cases}
     # without the image, records 0-3 lose every unsafe twin: effects move together within a record
@@ -117,7 +117,7 @@ def test_the_effect_interval_is_clustered_like_the_reports() -> None:
     eff = paired_effect(cases, reference, changed)
     unsafe = eff["unsafe"]
     values = [-1.0 if int(c.pair_id[1:].split("q")[0]) < 4 else 0.0 for c in cases if c.context == "unsafe"]
-    records = [c.meta["cluster"] for c in cases if c.context == "unsafe"]
+    records = [c.cluster for c in cases if c.context == "unsafe"]
     mean, lo, hi, _n = cluster_mean_ci(values, records, bounds=(-1.0, 1.0))
     assert (unsafe["units"], unsafe["clusters"], unsafe["small"]) == (36, 12, False)
     assert unsafe["effect"] == pytest.approx(mean) and unsafe["ci95"] == pytest.approx([lo, hi])

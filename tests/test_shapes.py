@@ -67,11 +67,11 @@ def test_infer_shape() -> None:
 
 
 def test_paired_effect_by_hand() -> None:
+    from ctxsafe.metrics.accuracy import Scored
     from ctxsafe.metrics.effect import paired_effect
-    from ctxsafe.schema import Case, Message
 
-    def case(i: int, ctx: str) -> Case:
-        return Case(id=f"{i}-{ctx}", suite="s", context=ctx, pair_id=str(i), turns=(Message.user("q"),))  # type: ignore[arg-type]
+    def case(i: int, ctx: str) -> Scored:  # each pair its own cluster; outcomes come from the maps below
+        return Scored(f"{i}-{ctx}", str(i), ctx, None, None, str(i), "correct", None, False)
 
     cases = [case(i, ctx) for i in range(3) for ctx in ("safe", "unsafe")]
     ref = {c.id: "correct" for c in cases}

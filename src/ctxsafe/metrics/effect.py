@@ -14,9 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ctxsafe.metrics.accuracy import Scored, cluster_of
+from ctxsafe.metrics.accuracy import Scored
 from ctxsafe.metrics.stats import SMALL_CLUSTERS, cluster_mean_ci
-from ctxsafe.schema import Case
 
 
 def _block(diffs: Mapping[str, list[float]], cluster: Mapping[str, str]) -> dict[str, Any]:
@@ -26,14 +25,9 @@ def _block(diffs: Mapping[str, list[float]], cluster: Mapping[str, str]) -> dict
             "ci95": [lo, hi]}
 
 
-def _cluster(unit: Case | Scored) -> str:
-    return unit.cluster if isinstance(unit, Scored) else cluster_of(unit)
-
-
-def paired_effect(cases: Sequence[Case | Scored], reference: Mapping[str, str],
-                  changed: Mapping[str, str]) -> dict[str, Any]:
-    """Effect on correctness of `changed` vs `reference` (case id -> outcome), over the cases in both: given as
-    `Case`s, or scored from the store's columns (`accuracy.Scored`, what `ctxsafe effect` reads)."""
+def paired_effect(cases: Sequence[Scored], reference: Mapping[str, str], changed: Mapping[str, str]) -> dict[str, Any]:
+    """Effect on correctness of `changed` vs `reference` (case id -> outcome), over the cases in both; the cases
+    as scored from the store's columns (`accuracy.Scored`: their pair and cluster are what is read here)."""
     every: dict[str, list[float]] = defaultdict(list)
     sides: dict[str, dict[str, list[float]]] = {"safe": defaultdict(list), "unsafe": defaultdict(list)}
     cluster: dict[str, str] = {}
@@ -44,7 +38,7 @@ def paired_effect(cases: Sequence[Case | Scored], reference: Mapping[str, str],
             continue
         d = float(changed[c.id] == "correct") - float(reference[c.id] == "correct")
         every[c.pair_id].append(d)
-        cluster.setdefault(c.pair_id, _cluster(c))
+        cluster.setdefault(c.pair_id, c.cluster)
         sides[c.context][c.pair_id].append(d)
     return {"overall": _block(every, cluster), "safe": _block(sides["safe"], cluster),
             "unsafe": _block(sides["unsafe"], cluster),
