@@ -10,7 +10,7 @@ from ctxsafe.schema import Case, Judgement, TurnRecord
 from ctxsafe.suites.mtmcs.demo import demo_data
 from ctxsafe.suites.mtmcs.judge import final_step
 from ctxsafe.suites.mtmcs.loader import LoadOptions, build_cases
-from ctxsafe.suites.mtmcs.metrics import compute, row_cluster
+from ctxsafe.suites.mtmcs.metrics import Tally, row_cluster
 
 
 def _turn(case: Case, step: str, response: str) -> TurnRecord:
@@ -49,7 +49,9 @@ def test_variant_images_of_a_row_are_one_cluster_and_widen_the_interval() -> Non
     score_of_row = dict(zip(rows, (1.0, 2.0, 4.0, 5.0, 5.0), strict=True))
     right_row = set(rows[:2])
     turns, scores = _played(cases, score_of_row, right_row)
-    groups = compute(cases, turns, scores, faithful=False)
+    tally = Tally()
+    tally.add(cases, turns, scores)  # as the results read a run, here in one chunk
+    groups = tally.result(faithful=False)
     variants = groups["type_a/image/variants"]
     assert variants["pairs"] == 15  # 5 rows x 3 variant images
     unsafe_cases = [c for c in cases if c.setting == "variant" and c.context == "unsafe"]

@@ -12,7 +12,7 @@ a row's variant images, and the questions asked on one transcript, are not indep
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ctxsafe.engine.rollout import probe_step, turn_step
@@ -189,11 +189,3 @@ class Tally:
 
     def result(self, faithful: bool) -> dict[str, Any]:
         return {key: group.result(faithful) for key, group in sorted(self.groups.items())}
-
-
-def compute(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
-            scores: dict[tuple[str, str], Judgement], faithful: bool) -> dict[str, Any]:
-    """Per type x modality (x variant images): the paper's five numbers, MCQ overall, and every failure count."""
-    tally = Tally()
-    tally.add(cases, turns, scores)
-    return tally.result(faithful)
