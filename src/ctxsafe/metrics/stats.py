@@ -8,17 +8,12 @@ import math
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
+from ctxsafe.metrics.student_t import t_quantile
+
 if TYPE_CHECKING:
     import numpy as np
 
 Z95 = 1.959963984540054
-
-
-def t_quantile(df: float, q: float) -> float:
-    """Student's t quantile; scipy is imported here, not at start-up (~0.6 s that `--help` never needs)."""
-    from scipy.special import stdtrit
-
-    return float(stdtrit(df, q))
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
