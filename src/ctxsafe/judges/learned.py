@@ -18,10 +18,11 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from importlib import resources
-from itertools import repeat
+from itertools import chain
 from typing import Any, Final
 
 import numpy as np
@@ -63,17 +64,23 @@ def shape_features(responses: list[str], queries: list[str]) -> np.ndarray[Any, 
 def char_wb_ngrams(text: str) -> list[str]:
     """Character n-grams inside word boundaries, each word padded with one space (scikit-learn's `char_wb`).
 
-    A padded word has at least 3 characters, so every n from 1 to 4 fits except n = 4 on a one-letter
-    word, which scikit-learn counts once at its longest (the 3-gram): the plain slices below give that,
-    in scikit-learn's order. scikit-learn first collapses runs of `\\s`; `str.split()` splits on exactly
-    those characters, so the collapse changes nothing here (`tests/test_learned_judge.py` checks both)."""
-    grams: list[str] = []
+    scikit-learn first collapses runs of `\\s`; `str.split()` splits on exactly those characters, so the
+    collapse changes nothing here (`tests/test_learned_judge.py` checks both)."""
+    return [g for word in text.lower().split() for g in word_ngrams(word)]
+
+
+def word_ngrams(word: str) -> list[str]:
+    """One word's n-grams, padded with one space each side, n = 1..4 in scikit-learn's order.
+
+    A padded word has at least 3 characters, so every n fits except n = 4 on a one-letter word, which
+    scikit-learn counts once at its longest (the 3-gram): the plain slices give that."""
+    w = f" {word} "
     lo, hi = NGRAMS
-    sizes = range(lo, hi + 1)
-    for word in text.lower().split():
-        w = f" {word} "
-        grams += [w[i:i + n] for n in sizes for i in range(len(w) - n + 1)]
-    return grams
+    return [w[i:i + n] for n in range(lo, hi + 1) for i in range(len(w) - n + 1)]
+
+
+WORD_CACHE: Final = 8192
+"""Words whose in-vocabulary columns are remembered: replies reuse a language's words, so most lookups hit."""
 
 
 @dataclass(frozen=True)
@@ -87,15 +94,23 @@ class CharTfidf:
 
     vocabulary: dict[str, int]
     idf: np.ndarray[Any, Any]
+    word_columns: Callable[[str], tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    """A word's in-vocabulary n-gram columns in n-gram order (an LRU cache of `_columns_of`)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "word_columns", lru_cache(maxsize=WORD_CACHE)(self._columns_of))
+
+    def _columns_of(self, word: str) -> tuple[int, ...]:
+        get = self.vocabulary.get
+        return tuple(c for c in map(get, word_ngrams(word)) if c is not None)
 
     def row(self, text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Column indices and values of the reply's l2-normalised tf-idf row."""
-        counts = Counter(char_wb_ngrams(text))  # first-seen order, as the in-vocabulary n-grams were before
+        """Column indices and values of the reply's l2-normalised tf-idf row. Counting columns counts the
+        in-vocabulary n-grams (one column each), in the same first-seen order, so the values are unchanged."""
+        counts = Counter(chain.from_iterable(map(self.word_columns, text.lower().split())))
         n = len(counts)
-        index = np.fromiter(map(self.vocabulary.get, counts, repeat(-1)), dtype=np.int64, count=n)
-        known = index >= 0
-        cols = index[known]
-        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=n)[known])) * self.idf[cols]
+        cols = np.fromiter(counts, dtype=np.int64, count=n)
+        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=n))) * self.idf[cols]
         norm = float(np.sqrt(np.dot(vals, vals)))
         return cols, (vals / norm if norm > 0 else vals)
 
