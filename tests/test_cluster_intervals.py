@@ -59,3 +59,26 @@ def test_intervals_are_clipped_and_small_groups_have_none() -> None:
     together = clustered_wilson([1] * 10 + [0] * 10, ["a"] * 10 + ["b"] * 10)
     independent = clustered_wilson([1] * 10 + [0] * 10, [str(i) for i in range(20)])
     assert together[1] - together[0] > independent[1] - independent[0]
+
+
+def test_the_plain_python_and_array_forms_agree_to_the_last_bit() -> None:
+    """Suites call the sequence forms (no numpy import), reports the array forms: the same numbers either way."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ctxsafe.metrics.stats import cluster_codes, cluster_mean_ci_codes, clustered_wilson_codes
+
+    units = st.lists(st.tuples(st.floats(-1e6, 1e6), st.integers(0, 1), st.integers(0, 30)), min_size=1, max_size=200)
+
+    @settings(max_examples=300, deadline=None)
+    @given(units)
+    def check(rows: list[tuple[float, int, int]]) -> None:
+        values, hits, clusters = (list(col) for col in zip(*rows, strict=True))
+        codes = cluster_codes(clusters)
+        plain = cluster_mean_ci(values, clusters, bounds=(-1e6, 1e6))
+        array = cluster_mean_ci_codes(np.asarray(values, dtype=np.float64), codes, bounds=(-1e6, 1e6))
+        assert repr(plain) == repr(array)
+        assert repr(clustered_wilson(hits, clusters)) == repr(
+            clustered_wilson_codes(np.asarray(hits, dtype=np.float64), codes))
+
+    check()
