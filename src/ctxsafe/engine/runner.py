@@ -208,8 +208,8 @@ async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge
     """Judge every answered step the judge applies to, skipping those it already judged (or, `early`, judged
     while the run generated: those count as judged in this session).
 
-    The run is read a chunk of cases at a time, twice (count, then judge), so neither its turns nor
-    its judge inputs are ever all in memory."""
+    The run is read a chunk of cases at a time, twice (count, then judge, if anything is left), so neither
+    its turns nor its judge inputs are ever all in memory."""
     progress = progress or NullProgress()
     failed_early = early.failed if early is not None else set()
 
@@ -250,7 +250,8 @@ async def judge_run(store: RunStore, run_id: str, cases: Collection[Case], judge
         progress.advance(error=bad)
 
     try:
-        await run_pool(items(), work, judge.concurrency)
+        if todo:  # else nothing is left (a run judged as it generated): no second pass over the run
+            await run_pool(items(), work, judge.concurrency)
     finally:
         writer.flush()
     progress.finish()
