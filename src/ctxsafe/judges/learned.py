@@ -18,20 +18,17 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from ctxsafe.judges.offline_rules import CONTENTFUL, classify_mssbench
+import numpy as np
 
-if TYPE_CHECKING:
-    import numpy as np
-
-Matrix = Sequence[Sequence[float]]
-"""Weights as rows of floats: lists read from JSON (the judge), or a numpy array (the trainer)."""
+from ctxsafe.judges.embedder import CONTENTFUL, embed, embed_sentence_max
+from ctxsafe.judges.offline_rules import classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
 EMBED_RESOURCE: Final = "mss4_learned_embed.json"
@@ -46,29 +43,22 @@ VECTORIZER_ARGS: Final[dict[str, Any]] = {"analyzer": "char_wb", "ngram_range": 
 """The scikit-learn `TfidfVectorizer` the weights were fitted with; `CharTfidf` applies the same transform."""
 
 
-def shape_row(text: str, query: str) -> list[float]:
-    """Rules' label (one-hot), question mark, log length, distinct-word ratio, query overlap,
-    punctuation share, very short reply: what separates garbled, off-topic and terse replies (scaled)."""
-    toks = [w.lower() for w in _WORD.findall(text)]
-    qtoks = {w.lower() for w in _WORD.findall(query) if len(w) > 2}
-    distinct = set(toks)
-    row = [0.0] * N_SHAPE
-    row[classify_mssbench(text).label] = 1.0
-    row[4] = float("?" in text)
-    row[5] = math.log1p(len(toks)) / 6
-    row[6] = len(distinct) / max(1, len(toks))
-    row[7] = len(qtoks & distinct) / max(1, len(qtoks))
-    row[8] = len(_PUNCTUATION.findall(text)) / max(1, len(text))
-    row[9] = float(len(toks) <= 6)
-    return [v * SHAPE_WEIGHT for v in row]
-
-
 def shape_features(responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
-    """`shape_row` of every reply, as the trainer's dense matrix."""
-    import numpy as np
-
-    rows = [shape_row(text, query) for text, query in zip(responses, queries, strict=True)]
-    return np.array(rows, dtype=np.float64).reshape(len(responses), N_SHAPE)
+    """Rules' label (one-hot), question mark, log length, distinct-word ratio, query overlap,
+    punctuation share, very short reply: what separates garbled, off-topic and terse replies."""
+    m = np.zeros((len(responses), N_SHAPE))
+    for i, (text, query) in enumerate(zip(responses, queries, strict=True)):
+        toks = [w.lower() for w in _WORD.findall(text)]
+        qtoks = {w.lower() for w in _WORD.findall(query) if len(w) > 2}
+        m[i, classify_mssbench(text).label] = 1
+        m[i, 4] = "?" in text
+        m[i, 5] = math.log1p(len(toks)) / 6
+        distinct = set(toks)
+        m[i, 6] = len(distinct) / max(1, len(toks))
+        m[i, 7] = len(qtoks & distinct) / max(1, len(qtoks))
+        m[i, 8] = len(_PUNCTUATION.findall(text)) / max(1, len(text))
+        m[i, 9] = len(toks) <= 6
+    return m * SHAPE_WEIGHT
 
 
 def char_wb_ngrams(text: str) -> list[str]:
@@ -103,7 +93,7 @@ class CharTfidf:
     """
 
     vocabulary: dict[str, int]
-    idf: Sequence[float]
+    idf: np.ndarray[Any, Any]
     word_columns: Callable[[str], tuple[int, ...]] = field(init=False, repr=False, compare=False)
     """A word's in-vocabulary n-gram columns in n-gram order (an LRU cache of `_columns_of`)."""
 
@@ -114,47 +104,24 @@ class CharTfidf:
         get = self.vocabulary.get
         return tuple(c for c in map(get, word_ngrams(word)) if c is not None)
 
-    def counts(self, text: str) -> Counter[int]:
-        """How often each in-vocabulary n-gram occurs, by column, in first-seen order. Counting columns counts
-        the in-vocabulary n-grams (one column each), in the order the n-grams themselves were first seen."""
-        return Counter(chain.from_iterable(map(self.word_columns, text.lower().split())))
-
-    @cached_property
-    def idf_array(self) -> np.ndarray[Any, Any]:
-        import numpy as np
-
-        return np.asarray(self.idf, dtype=np.float64)
-
     def row(self, text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Column indices and values of the reply's l2-normalised tf-idf row (numpy: the batch path)."""
-        import numpy as np
-
-        counts = self.counts(text)
+        """Column indices and values of the reply's l2-normalised tf-idf row. Counting columns counts the
+        in-vocabulary n-grams (one column each), in the same first-seen order, so the values are unchanged."""
+        counts = Counter(chain.from_iterable(map(self.word_columns, text.lower().split())))
         n = len(counts)
         cols = np.fromiter(counts, dtype=np.int64, count=n)
-        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=n))) * self.idf_array[cols]
+        vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=n))) * self.idf[cols]
         norm = float(np.sqrt(np.dot(vals, vals)))
         return cols, (vals / norm if norm > 0 else vals)
-
-    def plain_row(self, text: str) -> tuple[list[int], list[float]]:
-        """`row` in plain Python, for one reply: equal to it within rounding (`tests/test_learned_judge.py`)."""
-        counts = self.counts(text)
-        idf = self.idf
-        vals = [(1.0 + math.log(n)) * idf[c] for c, n in counts.items()]
-        norm = math.sqrt(sum([v * v for v in vals]))
-        return list(counts), ([v / norm for v in vals] if norm > 0 else vals)
 
 
 @dataclass(frozen=True)
 class LearnedModel:
-    """The shipped weights: vocabulary and idf of the n-gram vectorizer, then the linear classifier.
-
-    One reply of an n-gram model is scored in plain Python (`logits`): the default judge never imports numpy
-    (~0.1 s, 4% of a 1,000-call run). Batches and the embedding features use numpy (`probabilities`)."""
+    """The shipped weights: vocabulary and idf of the n-gram vectorizer, then the linear classifier."""
 
     vectorizer: CharTfidf
-    coef: Matrix
-    intercept: Sequence[float]
+    coef: np.ndarray[Any, Any]
+    intercept: np.ndarray[Any, Any]
     classes: tuple[int, ...]
     version: str
     meta: dict[str, Any]
@@ -170,52 +137,23 @@ class LearnedModel:
     def judge_version(self) -> str:
         return weights_version(self.version, self.digest)
 
-    @cached_property
-    def coef_array(self) -> np.ndarray[Any, Any]:
-        import numpy as np
-
-        return np.asarray(self.coef, dtype=np.float64)
-
-    def logits(self, text: str, query: str) -> list[float]:
-        """One reply's class scores from the n-gram and shape columns (an n-gram model: nothing else)."""
-        if self.embed_weight:
-            raise ValueError("an embedding model scores through `probabilities`")
-        cols, vals = self.vectorizer.plain_row(text)
-        n_text = len(self.vectorizer.idf)
-        shape = shape_row(text, query)
-        return [b + sum([w[c] * v for c, v in zip(cols, vals, strict=True)])
-                + sum([w[n_text + j] * x for j, x in enumerate(shape)])
-                for w, b in zip(self.coef, self.intercept, strict=True)]
-
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
         """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding and the
         maximum of the sentence embeddings."""
-        import numpy as np
-
-        coef = self.coef_array
         n_text = len(self.vectorizer.idf)
         n_dense = n_text + N_SHAPE
-        z = shape_features(responses, queries) @ coef[:, n_text:n_dense].T + np.asarray(self.intercept)
+        z = shape_features(responses, queries) @ self.coef[:, n_text:n_dense].T + self.intercept
         if self.embed_weight:
-            from ctxsafe.judges.embedder import embed, embed_sentence_max
-
             e = embed(responses) * self.embed_weight
-            z += e @ coef[:, n_dense:n_dense + e.shape[1]].T
+            z += e @ self.coef[:, n_dense:n_dense + e.shape[1]].T
             if self.sentence_weight:
-                z += (embed_sentence_max(responses) * self.sentence_weight) @ coef[:, n_dense + e.shape[1]:].T
+                z += (embed_sentence_max(responses) * self.sentence_weight) @ self.coef[:, n_dense + e.shape[1]:].T
         for i, text in enumerate(responses):
             cols, vals = self.vectorizer.row(text)
-            z[i] += coef[:, cols] @ vals
+            z[i] += self.coef[:, cols] @ vals
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def softmax(z: Sequence[float]) -> list[float]:
-    top = max(z)
-    e = [math.exp(v - top) for v in z]
-    total = sum(e)
-    return [v / total for v in e]
 
 
 def weights_version(version: str, digest: str) -> str:
@@ -231,9 +169,8 @@ def file_digest(text: str) -> str:
 
 def model_from_json(doc: dict[str, Any], digest: str = "") -> LearnedModel:
     return LearnedModel(vectorizer=CharTfidf({str(k): int(v) for k, v in doc["vocabulary"].items()},
-                                             [float(v) for v in doc["idf"]]),
-                        coef=[[float(v) for v in row] for row in doc["coef"]],
-                        intercept=[float(v) for v in doc["intercept"]],
+                                             np.asarray(doc["idf"], dtype=float)),
+                        coef=np.asarray(doc["coef"]), intercept=np.asarray(doc["intercept"]),
                         classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]),
                         embed_weight=float(doc.get("embed_weight", 0.0)),
                         sentence_weight=float(doc.get("sentence_weight", 0.0)), digest=digest)
@@ -257,7 +194,6 @@ def classify_learned(response: str, query: str, model: LearnedModel | None = Non
     if not CONTENTFUL.search(response):
         return LearnedVerdict(0, "empty: no response")
     model = model or shipped_model()
-    p = (model.probabilities([response], [query])[0].tolist() if model.embed_weight
-         else softmax(model.logits(response, query)))
-    best = max(range(len(p)), key=p.__getitem__)  # the first of equal maxima, as numpy's argmax
+    p = model.probabilities([response], [query])[0]
+    best = int(np.argmax(p))
     return LearnedVerdict(model.classes[best], f"learned classifier {model.version}: p={p[best]:.2f}")
