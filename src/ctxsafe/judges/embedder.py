@@ -59,11 +59,16 @@ def sentences(text: str) -> list[str]:
     return pieces or [text]
 
 
+def embed_sentences(texts: list[str]) -> list[np.ndarray[Any, Any]]:
+    """Per text, its sentences' embeddings (one row per sentence, at least one), from one pass of the embedder."""
+    cut = [sentences(t) for t in texts]
+    flat = embed([s for pieces in cut for s in pieces])
+    ends = np.cumsum([len(pieces) for pieces in cut])
+    return [flat[e - len(p):e] for e, p in zip(ends, cut, strict=True)]
+
+
 def embed_sentence_max(texts: list[str]) -> np.ndarray[Any, Any]:
     """Per text, the element-wise maximum of its sentences' embeddings.
 
     Why: a long reply's one warning sentence is diluted in its whole-text embedding; the maximum keeps it."""
-    cut = [sentences(t) for t in texts]
-    flat = embed([s for pieces in cut for s in pieces])
-    ends = np.cumsum([len(pieces) for pieces in cut])
-    return np.array([flat[e - len(p):e].max(axis=0) for e, p in zip(ends, cut, strict=True)]).reshape(len(texts), DIM)
+    return np.array([rows.max(axis=0) for rows in embed_sentences(texts)]).reshape(len(texts), DIM)

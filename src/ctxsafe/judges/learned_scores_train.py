@@ -4,13 +4,15 @@ Needs scikit-learn (`ctxsafe[train]`) and the embedder (`ctxsafe[judge]`). Test 
 id before any text is used. The score model is fitted on out-of-fold turn probabilities (5 folds by
 dialogue), so it learns from turn predictions as noisy as the ones it will see. Choices made by the
 cross-validation below (docs/judges.md): turns C=1 with balanced classes, scores by a multinomial logistic
-regression (C=1), the older labels as extra training data.
+regression (C=1), the older labels as extra training data, the reply's first and last sentences' embeddings
+in the turn features.
 
 Compare configurations without reading test (cross-validation, folds grouped by dialogue scenario, the
 extra labels always in training)::
 
     python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \\
-        --whole labels/mtmcs/author_C.jsonl --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
+        --whole labels/mtmcs/author_C.jsonl --whole labels/mtmcs/author_D.jsonl \\
+        --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
@@ -38,7 +40,7 @@ from ctxsafe.judges.split import SEED as SPLIT_SEED
 SEED = 0
 TURN_C = 1.0
 SCORE_C = 1.0
-VERSION = "mtmcs-learned-v2-embed"
+VERSION = "mtmcs-learned-v3-embed"
 
 
 def _turn_classifier() -> LogisticRegression:
@@ -82,14 +84,18 @@ def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = ()) -> 
     return _fit(project, list(extra), _turn_matrix(project + list(extra)))
 
 
-def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5) -> dict[str, Any]:
+def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5,
+                   fold_seed: int = SEED, aware_shift: float = 0.0) -> dict[str, Any]:
     """Out-of-fold turn labels and scores for the project's dialogues, folds grouped by scenario (a scenario's
-    variants and twins share a fold), the extra labels always in training; figures only.
+    variants and twins share a fold), the extra labels always in training; figures only. `aware_shift` is added
+    to the "aware" log-probability before the turn label is picked (the recall / kappa trade-off; not shipped).
 
     Why: configurations are chosen here, so the frozen test split and any holdout stay unread."""
     rows = project + extra
     x = _turn_matrix(rows)
-    fold_of = grouped_folds([str(r.get("scenario") or r["id"]) for r in project], folds)
+    fold_of = grouped_folds([str(r.get("scenario") or r["id"]) for r in project], folds, fold_seed)
+    shift = np.zeros(len(TURN_LABELS))
+    shift[TURN_LABELS.index("aware")] = aware_shift
     turn_pred = np.zeros(3 * len(project), dtype=int)
     score_pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
@@ -98,7 +104,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], f
         for i in np.flatnonzero(fold_of == k):
             xi = x[3 * i:3 * i + 3]
             p = model.turn_probabilities_of(xi)
-            turn_pred[3 * i:3 * i + 3] = p.argmax(axis=1)
+            turn_pred[3 * i:3 * i + 3] = (np.log(p) + shift).argmax(axis=1)
             score_pred[i] = model.score_of(score_features(project[i]["kind"], project[i]["replies"], p, xi[:, :DIM]))[0]
     clusters = [f"dialogue:{r['id']}" for r in project]
     turns = score_view([TURN_LABELS.index(lab) for r in project for lab in r["turn_labels"]],
@@ -127,11 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--out", type=Path, help="write the weights here (JSON)")
     target.add_argument("--cv", type=int, metavar="FOLDS",
                         help="only cross-validate, folds grouped by scenario; write nothing")
+    parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenarios to CV folds")
+    parser.add_argument("--aware-shift", type=float, default=0.0,
+                        help="with --cv: add this to the 'aware' log-probability before picking a turn label")
     args = parser.parse_args(argv)
     project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
     extra = [r for p in args.extra for r in read_rows(p)]
     if args.cv:
-        _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}", cross_validate(project, extra, args.cv))
+        _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}",
+               cross_validate(project, extra, args.cv, args.fold_seed, args.aware_shift))
         return 0
     model = fit(project, extra)
     args.out.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")

@@ -4,16 +4,18 @@ Why a script in the package: the shipped figure must be reproducible from the la
 this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
-A former holdout (author C) is trained on whole (`--whole`).
+Former holdouts (authors C and D) are trained on whole (`--whole`).
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
     python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl labels/mssbench/author_B.jsonl \
-        --whole labels/mssbench/author_C.jsonl --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev \
+        --whole labels/mssbench/author_C.jsonl --whole labels/mssbench/author_D.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev \
         [--embed] --out src/ctxsafe/judges/mss4_learned[_embed].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
-scene, the extra labels always in training): the same command with `--cv 5` instead of `--out ...`.
+scene, the extra labels always in training): the same command with `--cv 5` instead of `--out ...`
+(`--fold-seed N` for another assignment of scenes to folds).
 
 Cross-author figure (fit on one author's train+dev, score the other author's test records)::
 
@@ -112,15 +114,15 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
                         sentence_weight=SENTENCE_WEIGHT if embed_weight else 0.0)
 
 
-def grouped_folds(groups: Sequence[str], folds: int) -> np.ndarray[Any, Any]:
+def grouped_folds(groups: Sequence[str], folds: int, seed: int = SEED) -> np.ndarray[Any, Any]:
     """Each record's fold: whole groups (a scene, a scenario) dealt to folds in a seeded order, so a group's
-    siblings never sit on both sides of a split."""
-    order = {g: i for i, g in enumerate(np.random.default_rng(SEED).permutation(sorted(set(groups))))}
+    siblings never sit on both sides of a split. Another `seed` is another assignment (the spread of a CV figure)."""
+    order = {g: i for i, g in enumerate(np.random.default_rng(seed).permutation(sorted(set(groups))))}
     return np.array([order[g] % folds for g in groups])
 
 
 def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], embed_weight: float = 0.0,
-                   folds: int = 5) -> dict[str, Any]:
+                   folds: int = 5, fold_seed: int = SEED) -> dict[str, Any]:
     """Out-of-fold predictions for the project's records, folds grouped by scene (a scene's responses share
     a fold, so no sibling leaks), the extra labels always in training; figures only, as in `main`.
 
@@ -130,7 +132,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
     embedded = embeddings(responses, embed_weight)
-    fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds)
+    fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds, fold_seed)
     pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
         train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
@@ -185,13 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also use the reply's sentence embedding (needs the `judge` extra)")
     parser.add_argument("--cv", type=int, metavar="FOLDS",
                         help="only cross-validate inside the --fit records, folds grouped by scene; write nothing")
+    parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenes to CV folds")
     args = parser.parse_args(argv)
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
     extra = [r for p in args.extra for r in read_rows(p)]
     project = training_rows(args.labels, splits, args.whole)
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scene over {args.fit}",
-               cross_validate(project, extra, EMBED_WEIGHT if args.embed else 0.0, args.cv))
+               cross_validate(project, extra, EMBED_WEIGHT if args.embed else 0.0, args.cv, args.fold_seed))
         return 0
     if args.split == "dev" and args.evaluate and "dev" in splits:
         parser.error("--fit train+dev cannot be evaluated on dev")
