@@ -246,6 +246,8 @@ def test_mtmcs_cross_validation_keeps_a_scenario_in_one_fold_and_learns_the_olde
     figures = learned_scores_train.cross_validate(rows, [], folds=3)
     assert figures["score"]["n"] == len(rows) and figures["turn"]["n"] == 3 * len(rows)
     assert figures["turn"]["kappa"]["value"] > 0.5 and figures["score"]["quadratic_kappa"]["value"] > 0.4
+    shifted = learned_scores_train.cross_validate(rows, [], folds=3, aware_shift=50.0)["turn"]
+    assert shifted["recall"][1] == 1.0 and shifted["recall"][0] < figures["turn"]["recall"][0]  # all read "aware"
 
 
 def test_mtmcs_turn_features_end_with_the_first_and_last_sentences() -> None:

@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--aware-shift", type=float, default=0.0,
                         help="with --cv: add this to the 'aware' log-probability before picking a turn label")
     args = parser.parse_args(argv)
+    if args.aware_shift and not args.cv:
+        parser.error("--aware-shift only applies to --cv (the shipped weights pick the most probable label)")
     project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
     extra = [r for p in args.extra for r in read_rows(p)]
     if args.cv:
