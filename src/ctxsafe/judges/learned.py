@@ -61,16 +61,9 @@ def shape_features(responses: list[str], queries: list[str]) -> np.ndarray[Any, 
     return m * SHAPE_WEIGHT
 
 
-def char_wb_ngrams(text: str) -> list[str]:
-    """Character n-grams inside word boundaries, each word padded with one space (scikit-learn's `char_wb`).
-
-    scikit-learn first collapses runs of `\\s`; `str.split()` splits on exactly those characters, so the
-    collapse changes nothing here (`tests/test_learned_judge.py` checks both)."""
-    return [g for word in text.lower().split() for g in word_ngrams(word)]
-
-
 def word_ngrams(word: str) -> list[str]:
-    """One word's n-grams, padded with one space each side, n = 1..4 in scikit-learn's order.
+    """One word's character n-grams, padded with one space each side, n = 1..4 in scikit-learn's order
+    (its `char_wb` analyzer, applied to each word of `text.lower().split()`).
 
     A padded word has at least 3 characters, so every n fits except n = 4 on a one-letter word, which
     scikit-learn counts once at its longest (the 3-gram): the plain slices give that."""
@@ -106,7 +99,9 @@ class CharTfidf:
 
     def row(self, text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """Column indices and values of the reply's l2-normalised tf-idf row. Counting columns counts the
-        in-vocabulary n-grams (one column each), in the same first-seen order, so the values are unchanged."""
+        in-vocabulary n-grams (one column each) in their first-seen order. scikit-learn first collapses runs
+        of `\\s`; `str.split()` splits on exactly those characters, so the collapse changes nothing here
+        (`tests/test_learned_judge.py` checks the rows against a plain transcription, to the last bit)."""
         counts = Counter(chain.from_iterable(map(self.word_columns, text.lower().split())))
         n = len(counts)
         cols = np.fromiter(counts, dtype=np.int64, count=n)

@@ -50,7 +50,7 @@ SMALL_CLUSTERS = 10
 def _cluster_totals(values: Sequence[float], clusters: Sequence[Hashable]) -> tuple[list[float], list[int]]:
     """Each cluster's sum and size, clusters in order of first appearance, each sum added up in input order.
     Plain Python: a run's results need no numpy import (~0.1 s, several percent of a fast run), and a
-    100,000-case report computes them as fast as it did with numpy arrays."""
+    100,000-case report computes them in about the time numpy arrays took (docs/performance.md)."""
     sums: dict[Hashable, float] = {}
     counts: dict[Hashable, int] = {}
     for v, c in zip(values, clusters, strict=True):
@@ -73,14 +73,10 @@ def cluster_mean_ci(values: Sequence[float], clusters: Sequence[Hashable], level
     NaN bounds with fewer than two clusters. Units in one cluster are not independent evidence, so
     the spread is measured between clusters (CR1 sandwich variance of a ratio mean, C-1 degrees of freedom)."""
     values = [float(v) for v in values]
-    return _mean_ci(values, *_cluster_totals(values, clusters), level, bounds)
-
-
-def _mean_ci(values: list[float], sums: list[float], counts: list[int], level: float,
-             bounds: tuple[float, float]) -> tuple[float, float, float, int]:
     n = len(values)
     if n == 0:
         return (math.nan, math.nan, math.nan, 0)
+    sums, counts = _cluster_totals(values, clusters)
     c = len(sums)
     mean = sum(values) / n
     if c < 2:
@@ -93,13 +89,11 @@ def clustered_wilson(successes: Sequence[int], clusters: Sequence[Hashable], z: 
     """Wilson interval for a proportion of 0/1 outcomes that come in clusters: the sample size is
     deflated by the design effect measured between clusters (never inflated), so the interval stays
     in [0, 1] like Wilson's and widens when outcomes within a cluster move together."""
-    return _clustered_wilson(len(successes), sum(successes), *_cluster_totals(successes, clusters), z)
-
-
-def _clustered_wilson(n: int, k: int, sums: list[float], counts: list[int], z: float) -> tuple[float, float]:
+    n = len(successes)
     if n == 0:
         return (math.nan, math.nan)
-    p = k / n
+    p = sum(successes) / n
+    sums, counts = _cluster_totals(successes, clusters)
     deff = 1.0
     if len(sums) >= 2 and 0 < p < 1:
         deff = max(1.0, _between_cluster_variance(sums, counts, p, n) / (p * (1 - p) / n))
