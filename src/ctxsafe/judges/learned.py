@@ -27,8 +27,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from ctxsafe.judges.embedder import CONTENTFUL, embed, embed_sentence_max
-from ctxsafe.judges.offline_rules import classify_mssbench
+from ctxsafe.judges.embedder import embed, embed_sentence_max
+from ctxsafe.judges.offline_rules import CONTENTFUL, classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
 EMBED_RESOURCE: Final = "mss4_learned_embed.json"
