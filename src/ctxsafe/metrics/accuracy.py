@@ -172,16 +172,6 @@ def score_facts(case: CaseFacts) -> Scored:
     return Scored(case.id, case.pair_id, case.context, case.task, case.category, cluster, outcome, label, truncated)
 
 
-def outcomes(cases: Sequence[Case], turns: dict[tuple[str, str], TurnRecord],
-             judgements: dict[tuple[str, str], Judgement]) -> dict[str, str]:
-    """Each case's outcome at its deciding step: 'correct', 'wrong', or one of FAILURES."""
-    out = {}
-    for c in cases:
-        step = scored_step(c, turns)
-        out[c.id] = case_outcome(c, turns.get((c.id, step)), judgements.get((c.id, step)))
-    return out
-
-
 def scored_verdicts(cases: Iterable[Scored]) -> list[Verdict]:
     """The paired-outcome view of the outcomes (correct -> right, wrong -> wrong, else the failure)."""
     names = {"correct": RIGHT, "wrong": WRONG}
