@@ -31,6 +31,7 @@ from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError, DataError
 from ctxsafe.judges.label_run import judge_labels, open_label_run
 from ctxsafe.judges.labelled import AnyLabel, LabelKind, load_labels, select_split
+from ctxsafe.judges.second_reading import PREFIX, is_second_reading, load_reading, reading_id, verdicts
 from ctxsafe.judges.served import served_line, served_summary
 from ctxsafe.judges.split import SEED, SPLITS
 from ctxsafe.providers.registry import Endpoint
@@ -80,6 +81,21 @@ async def evaluate(kind: LabelKind, items: list[AnyLabel], source: str, spec: st
     return {"run_id": run_id, "judges": judges, "views": views(kind, items, js.judges, verdicts)}
 
 
+def compare_reading(kind: LabelKind, items: list[AnyLabel], path: Path) -> dict[str, Any]:
+    """A second annotator's labels against the gold file, on the records both labelled (no store, no calls)."""
+    from ctxsafe.judge_eval import views  # numpy: loaded when used, not at start-up
+
+    reading = load_reading(path, kind)
+    matched = [it for it in items if it.id in reading]
+    if not matched:
+        raise DataError(f"none of the {len(items)} chosen records is in the second reading", file=str(path))
+    judge_id, version = reading_id(path)
+    doc_judge = {"id": judge_id, "prompt_version": version, "served": [], "trained_on": 0,
+                 "second_reading": {"records": len(reading), "matched": len(matched), "chosen": len(items)}}
+    return {"run_id": None, "judges": [doc_judge],
+            "views": views(kind, matched, [], verdicts(matched, reading, judge_id, version))}
+
+
 def trained_on(judge: object, items: list[AnyLabel]) -> int:
     """How many of the records a learned judge was fitted on (by id): a figure on those is not honest."""
     model = getattr(judge, "model", None)
@@ -100,9 +116,15 @@ def _v(block: dict[str, Any], scale: float = 100.0) -> str:
 
 def render(doc: dict[str, Any]) -> None:
     judges = ", ".join(f"{j['id']} ({j['prompt_version']})" for j in doc["judges"])
-    console.print(f"judge {judges} vs {doc['labels']} (split {doc['split']}, {doc['n']} records; "
-                  f"label run {doc['run_id']})", soft_wrap=True)
+    where = "a second reading" if doc["run_id"] is None else f"label run {doc['run_id']}"
+    console.print(f"judge {judges} vs {doc['labels']} (split {doc['split']}, {doc['n']} records; {where})",
+                  soft_wrap=True)
     for j in doc["judges"]:
+        second = j.get("second_reading")
+        if second:
+            console.print(f"second reading: {second['matched']} of the split's {second['chosen']} records were "
+                          f"labelled again ({second['records']} in the file); figures are on those only",
+                          soft_wrap=True)
         served = served_line(j["id"], j["served"])
         if served is not None:
             console.print(served, markup=False, soft_wrap=True)
@@ -150,8 +172,9 @@ def judge_eval(
     labels: Annotated[list[Path], typer.Option("--labels", help="Labelled JSONL file(s) of one kind "
                                                "(MSSBench four-class, MTMCS dialogues, or QC/IC Yes/No); "
                                                "see docs/judges.md for the fields.")],
-    judge: Annotated[str, typer.Option(help="'offline' (also offline-learned, offline-embed, offline-rules) or "
-                                       "provider:model (an LLM judge).")] = "offline",
+    judge: Annotated[str, typer.Option(help="'offline' (also offline-learned, offline-embed, offline-rules), "
+                                       "provider:model (an LLM judge), or human:FILE (a second annotator's "
+                                       "labels of the same records: human-human agreement).")] = "offline",
     split: Annotated[str, typer.Option(help=f"Frozen split to score ({', '.join(SPLIT_CHOICES)}); the project's "
                                        "figures use test.")] = "all",
     judge_input: Annotated[str | None, typer.Option(help="MSSBench LLM judge input: response or query.")] = None,
@@ -174,12 +197,19 @@ def judge_eval(
         chosen = select_split(items, split)
         if not chosen:
             raise ConfigError(f"no records of split {split!r} in {', '.join(map(str, labels))}")
-        source = "+".join(p.name for p in labels)
-        doc = asyncio.run(evaluate(kind, chosen, source, judge, store,
-                                   Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency),
-                                   RetryPolicy(max_attempts=max_attempts, base_s=retry_base), judge_input))
+        if is_second_reading(judge):
+            if judge_input is not None:
+                raise ConfigError("a second reading has no judge input: drop --judge-input")
+            doc = compare_reading(kind, chosen, Path(judge.removeprefix(PREFIX)))
+            n = doc["judges"][0]["second_reading"]["matched"]
+        else:
+            source = "+".join(p.name for p in labels)
+            doc = asyncio.run(evaluate(kind, chosen, source, judge, store,
+                                       Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency),
+                                       RetryPolicy(max_attempts=max_attempts, base_s=retry_base), judge_input))
+            n = len(chosen)
         doc = {"labels": [str(p) for p in labels], "kind": kind, "split": split, "split_seed": SEED,
-               "n": len(chosen), **doc}
+               "n": n, **doc}
     render(doc)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
