@@ -38,7 +38,7 @@ from ctxsafe.suites.mtmcs.loader import MODALITIES, SUITE, LoadOptions, iter_cas
 from ctxsafe.suites.mtmcs.parse import PARSER_VERSION
 from ctxsafe.suites.mtmcs.sources import read_captions, read_data
 from ctxsafe.suites.mtmcs.tables import insight_table, metrics_table
-from ctxsafe.suites.mtmcs.units import run_units
+from ctxsafe.suites.mtmcs.units import judged_chunks, run_units
 from ctxsafe.suites.mtmcs.view import intent_answers
 from ctxsafe.suites.paper import PackagedPaperNumbers
 from ctxsafe.suites.protocol import (
@@ -177,8 +177,7 @@ class Mtmcs(PackagedPaperNumbers):
         faithful = config.get("mode") == "faithful"
         judged = turn is not None and store.judgement_count(run_id, *turn) > 0
         tally, per_turn, verdicts = metrics.Tally(), insight.Tally(), []
-        for cases, turns, scores in store.case_chunks(run_id, score):
-            labels = store.judgements_for(run_id, *turn, [c.id for c in cases]) if turn else {}
+        for cases, turns, scores, labels in judged_chunks(store, run_id, score, turn):
             tally.add(cases, turns, scores)
             per_turn.add(cases, labels)
             verdicts += insight.verdicts(cases, turns, labels, judged)

@@ -9,30 +9,42 @@ per-turn labels); a pair without those labels is not scored.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from ctxsafe.engine.store import RunStore
 from ctxsafe.metrics.paired import RIGHT, WRONG
 from ctxsafe.report.defenses import RunUnits, run_cost
+from ctxsafe.schema import Case, Judgement, TurnRecord
 from ctxsafe.suites.mtmcs.insight import verdicts
 from ctxsafe.suites.mtmcs.judge import final_step
 from ctxsafe.suites.mtmcs.metrics import dialogue_state, probe_outcome, row_cluster, score_outcome
+
+Chunk = tuple[list[Case], dict[tuple[str, str], TurnRecord], dict[tuple[str, str], Judgement],
+              dict[tuple[str, str], Judgement]]
+
+
+def judged_chunks(store: RunStore, run_id: str, score: tuple[str, str] | None,
+                  turn: tuple[str, str] | None) -> Iterator[Chunk]:
+    """The run a chunk of cases at a time, with their turns, score verdicts and turn labels: the one walk the
+    results document and the defenses table share, so both read a dialogue the same way."""
+    for cases, turns, scores in store.case_chunks(run_id, score):
+        labels = store.judgements_for(run_id, *turn, [c.id for c in cases]) if turn else {}
+        yield cases, turns, scores, labels
 
 
 def run_units(store: RunStore, doc: dict[str, Any]) -> RunUnits:
     """The run's units, read a chunk of cases at a time (with their turns and both judges' verdicts)."""
     run_id = doc["run_id"]
-    refs = [(r["id"], r["prompt_version"]) for r in (doc["judges"]["score"], doc["judges"]["turn"]) if r]
-    score_ref, turn_ref = doc["judges"]["score"], doc["judges"]["turn"]
-    judged = turn_ref is not None and store.judgement_count(run_id, turn_ref["id"], turn_ref["prompt_version"]) > 0
+    score_judge, turn_judge = ((r["id"], r["prompt_version"]) if r else None
+                               for r in (doc["judges"]["score"], doc["judges"]["turn"]))
+    refs = [r for r in (score_judge, turn_judge) if r]
+    judged = turn_judge is not None and store.judgement_count(run_id, *turn_judge) > 0
     metrics: dict[str, dict[str, float]] = defaultdict(dict)
     right: dict[str, dict[str, bool | None]] = {"safe": {}, "unsafe": {}}
     clusters: dict[str, str] = {}
     n = 0
-    score_judge = (score_ref["id"], score_ref["prompt_version"]) if score_ref else None
-    for cases, turns, scores in store.case_chunks(run_id, score_judge):
-        labels = store.judgements_for(run_id, turn_ref["id"], turn_ref["prompt_version"],
-                                      [c.id for c in cases]) if turn_ref else {}
+    for cases, turns, scores, labels in judged_chunks(store, run_id, score_judge, turn_judge):
         n += len(cases)
         for v in verdicts(cases, turns, labels, judged):  # the same rule as the results document's paired outcomes
             right[v.context][v.pair_id] = None if v.outcome not in (RIGHT, WRONG) else v.outcome == RIGHT
