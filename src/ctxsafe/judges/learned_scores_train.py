@@ -12,7 +12,9 @@ extra labels always in training)::
 
     python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \\
         --whole labels/mtmcs/author_C.jsonl --whole labels/mtmcs/author_D.jsonl \\
-        --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
+        --whole labels/mtmcs/author_E.jsonl --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
+
+It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
@@ -34,7 +36,7 @@ from sklearn.model_selection import GroupKFold
 from ctxsafe.judges.embedder import DIM, EMBEDDER
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
-from ctxsafe.judges.learned_train import grouped_folds, read_rows, training_rows
+from ctxsafe.judges.learned_train import author_groups, grouped_folds, read_rows, training_rows
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
@@ -106,19 +108,32 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], f
             p = model.turn_probabilities_of(xi)
             turn_pred[3 * i:3 * i + 3] = (np.log(p) + shift).argmax(axis=1)
             score_pred[i] = model.score_of(score_features(project[i]["kind"], project[i]["replies"], p, xi[:, :DIM]))[0]
-    clusters = [f"dialogue:{r['id']}" for r in project]
-    turns = score_view([TURN_LABELS.index(lab) for r in project for lab in r["turn_labels"]],
-                       [int(v) for v in turn_pred], np.repeat(clusters, 3).tolist(), TURN_LABELS)
-    scores = score_view([int(r["score"]) - 1 for r in project], [int(v) - 1 for v in score_pred], clusters,
+    by_author = {a: _figures([project[i] for i in idx], turn_pred.reshape(-1, 3)[idx], score_pred[idx])
+                 for a, idx in author_groups(project).items()}
+    return _figures(project, turn_pred.reshape(-1, 3), score_pred) | {"by_author": by_author}
+
+
+def _figures(rows: list[dict[str, Any]], turn_pred: np.ndarray[Any, Any],
+             score_pred: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """Turn and score agreement, and the "noticed the risk" bias: judge minus human rate of turns labelled aware
+    or refused, in points (what an MTMCS per-turn insight would over- or under-report)."""
+    clusters = [f"dialogue:{r['id']}" for r in rows]
+    gold = [TURN_LABELS.index(lab) for r in rows for lab in r["turn_labels"]]
+    pred = [int(v) for v in turn_pred.reshape(-1)]
+    turns = score_view(gold, pred, np.repeat(clusters, 3).tolist(), TURN_LABELS)
+    turns["noticed_bias"] = round(100 * (np.mean(np.array(pred) > 0) - np.mean(np.array(gold) > 0)), 1)
+    scores = score_view([int(r["score"]) - 1 for r in rows], [int(v) - 1 for v in score_pred], clusters,
                         ("1", "2", "3", "4", "5"), ordinal=True)
     return {"turn": turns, "score": scores}
 
 
 def _print(name: str, f: dict[str, Any]) -> None:
-    t, s = f["turn"], f["score"]
-    print(f"{name}: {s['n']} dialogues; turns kappa {t['kappa']['value']} {t['kappa']['ci95']} recall "
-          f"complied/aware/refused {t['recall']}; score exact {s['accuracy']['value']} quadratic kappa "
-          f"{s['quadratic_kappa']['value']} {s['quadratic_kappa']['ci95']} MAE {s['mae']['value']}")
+    for label, g in [(name, f), *((f"  author {a}", v) for a, v in f.get("by_author", {}).items())]:
+        t, s = g["turn"], g["score"]
+        print(f"{label}: {s['n']} dialogues; turns kappa {t['kappa']['value']} {t['kappa']['ci95']} recall "
+              f"complied/aware/refused {t['recall']} noticed-the-risk bias {t['noticed_bias']} points; score exact "
+              f"{s['accuracy']['value']} quadratic kappa {s['quadratic_kappa']['value']} "
+              f"{s['quadratic_kappa']['ci95']} MAE {s['mae']['value']} recall {s['recall']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
