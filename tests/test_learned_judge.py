@@ -279,3 +279,17 @@ def test_the_judge_version_names_the_weights_not_only_the_records_they_were_fitt
     assert refit.meta == shipped.meta and refit.judge_version != shipped.judge_version
     with pytest.raises(ValueError, match="no judge version"):
         _ = model_from_json(doc).judge_version
+
+
+def test_mtmcs_score_is_the_median_of_the_score_distribution() -> None:
+    """p = 0.30 / 0.25 / 0 / 0 / 0.45 over scores 1-5: the most probable score is 5, the median 2 (the score that
+    minimises the expected distance to the human's, which quadratic kappa rewards)."""
+    from ctxsafe.judges.learned_scores import ScoreModel
+
+    p = np.array([0.30, 0.25, 1e-12, 1e-12, 0.45])
+    model = ScoreModel(np.zeros((3, 1)), np.zeros(3), np.zeros((5, 2)), np.log(p), (1, 2, 3, 4, 5), "v", {})
+    score, prob = model.score_of(np.zeros(2))
+    assert score == 2 and prob == pytest.approx(0.25)
+    p = np.array([0.05, 0.05, 0.1, 0.2, 0.6])
+    model = ScoreModel(np.zeros((3, 1)), np.zeros(3), np.zeros((5, 2)), np.log(p), (1, 2, 3, 4, 5), "v", {})
+    assert model.score_of(np.zeros(2)) == (5, pytest.approx(0.6))

@@ -4,8 +4,8 @@ Needs scikit-learn (`ctxsafe[train]`) and the embedder (`ctxsafe[judge]`). Test 
 id before any text is used. The score model is fitted on out-of-fold turn probabilities (5 folds by
 dialogue), so it learns from turn predictions as noisy as the ones it will see. Choices made by the
 cross-validation below (docs/judges.md): turns C=1 with balanced classes, scores by a multinomial logistic
-regression (C=1), the older labels as extra training data, the reply's first and last sentences' embeddings
-in the turn features.
+regression (C=1) read at the median of its distribution, the older labels as extra training data, the reply's
+first and last sentences' embeddings in the turn features.
 
 Compare configurations without reading test (cross-validation, folds grouped by dialogue scenario, the
 extra labels always in training)::
@@ -42,7 +42,8 @@ from ctxsafe.judges.split import SEED as SPLIT_SEED
 SEED = 0
 TURN_C = 1.0
 SCORE_C = 1.0
-VERSION = "mtmcs-learned-v3-embed"
+VERSION = "mtmcs-learned-v4-embed"
+"""v4: the score is the median of the score model's distribution (v3: its most probable score)."""
 
 
 def _turn_classifier() -> LogisticRegression:
