@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctxsafe.judges.measured import judge_note, measured
+from ctxsafe.judges.measured import annotators, judge_note, measured
 
 
 @pytest.mark.parametrize("judge_id", sorted(measured()))
@@ -24,3 +24,13 @@ def test_unmeasured_judge_says_so(judge_id: str) -> None:
 def test_other_prompt_version_is_not_credited_with_the_figure() -> None:
     """A re-fitted or re-prompted judge is a different judge until it is measured again."""
     assert "not measured" in judge_note("mss4:offline-embed", "learned-v9-other/00000000")
+
+
+@pytest.mark.parametrize("judge_id", sorted(measured()))
+def test_a_measured_judge_is_quoted_beside_two_annotators_on_the_same_records(judge_id: str) -> None:
+    """A judge's kappa reads differently when two people agree at 0.96 than at 0.70: the note says which."""
+    two = annotators()[judge_id.split(":")[0]]
+    note = judge_note(judge_id, measured()[judge_id].get("prompt_version"))
+    assert note.endswith(f"two annotators agree at {two['metric']} {two['value']:.2f} on the same {two['n']} "
+                         "test labels")
+    assert two["n"] == measured()[judge_id]["n"]  # the same frozen test records, relabelled blind

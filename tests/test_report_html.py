@@ -96,11 +96,12 @@ def test_report_command_writes_html_for_several_runs(tmp_path: Path) -> None:
 
 
 def test_judge_agreement_from_judge_eval_sits_beside_the_judge(tmp_path: Path) -> None:
-    """The offline judge's agreement measured on the project's human labels (test split) is shown in the headline."""
+    """The offline judge's agreement measured on the project's human labels is shown in the headline. The dev split,
+    not test: the frozen test split is read only by the lead, for the figures in docs/judges.md."""
     labels = sorted((Path(__file__).resolve().parent.parent / "labels" / "mssbench").glob("*.jsonl"))
     assert labels
     figures = tmp_path / "agreement.json"
-    cli("judge-eval", *(a for p in labels[:1] for a in ("--labels", str(p))), "--split", "test",
+    cli("judge-eval", *(a for p in labels[:1] for a in ("--labels", str(p))), "--split", "dev",
         "--store", str(tmp_path / "labels.sqlite"), "--json", str(figures))
     store, ids = demo_runs(tmp_path)
     out = tmp_path / "report.html"
@@ -109,7 +110,7 @@ def test_judge_agreement_from_judge_eval_sits_beside_the_judge(tmp_path: Path) -
     html = out.read_text(encoding="utf-8")
     measured = json.loads(figures.read_text(encoding="utf-8"))
     view = next(iter(measured["views"].values()))
-    assert f"n={view['n']} human labels (split test), accuracy {100 * view['accuracy']['value']:.1f}" in html
+    assert f"n={view['n']} human labels (split dev), accuracy {100 * view['accuracy']['value']:.1f}" in html
     bad = tmp_path / "bad.json"
     bad.write_text("{}", encoding="utf-8")
     from typer.testing import CliRunner

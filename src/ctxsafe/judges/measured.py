@@ -16,10 +16,19 @@ RESOURCE = "measured_agreement.json"
 
 
 @cache
+def _document() -> dict[str, Any]:
+    return dict(json.loads(resources.files("ctxsafe.judges").joinpath(RESOURCE).read_text(encoding="utf-8")))
+
+
 def measured() -> dict[str, dict[str, Any]]:
     """judge id (or family:offline-* id) -> {kappa, ci95, n, metric, labels, use}."""
-    text = resources.files("ctxsafe.judges").joinpath(RESOURCE).read_text(encoding="utf-8")
-    return dict(json.loads(text)["judges"])
+    return dict(_document()["judges"])
+
+
+def annotators() -> dict[str, dict[str, Any]]:
+    """label space (the judge id's first part, e.g. `mss4`) -> how well two annotators agree on the same test
+    records ({metric, value, n}): the ceiling a judge's figure is read against."""
+    return dict(_document().get("annotators", {}))
 
 
 def judge_note(judge_id: str, prompt_version: str | None = None) -> str:
@@ -29,5 +38,10 @@ def judge_note(judge_id: str, prompt_version: str | None = None) -> str:
         return (f"judge {judge_id}: not measured on the project's frozen test labels; measure it with "
                 f"`ctxsafe judge-eval --judge ... --split test` before trusting its numbers")
     lo, hi = entry["ci95"]
-    return (f"judge {judge_id}: {entry['metric']} {entry['value']:.2f} [{lo:.2f}-{hi:.2f}] on {entry['n']} frozen "
+    note = (f"judge {judge_id}: {entry['metric']} {entry['value']:.2f} [{lo:.2f}-{hi:.2f}] on {entry['n']} frozen "
             f"test labels ({entry['labels']}): {entry['use']}")
+    two = annotators().get(judge_id.split(":")[0])
+    if two is not None:
+        note += (f"; two annotators agree at {two['metric']} {two['value']:.2f} on the same {two['n']} "
+                 f"test labels")
+    return note
