@@ -14,8 +14,9 @@ Record shapes (one JSON object per line; the kind is told by the fields):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
@@ -94,14 +95,17 @@ def kind_of(obj: dict[str, object]) -> LabelKind:
     return "mss4"
 
 
-def load_labels(path: Path) -> tuple[LabelKind, list[AnyLabel]]:
-    """All records of one file (one shape per file); errors name the file, line and field."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_records(path: Path, pick: Callable[[dict[str, Any], str], type[M]]) -> list[M]:
+    """Every non-blank line of a JSONL file as the model `pick` chooses for it (given the object and its line);
+    errors name the file, line and field, and a repeated id is an error. Shared by the label loaders."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read: {exc}", file=str(path)) from exc
-    kind: LabelKind | None = None
-    items: list[AnyLabel] = []
+    items: list[M] = []
     seen: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
@@ -113,25 +117,37 @@ def load_labels(path: Path) -> tuple[LabelKind, list[AnyLabel]]:
             raise DataError(f"invalid JSON: {exc.msg}", file=str(path), record=where) from exc
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=str(path), record=where)
-        this = kind_of(obj)
-        if kind is None:
-            kind = this
-        elif this != kind:
-            raise DataError(f"a {this} record in a file of {kind} records", file=str(path), record=where)
         try:
-            item = _MODELS[kind].model_validate(obj)
+            item = pick(obj, where).model_validate(obj)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '<root>'}: {e['msg']}"
                                  for e in exc.errors())
             raise DataError(problems, file=str(path), record=f"{where} ({obj.get('id')!r})") from exc
-        if item.id in seen:
-            raise DataError(f"duplicate id {item.id!r} (first on line {seen[item.id]})", file=str(path),
+        record_id = str(getattr(item, "id", ""))
+        if record_id in seen:
+            raise DataError(f"duplicate id {record_id!r} (first on line {seen[record_id]})", file=str(path),
                             record=where)
-        seen[item.id] = lineno
+        seen[record_id] = lineno
         items.append(item)
-    if kind is None:
+    if not items:
         raise DataError("no labelled records", file=str(path))
-    return kind, items
+    return items
+
+
+def load_labels(path: Path) -> tuple[LabelKind, list[AnyLabel]]:
+    """All records of one file (one shape per file); errors name the file, line and field."""
+    kinds: list[LabelKind] = []
+
+    def pick(obj: dict[str, Any], where: str) -> type[AnyLabel]:
+        this = kind_of(obj)
+        if not kinds:
+            kinds.append(this)
+        elif this != kinds[0]:
+            raise DataError(f"a {this} record in a file of {kinds[0]} records", file=str(path), record=where)
+        return _MODELS[this]
+
+    items = read_records(path, pick)
+    return kinds[0], items
 
 
 def select_split(items: list[AnyLabel], split: str) -> list[AnyLabel]:

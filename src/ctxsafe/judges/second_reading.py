@@ -11,14 +11,13 @@ A reading holds, one JSON object per line: `id` plus `label` 0-3 (MSSBench four-
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ctxsafe.errors import DataError
-from ctxsafe.judges.labelled import TURN_LABELS, AnyLabel, LabelKind
+from ctxsafe.judges.labelled import TURN_LABELS, AnyLabel, LabelKind, read_records
 from ctxsafe.schema import Judgement
 
 PREFIX = "human:"
@@ -51,30 +50,8 @@ def load_reading(path: Path, kind: LabelKind) -> dict[str, Reading]:
     if kind not in _MODELS:
         raise DataError("a second reading compares MSSBench four-class or MTMCS dialogue labels only",
                         file=str(path))
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read: {exc}", file=str(path)) from exc
-    out: dict[str, Reading] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"line {lineno}"
-        try:
-            obj = json.loads(line)
-            item = _MODELS[kind].model_validate(obj)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", file=str(path), record=where) from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '<root>'}: {e['msg']}"
-                                 for e in exc.errors())
-            raise DataError(problems, file=str(path), record=where) from exc
-        if item.id in out:
-            raise DataError(f"duplicate id {item.id!r}", file=str(path), record=where)
-        out[item.id] = item
-    if not out:
-        raise DataError("no labelled records", file=str(path))
-    return out
+    model = _MODELS[kind]
+    return {r.id: r for r in read_records(path, lambda obj, where: model)}
 
 
 def reading_id(path: Path) -> tuple[str, str]:
