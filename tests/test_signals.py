@@ -6,8 +6,10 @@ The run under test blocks on a request the server stalls, so the signal always l
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import signal
 import sqlite3
 import subprocess
@@ -81,6 +83,33 @@ def test_sigterm_and_sigint_mark_the_run_interrupted_and_release_the_lock(
     res = subprocess.run(args, capture_output=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr.decode()
     assert status(store) == "finished" and turns(store) == 6
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())  # Linux syscall numbers
+
+
+@pytest.mark.skipif(TGKILL is None or not Path("/proc/self/wchan").exists(), reason="needs Linux tgkill and /proc")
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, ExitCode.TERMINATED),
+                                           (signal.SIGINT, ExitCode.INTERRUPTED)])
+def test_a_signal_taken_by_another_thread_stops_a_run_asleep_on_a_held_request(
+        tmp_path: Path, openai_server: Callable[..., ServerHandle], sig: int, code: int) -> None:
+    """The rare hang of the test above, made certain: the signal's C handler runs where it cannot interrupt
+    the loop's wait (here another thread of the run; under load, the main thread just before the wait), so
+    only the loop's wakeup fd (signal_loop) wakes it; without it the run sleeps until the request's timeout."""
+    server = openai_server(ServerConfig(reply="Sure.", stall_s=600.0, content_faults=[
+        ContentFault(pattern="case 1 safe", fault="stall", times=1)]))
+    proc, _, store = start_blocked(tmp_path, server)
+    task = Path(f"/proc/{proc.pid}/task")
+    deadline = time.monotonic() + 60
+    while (task / str(proc.pid) / "wchan").read_text() != "do_epoll_wait" and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the main thread sleeps in the loop's wait
+    others = [int(t.name) for t in task.iterdir() if t.name != str(proc.pid)]
+    assert others, "the run has no other thread to take the signal"
+    assert ctypes.CDLL(None, use_errno=True).syscall(TGKILL, proc.pid, others[0], sig) == 0
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err.decode()
+    assert status(store) == "interrupted"
+    assert not list(tmp_path.glob(".*.lock"))
 
 
 def test_runs_shows_a_killed_run_as_interrupted(tmp_path: Path, openai_server: Callable[..., ServerHandle]) -> None:

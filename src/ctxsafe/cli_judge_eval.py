@@ -6,7 +6,6 @@ the engine: cached by exact request, resumable after a kill, every verdict recor
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +35,7 @@ from ctxsafe.judges.served import served_line, served_summary
 from ctxsafe.judges.split import SEED, SPLITS
 from ctxsafe.providers.registry import Endpoint
 from ctxsafe.report.terminal import pct
+from ctxsafe.signal_loop import run
 
 SPLIT_CHOICES = (*SPLITS, "all")
 
@@ -204,9 +204,9 @@ def judge_eval(
             n = doc["judges"][0]["second_reading"]["matched"]
         else:
             source = "+".join(p.name for p in labels)
-            doc = asyncio.run(evaluate(kind, chosen, source, judge, store,
-                                       Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency),
-                                       RetryPolicy(max_attempts=max_attempts, base_s=retry_base), judge_input))
+            doc = run(evaluate(kind, chosen, source, judge, store,
+                               Endpoint(judge_base_url, judge_api_key_env, timeout, concurrency),
+                               RetryPolicy(max_attempts=max_attempts, base_s=retry_base), judge_input))
             n = len(chosen)
         doc = {"labels": [str(p) for p in labels], "kind": kind, "split": split, "split_seed": SEED,
                "n": n, **doc}

@@ -215,11 +215,10 @@ def print_defenses(suite: Suite, rows: list[dict[str, Any]], store_path: Path, o
 
 
 def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> None:
-    import asyncio
-
     from ctxsafe.engine.budget import describe
     from ctxsafe.engine.progress import NullProgress, RichProgress
     from ctxsafe.engine.store import RunStore
+    from ctxsafe.signal_loop import run
     from ctxsafe.suites.runner import run_models
 
     show_progress = bool(shared["progress"])
@@ -229,7 +228,7 @@ def run_suite(suite: Suite, shared: dict[str, Any], extra: dict[str, Any]) -> No
 
     with user_errors():
         plan = make_plan(suite, shared, extra)
-        rows = asyncio.run(run_models(plan, sink))
+        rows = run(run_models(plan, sink))
     if plan.limits.dry_run:
         for row in rows:
             priced = " (at batch prices)" if plan.limits.batch else ""
