@@ -42,6 +42,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentence_max
 from ctxsafe.judges.evaluation import score_view
+from ctxsafe.judges.four_class import CORRECT_LABELS
 from ctxsafe.judges.labelled import MSS_NAMES
 from ctxsafe.judges.learned import VECTORIZER_ARGS, CharTfidf, LearnedModel, classify_learned, shape_features
 from ctxsafe.judges.split import SEED as SPLIT_SEED
@@ -164,7 +165,7 @@ def _figures(rows: list[dict[str, Any]], pred: list[int | None]) -> dict[str, An
     rate of correct, in points) that the judge would add to a reported accuracy."""
     gold = [int(r["label"]) for r in rows]
     view = score_view(gold, pred, [f"scene:{r.get('scene') or r['id']}" for r in rows], MSS_NAMES)
-    ok = [{0, 1} if r["context"] == "unsafe" else {2, 3} for r in rows]
+    ok = [CORRECT_LABELS[r["context"]] for r in rows]  # the suite's own rule, as judge-eval's binary view uses
     binary = float(np.mean([(g in o) == (p in o) for g, p, o in zip(gold, pred, ok, strict=True)]))
     sides = [str(r["context"]) for r in rows]
     judged = zip(gold, pred, ok, sides, strict=True)
