@@ -19,7 +19,8 @@ from typing import Any
 from ctxsafe.engine import budget
 from ctxsafe.engine.adaptive import limit_for
 from ctxsafe.engine.retry import RetryPolicy, with_retries
-from ctxsafe.engine.store import CachedResponse, RunStore
+from ctxsafe.engine.store import RunStore
+from ctxsafe.engine.store_rows import CachedResponse
 from ctxsafe.errors import ConfigError, ProviderRefusedError
 from ctxsafe.images import ImageStore
 from ctxsafe.providers.base import Completion, GenParams, Provider, ProviderError

@@ -19,7 +19,8 @@ from collections.abc import Collection, Iterable, Iterator
 
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.rollout import case_steps
-from ctxsafe.engine.store import CHUNK, case_body, keyset_pages
+from ctxsafe.engine.store import CHUNK
+from ctxsafe.engine.store_rows import case_body, keyset_pages
 from ctxsafe.errors import DataError
 from ctxsafe.schema import Case
 

@@ -10,247 +10,49 @@ connection on every request, which cost far more than the commits saved (docs/pe
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import itertools
 import json
 import os
 import sqlite3
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic_core import PydanticSerializationError
-
 from ctxsafe.engine.bulk import gc_paused
 from ctxsafe.engine.case_facts import FACTS_SQL, CaseFacts, facts_of
-from ctxsafe.errors import DataError, RunLockedError, StoreError
+from ctxsafe.engine.run_lock import acquire, is_held
+from ctxsafe.engine.store_rows import (
+    JUDGEMENT_COLUMNS,
+    TURN_COLUMNS,
+    CachedResponse,
+    case_body,
+    judgement_from_row,
+    keyset_pages,
+    put_cache,
+    turn_from_row,
+    write_judgement,
+    write_turn,
+)
+from ctxsafe.engine.store_schema import (
+    DDL,
+    SCHEMA_VERSION,
+    add_columns,
+    check_store_file,
+    connect,
+    connect_readonly,
+    missing_columns,
+    store_problem,
+)
+from ctxsafe.errors import StoreError
 from ctxsafe.images import CheckedImage
 from ctxsafe.schema import Case, Judgement, TurnRecord, Usage
 
-SCHEMA_VERSION = 2
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL,
-  created REAL NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS cases (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, ord INTEGER NOT NULL, body TEXT NOT NULL,
-  PRIMARY KEY (run_id, case_id));
-CREATE TABLE IF NOT EXISTS requests (
-  hash TEXT PRIMARY KEY, body TEXT NOT NULL, answered INTEGER NOT NULL, response TEXT, finish_reason TEXT,
-  input_tokens INTEGER, output_tokens INTEGER, created REAL NOT NULL, served_model TEXT,
-  served_fingerprint TEXT);
-CREATE TABLE IF NOT EXISTS turns (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, idx INTEGER NOT NULL,
-  request_hash TEXT NOT NULL, response TEXT, finish_reason TEXT, outcome TEXT NOT NULL, error TEXT,
-  input_tokens INTEGER, output_tokens INTEGER, latency_s REAL NOT NULL, cached INTEGER NOT NULL,
-  attempts INTEGER NOT NULL, created REAL NOT NULL,
-  PRIMARY KEY (run_id, case_id, step));
-CREATE TABLE IF NOT EXISTS judgements (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
-  prompt_version TEXT NOT NULL, label INTEGER, score REAL, explanation TEXT, raw TEXT,
-  parse_status TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT, input_mode TEXT NOT NULL,
-  created REAL NOT NULL, served_model TEXT, served_fingerprint TEXT, cached INTEGER,
-  PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
-CREATE TABLE IF NOT EXISTS judge_usage (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, step TEXT NOT NULL, judge_id TEXT NOT NULL,
-  prompt_version TEXT NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
-  PRIMARY KEY (run_id, case_id, step, judge_id, prompt_version));
-CREATE TABLE IF NOT EXISTS image_checks (
-  key TEXT NOT NULL, max_side INTEGER NOT NULL, stamp TEXT NOT NULL, sha256 TEXT NOT NULL,
-  media_type TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, policy TEXT NOT NULL,
-  payload_bytes INTEGER NOT NULL, PRIMARY KEY (key, max_side));
-CREATE TABLE IF NOT EXISTS batches (
-  batch_id TEXT PRIMARY KEY, provider TEXT NOT NULL, api TEXT NOT NULL, state TEXT NOT NULL,
-  requests INTEGER NOT NULL, ended INTEGER NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS batch_items (
-  provider TEXT NOT NULL, key TEXT NOT NULL, batch_id TEXT NOT NULL, result TEXT,
-  PRIMARY KEY (provider, key));
-CREATE INDEX IF NOT EXISTS cases_by_ord ON cases (run_id, ord);
-"""
-# cases_by_ord lets a run be read in order a chunk at a time without scanning the run per chunk; a store
-# written before it (or opened read-only) reads the same rows, only slower.
-# judge_usage came after schema version 2 without changing what older code reads: a store written before it
-# simply has no judge tokens (reported as not recorded), so it keeps its version. image_checks likewise: a
-# store without it has remembered no image yet. batches/batch_items likewise: a store without them has no
-# batch in flight.
-
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "requests": ("served_model TEXT", "served_fingerprint TEXT"),
-    "judgements": ("served_model TEXT", "served_fingerprint TEXT", "cached INTEGER"),
-}
-"""Columns added after schema 2 shipped (which model the API says answered, and whether a verdict came
-from the cache). A store written before them gets them when opened for writing; read-only, they read
-as unknown. Adding columns keeps older stores usable, so the schema version stays 2."""
-
-
-def _missing_columns(db: sqlite3.Connection) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for table, columns in ADDED_COLUMNS.items():
-        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-        missing = [c for c in columns if c.split()[0] not in have]
-        if missing:
-            out[table] = missing
-    return out
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    for table, columns in _missing_columns(db).items():
-        for column in columns:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-
-
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open for reading only: never creates the file, a table or a row.
-
-    A WAL store in a read-only folder cannot get its shared-memory file; it is then opened as
-    immutable, which is exact as long as no write-ahead log is pending (checked first).
-    """
-    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
-    db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
-    try:
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
-        db.close()
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise
-    return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """WAL, and durable against a killed process (not a power cut) without an fsync per commit.
-
-    The request and cache tables are keyed by random hashes, so every insert touches a random page:
-    a 32 MB page cache keeps a run of tens of thousands of turns in memory, and checkpointing every
-    4,000 pages (16 MB of WAL) instead of 1,000 fsyncs a quarter as often (docs/performance.md).
-    """
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA cache_size=-32768")
-    db.execute("PRAGMA wal_autocheckpoint=4000")
-    return db
-
-
-def _put_cache(db: sqlite3.Connection, key: str, body: str, value: CachedResponse) -> None:
-    db.execute("INSERT OR REPLACE INTO requests (hash, body, answered, response, finish_reason, input_tokens, "
-               "output_tokens, created, served_model, served_fingerprint) VALUES (?,?,1,?,?,?,?,?,?,?)",
-               (key, body, value.response, value.finish_reason, value.usage.input_tokens,
-                value.usage.output_tokens, time.time(), value.served_model, value.fingerprint))
-
-
-def _write_turn(db: sqlite3.Connection, rec: TurnRecord, request_body: str | None, cache_key: str | None,
-                served: tuple[str | None, str | None] = (None, None)) -> None:
-    """One row per distinct request: its body, and its answer once it has one (the request cache), with
-    which model the API said served it (`served`: model, fingerprint).
-
-    Keeping the log and the cache in one table makes a turn cost one keyed insert, not two.
-    """
-    if cache_key is not None and request_body is not None:
-        _put_cache(db, cache_key, request_body, CachedResponse(rec.response, rec.finish_reason, rec.usage, *served))
-    elif request_body is not None:
-        db.execute("INSERT OR IGNORE INTO requests (hash, body, answered, created) VALUES (?, ?, 0, ?)",
-                   (rec.request_hash, request_body, time.time()))
-    db.execute(
-        "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (rec.run_id, rec.case_id, rec.step, rec.index, rec.request_hash, rec.response, rec.finish_reason,
-         rec.outcome, rec.error, rec.usage.input_tokens, rec.usage.output_tokens, rec.latency_s,
-         int(rec.cached), rec.attempts, time.time()))
-
-
-_TURN_COLUMNS = ("run_id, case_id, step, idx, request_hash, response, finish_reason, outcome, error, input_tokens, "
-                 "output_tokens, latency_s, cached, attempts")
-_JUDGEMENT_COLUMNS = "case_id, step, label, score, explanation, raw, parse_status, outcome, error, input_mode"
 CHUNK = 1000
 """Cases per chunk when a run is read in order (`RunStore.case_chunks`)."""
-
-
-def _turn(r: tuple[Any, ...]) -> TurnRecord:
-    return TurnRecord(run_id=r[0], case_id=r[1], step=r[2], index=r[3], request_hash=r[4], response=r[5],
-                      finish_reason=r[6], outcome=r[7], error=r[8], usage=Usage(input_tokens=r[9], output_tokens=r[10]),
-                      latency_s=r[11], cached=bool(r[12]), attempts=r[13])
-
-
-def _judgement(run_id: str, judge_id: str, prompt_version: str, r: tuple[Any, ...]) -> Judgement:
-    return Judgement(run_id=run_id, case_id=r[0], step=r[1], judge_id=judge_id, prompt_version=prompt_version,
-                     label=r[2], score=r[3], explanation=r[4], raw=r[5], parse_status=r[6], outcome=r[7], error=r[8],
-                     input_mode=r[9], served_model=r[10], served_fingerprint=r[11],
-                     cached=None if r[12] is None else bool(r[12]))
-
-
-def _write_judgement(db: sqlite3.Connection, j: Judgement) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO judgements VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.label, j.score, j.explanation, j.raw,
-         j.parse_status, j.outcome, j.error, j.input_mode, time.time(), j.served_model, j.served_fingerprint,
-         None if j.cached is None else int(j.cached)))
-    if j.usage is not None:
-        db.execute("INSERT OR REPLACE INTO judge_usage VALUES (?,?,?,?,?,?,?)",
-                   (j.run_id, j.case_id, j.step, j.judge_id, j.prompt_version, j.usage.input_tokens,
-                    j.usage.output_tokens))
-
-
-def _acquire(lock_path: Path, run_id: str, store: Path) -> int:
-    """An exclusive lock on the run's lock file, retried if the file was replaced while we waited."""
-    while True:
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise store_problem(store, exc) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RunLockedError(
-                f"run {run_id} is already being executed by another process (lock {lock_path}); "
-                "wait for it to finish or stop it first") from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:  # else the previous holder removed it after we opened it: take the new file
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            return fd
-        os.close(fd)
-
-
-def keyset_pages(db: sqlite3.Connection, sql: str, params: tuple[Any, ...], size: int,
-                 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows of `sql` a page at a time, by keyset: its first column is the ordering key and its last two
-    parameters are `key > ?` and `LIMIT ?`, so each page is one indexed range read however deep it is."""
-    last = -1
-    while rows := db.execute(sql, (*params, last, size)).fetchall():
-        last = rows[-1][0]
-        yield rows
-
-
-def case_body(case: Case) -> str:
-    """A case as stored; one that cannot be written (text that is not Unicode) is a DataError naming it."""
-    try:
-        body = case.model_dump_json()
-        body.encode("utf-8")
-    except (PydanticSerializationError, UnicodeEncodeError) as exc:
-        raise DataError(f"case {case.id!r} holds text that is not valid Unicode (a lone surrogate?): {exc}",
-                        record=str(case.meta.get("record", case.id))) from None
-    return body
-
-
-@dataclass(frozen=True)
-class CachedResponse:
-    response: str | None
-    finish_reason: str | None
-    usage: Usage
-    served_model: str | None = None
-    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,23 +71,6 @@ class RunInfo:
     status: str
     created: float
     updated: float
-
-
-def store_problem(path: Path, exc: BaseException) -> StoreError:
-    """One clear sentence for what SQLite or the file system said about the store at `path`."""
-    text = str(exc)
-    if isinstance(exc, OSError):
-        text = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
-    low = text.lower()
-    if "full" in low or "no space" in low or "too large" in low:
-        hint = "the disk (or file size limit) is full; free space and re-run the same command to resume"
-    elif "readonly" in low or "read-only" in low or "permission" in low or "not permitted" in low:
-        hint = "the store or its folder is read-only; make it writable or choose another --store"
-    elif "malformed" in low or "not a database" in low or "corrupt" in low:
-        hint = "the file is damaged or not a ctxsafe run store; restore it from a copy or choose another --store"
-    else:
-        hint = "check the file and its folder, or choose another --store"
-    return StoreError(f"run store {path}: {text}: {hint}")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -311,20 +96,6 @@ def _guard_public(cls: type[RunStore]) -> type[RunStore]:
     return cls
 
 
-def check_store_file(path: Path, *, must_exist: bool) -> None:
-    """Refuse what SQLite would silently accept: a zero-byte file (it would become a new store), a folder,
-    and, for read-only commands, a store that does not exist (it would be created)."""
-    if not path.exists():
-        if must_exist:
-            raise StoreError(f"no run store at {path} (run a benchmark first, or pass --store)")
-        return
-    if not path.is_file():
-        raise StoreError(f"run store {path} is not a regular file")
-    if path.stat().st_size == 0:
-        raise StoreError(f"run store {path} is empty (0 bytes): it was truncated or never written. Remove it "
-                         "to start a new store, or choose another --store")
-
-
 @_guard_public
 class RunStore:
     """A thin, typed layer over the SQLite file; safe to reopen after any crash.
@@ -339,16 +110,16 @@ class RunStore:
         try:
             check_store_file(self.path, must_exist=readonly)
             if readonly:
-                self._db = _connect_readonly(self.path)
+                self._db = connect_readonly(self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = _connect(self.path)
-                self._db.executescript(_DDL)
+                self._db = connect(self.path)
+                self._db.executescript(DDL)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if not readonly and row is not None and row[0] == str(SCHEMA_VERSION):
-                _add_columns(self._db)
-            self._served = row is not None and not _missing_columns(self._db)
+                add_columns(self._db)
+            self._served = row is not None and not missing_columns(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise store_problem(self.path, exc) from exc
         found = None if row is None else row[0]
@@ -365,7 +136,7 @@ class RunStore:
     def lock(self, run_id: str) -> Iterator[None]:
         """Refuse a second process on the same run; the OS drops the lock if we are killed."""
         lock_path = self.lock_path(run_id)
-        fd = _acquire(lock_path, run_id, self.path)
+        fd = acquire(lock_path, run_id, self.path)
         try:
             yield
         finally:
@@ -378,17 +149,7 @@ class RunStore:
 
     def is_locked(self, run_id: str) -> bool:
         """Whether a live process holds the run (read-only: never creates a lock file)."""
-        try:
-            fd = os.open(self.lock_path(run_id), os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
+        return is_held(self.lock_path(run_id))
 
     def problems(self, run_id: str, judges: Iterable[tuple[str, str]]) -> dict[str, int]:
         """Steps whose call failed, and judgements that failed or could not be parsed (for the exit code)."""
@@ -497,7 +258,7 @@ class RunStore:
         """Commit one step, its request (deduplicated by hash) and its cache entry in one transaction;
         `served` (model, fingerprint) is what the API said answered a fresh call, kept on the cache entry."""
         with self.transaction():
-            _write_turn(self._db, rec, request_body, cache_key, served)
+            write_turn(self._db, rec, request_body, cache_key, served)
 
     def served_steps(self, run_id: str,
                      case_ids: list[str] | None = None) -> dict[tuple[str, str], tuple[str | None, str | None]]:
@@ -516,16 +277,16 @@ class RunStore:
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     def turns(self, run_id: str) -> dict[tuple[str, str], TurnRecord]:
-        rows = self._db.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE run_id=?", (run_id,))
+        rows = self._db.execute(f"SELECT {TURN_COLUMNS} FROM turns WHERE run_id=?", (run_id,))
         with gc_paused():
-            return {(r[1], r[2]): _turn(r) for r in rows}
+            return {(r[1], r[2]): turn_from_row(r) for r in rows}
 
     def turns_for(self, run_id: str, case_ids: list[str]) -> dict[tuple[str, str], TurnRecord]:
         """`turns` of these cases only (at most a chunk of them: one SQL variable each)."""
-        rows = self._db.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE run_id=? AND case_id IN "
+        rows = self._db.execute(f"SELECT {TURN_COLUMNS} FROM turns WHERE run_id=? AND case_id IN "
                                 f"({','.join('?' * len(case_ids))})", (run_id, *case_ids))
         with gc_paused():
-            return {(r[1], r[2]): _turn(r) for r in rows}
+            return {(r[1], r[2]): turn_from_row(r) for r in rows}
 
     def steps_with(self, run_id: str, case_ids: list[str], outcomes: Iterable[str]) -> set[tuple[str, str]]:
         """(case id, step) of these cases' turns that ended with one of `outcomes` (no record built)."""
@@ -577,26 +338,26 @@ class RunStore:
 
     # -- judgements ------------------------------------------------------------------------
     def record_judgement(self, j: Judgement) -> None:
-        _write_judgement(self._db, j)
+        write_judgement(self._db, j)
 
     def record_judgements(self, js: Iterable[Judgement]) -> None:
         """Commit several judgements in one transaction."""
         with self.transaction():
             for j in js:
-                _write_judgement(self._db, j)
+                write_judgement(self._db, j)
 
     @property
     def _judgement_columns(self) -> str:
         """What `_judgement` reads; a read-only store written before the served columns reads them as NULL."""
         served = "served_model, served_fingerprint, cached" if self._served else "NULL, NULL, NULL"
-        return f"{_JUDGEMENT_COLUMNS}, {served}"
+        return f"{JUDGEMENT_COLUMNS}, {served}"
 
     def judgements(self, run_id: str, judge_id: str, prompt_version: str) -> dict[tuple[str, str], Judgement]:
         rows = self._db.execute(
             f"SELECT {self._judgement_columns} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=?",
             (run_id, judge_id, prompt_version))
         with gc_paused():
-            return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
+            return {(r[0], r[1]): judgement_from_row(run_id, judge_id, prompt_version, r) for r in rows}
 
     def judgements_for(self, run_id: str, judge_id: str, prompt_version: str,
                        case_ids: list[str]) -> dict[tuple[str, str], Judgement]:
@@ -605,7 +366,7 @@ class RunStore:
             f"SELECT {self._judgement_columns} FROM judgements WHERE run_id=? AND judge_id=? AND prompt_version=? "
             f"AND case_id IN ({','.join('?' * len(case_ids))})", (run_id, judge_id, prompt_version, *case_ids))
         with gc_paused():
-            return {(r[0], r[1]): _judgement(run_id, judge_id, prompt_version, r) for r in rows}
+            return {(r[0], r[1]): judgement_from_row(run_id, judge_id, prompt_version, r) for r in rows}
 
     def judgement_count(self, run_id: str, judge_id: str, prompt_version: str) -> int:
         return int(self._db.execute(
@@ -648,7 +409,7 @@ class RunStore:
         return CachedResponse(row[0], row[1], Usage(input_tokens=row[2], output_tokens=row[3]), row[4], row[5])
 
     def cache_put(self, key: str, body: str, value: CachedResponse) -> None:
-        _put_cache(self._db, key, body, value)
+        put_cache(self._db, key, body, value)
 
     # -- provider batches (engine/batcher.py) ------------------------------------------------
     def batch_item(self, provider: str, key: str) -> BatchItem | None:
