@@ -13,9 +13,12 @@ extra labels always in training)::
     python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \\
         --whole labels/mtmcs/author_C.jsonl --whole labels/mtmcs/author_D.jsonl \\
         --whole labels/mtmcs/author_E.jsonl --whole labels/mtmcs/author_F.jsonl \\
+        --whole labels/mtmcs/author_H.jsonl \\
         --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
+Former holdouts (authors C, D, E, F and, since round 6, H) are trained on whole; the current holdout (author I,
+`HOLDOUT_AUTHORS`) is refused.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
@@ -28,7 +31,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -43,6 +46,12 @@ from ctxsafe.judges.split import SEED as SPLIT_SEED
 SEED = 0
 TURN_C = 1.0
 SCORE_C = 1.0
+HOLDOUT_AUTHORS: Final = ("I",)
+"""Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
+
+Why a guard and not only the command line: the trainer trains on the files it is given, so one path typed wrong
+(a `--whole` of the holdout) would silently spend the holdout; the file is refused by name before it is read, and
+its records by `author` or id prefix."""
 VERSION = "mtmcs-learned-v4-embed"
 """v4: the score is the median of the score model's distribution (v3: its most probable score)."""
 
@@ -83,8 +92,19 @@ def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarr
                       VERSION, meta)
 
 
+def refuse_holdout(paths: Sequence[Path] = (), rows: Sequence[dict[str, Any]] = ()) -> None:
+    """Raise if a label file of a holdout author (`author_I.jsonl`) or one of its records is about to be trained on."""
+    for path in paths:
+        if path.name in {f"author_{a}.jsonl" for a in HOLDOUT_AUTHORS}:
+            raise ValueError(f"{path} is the independent holdout's label file: never trained on")
+    for r in rows:
+        if str(r.get("author")) in HOLDOUT_AUTHORS or str(r["id"]).startswith(tuple(f"{a}-" for a in HOLDOUT_AUTHORS)):
+            raise ValueError(f"record {r['id']} belongs to the independent holdout: never trained on")
+
+
 def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = ()) -> ScoreModel:
-    """Fit on the project's train(+dev) dialogues plus older extra labels."""
+    """Fit on the project's train(+dev) dialogues plus older extra labels (never a holdout author's)."""
+    refuse_holdout(rows=[*project, *extra])
     return _fit(project, list(extra), _turn_matrix(project + list(extra)))
 
 
@@ -156,8 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.aware_shift and not args.cv:
         parser.error("--aware-shift only applies to --cv (the shipped weights pick the most probable label)")
+    refuse_holdout([*args.labels, *args.whole, *args.extra])
     project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
     extra = [r for p in args.extra for r in read_rows(p)]
+    refuse_holdout(rows=[*project, *extra])
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}",
                cross_validate(project, extra, args.cv, args.fold_seed, args.aware_shift))
