@@ -171,8 +171,8 @@ def test_mtmcs_llm_judge_fences_replies_and_is_not_steered_by_fake_scores(
 
 
 def test_learned_judge_warns_when_records_were_in_its_training_data(tmp_path: Path) -> None:
-    # ids of author F, the newest former holdout (trained on since round 5): its records must count as seen
-    f_labels = Path(__file__).parents[1] / "labels" / "mssbench" / "author_F.jsonl"
+    # ids of author H, the newest former holdout (trained on since round 6): its records must count as seen
+    f_labels = Path(__file__).parents[1] / "labels" / "mssbench" / "author_H.jsonl"
     seen = [json.loads(line)["id"] for line in f_labels.read_text(encoding="utf-8").splitlines()[:3]]
     rows = [mss_record(i, "safe", PLAN, 2) | {"id": rid} for i, rid in enumerate(seen)]
     rows += [mss_record(10 + i, "unsafe", WARN, 1) for i in range(3)]  # fresh ids: a holdout's records

@@ -4,15 +4,16 @@ Why a script in the package: the shipped figure must be reproducible from the la
 this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
-Former holdouts (authors C, D, E and F) are trained on whole (`--whole`).
+Former holdouts (authors C, D, E, F and H) are trained on whole (`--whole`); the label files are named on the
+command line, never globbed, so a holdout being written (author I) is never picked up.
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
     python -m ctxsafe.judges.learned_train labels/mssbench/author_A.jsonl labels/mssbench/author_B.jsonl \
         --whole labels/mssbench/author_C.jsonl --whole labels/mssbench/author_D.jsonl \
         --whole labels/mssbench/author_E.jsonl --whole labels/mssbench/author_F.jsonl \
-        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev [--embed] \
-        --out src/ctxsafe/judges/mss4_learned[_embed].json
+        --whole labels/mssbench/author_H.jsonl --extra tests/data/mssbench_judge_labels.jsonl \
+        --fit train+dev [--embed] --out src/ctxsafe/judges/mss4_learned[_embed].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
 scene, the extra labels always in training): the same command with `--cv 5` instead of `--out ...`
