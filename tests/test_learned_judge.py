@@ -245,6 +245,23 @@ def test_a_former_holdout_is_trained_on_whole_and_the_test_split_still_refused(t
         learned_train.training_rows([OLD_LABELS], {"test"}, whole=[OLD_LABELS])
 
 
+def test_the_mssbench_trainer_refuses_the_independent_holdout(tmp_path: Path) -> None:
+    """Author I is the holdout of the round-6 weights: its file is refused by name before it is read (a stand-in
+    file here, never the real one), and its records by author or id, in a fit and in cross-validation."""
+    rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
+    stand_in = tmp_path / "author_I.jsonl"
+    stand_in.write_text("not read\n")
+    for flag in ([], ["--whole"], ["--extra"]):
+        with pytest.raises(ValueError, match="independent holdout"):
+            learned_train.main([str(OLD_LABELS), *flag, str(stand_in), "--out", str(tmp_path / "w.json")])
+    assert not (tmp_path / "w.json").exists()
+    for held in ({"author": "I"}, {"id": "I-mss-001"}):
+        with pytest.raises(ValueError, match="independent holdout"):
+            learned_train.fit(rows[:-1], [rows[-1] | held])
+        with pytest.raises(ValueError, match="independent holdout"):
+            learned_train.cross_validate([*rows[:-1], rows[-1] | held], [], folds=3)
+
+
 def test_sentences_are_cut_at_their_ends_and_line_breaks() -> None:
     assert embedder.sentences("Sure. Is it hot?\nYes!! ... ok") == ["Sure.", "Is it hot?", "Yes!!", "ok"]
     assert embedder.sentences("...") == ["..."] and embedder.sentences("") == [""]

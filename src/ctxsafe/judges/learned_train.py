@@ -5,7 +5,8 @@ this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applyin
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
 Former holdouts (authors C, D, E, F and H) are trained on whole (`--whole`); the label files are named on the
-command line, never globbed, so a holdout being written (author I) is never picked up.
+command line, never globbed, and the current holdout (author I, `HOLDOUT_AUTHORS`) is refused by file name and by
+record.
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
@@ -34,7 +35,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -59,6 +60,21 @@ EMBED_WEIGHT = 4.0
 SENTENCE_WEIGHT = 4.0
 """Scale of the maximum of the reply's sentence embeddings, added with the embedding (chosen by grouped CV,
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
+HOLDOUT_AUTHORS: Final = ("I",)
+"""Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
+
+Why a guard and not only the command line: a path typed wrong (a `--whole` of the holdout) would silently spend
+the holdout; its file is refused by name before it is read, and its records by `author` or id prefix."""
+
+
+def refuse_holdout(paths: Sequence[Path] = (), rows: Sequence[dict[str, Any]] = ()) -> None:
+    """Raise if a holdout author's label file (`author_I.jsonl`) or one of its records is about to be trained on."""
+    for path in paths:
+        if path.name in {f"author_{a}.jsonl" for a in HOLDOUT_AUTHORS}:
+            raise ValueError(f"{path} is the independent holdout's label file: never trained on")
+    for r in rows:
+        if str(r.get("author")) in HOLDOUT_AUTHORS or str(r["id"]).startswith(tuple(f"{a}-" for a in HOLDOUT_AUTHORS)):
+            raise ValueError(f"record {r['id']} belongs to the independent holdout: never trained on")
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -97,8 +113,10 @@ def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[st
 
 def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C,
         embed_weight: float = 0.0) -> LearnedModel:
-    """Fit on the project's train(+dev) records plus older extra labels; the ids are recorded."""
+    """Fit on the project's train(+dev) records plus older extra labels (never a holdout author's); the ids are
+    recorded."""
     rows = project + extra
+    refuse_holdout(rows=rows)
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
     vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
@@ -132,6 +150,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
 
     Why: model and feature choices are made here, inside train+dev, so test and holdout stay unread."""
     rows = project + extra
+    refuse_holdout(rows=rows)
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
@@ -217,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenes to CV folds")
     args = parser.parse_args(argv)
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
+    refuse_holdout([*args.labels, *args.whole, *args.extra])
     extra = [r for p in args.extra for r in read_rows(p)]
     project = training_rows(args.labels, splits, args.whole)
     if args.cv:
