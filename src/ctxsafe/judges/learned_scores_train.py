@@ -19,7 +19,7 @@ extra labels always in training)::
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
 Former holdouts (authors C, D, E, F and, since round 6, H) are trained on whole; the current holdout (author I,
-`HOLDOUT_AUTHORS`) is refused.
+`learned_train.HOLDOUT_AUTHORS`) is refused by file name and by record.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -41,18 +41,12 @@ from sklearn.model_selection import GroupKFold
 from ctxsafe.judges.embedder import DIM, EMBEDDER
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
-from ctxsafe.judges.learned_train import author_groups, grouped_folds, read_rows, training_rows
+from ctxsafe.judges.learned_train import author_groups, grouped_folds, read_rows, refuse_holdout, training_rows
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
 TURN_C = 1.0
 SCORE_C = 1.0
-HOLDOUT_AUTHORS: Final = ("I",)
-"""Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
-
-Why a guard and not only the command line: the trainer trains on the files it is given, so one path typed wrong
-(a `--whole` of the holdout) would silently spend the holdout; the file is refused by name before it is read, and
-its records by `author` or id prefix."""
 AWARE_WEIGHT = 1.25
 """Why: "aware" is the turn class recalled worst; with the prototype features (learned_scores.PROTOTYPES) this weight
 raised its recall in grouped CV on every fold seed, lowering no author's, at the same turn kappa (docs/judges.md,
@@ -100,16 +94,6 @@ def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarr
             "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(), "ids": ids}
     return ScoreModel(turn.coef_, turn.intercept_, score.coef_, score.intercept_, tuple(int(k) for k in score.classes_),
                       VERSION, meta)
-
-
-def refuse_holdout(paths: Sequence[Path] = (), rows: Sequence[dict[str, Any]] = ()) -> None:
-    """Raise if a label file of a holdout author (`author_I.jsonl`) or one of its records is about to be trained on."""
-    for path in paths:
-        if path.name in {f"author_{a}.jsonl" for a in HOLDOUT_AUTHORS}:
-            raise ValueError(f"{path} is the independent holdout's label file: never trained on")
-    for r in rows:
-        if str(r.get("author")) in HOLDOUT_AUTHORS or str(r["id"]).startswith(tuple(f"{a}-" for a in HOLDOUT_AUTHORS)):
-            raise ValueError(f"record {r['id']} belongs to the independent holdout: never trained on")
 
 
 def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = ()) -> ScoreModel:
