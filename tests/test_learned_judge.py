@@ -356,3 +356,5 @@ def test_the_mtmcs_trainer_refuses_the_independent_holdout(tmp_path: Path) -> No
     for held in ({"author": "I"}, {"id": "I-mt-001"}):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_scores_train.fit(rows[:-1], [rows[-1] | held])
+        with pytest.raises(ValueError, match="independent holdout"):
+            learned_scores_train.cross_validate(rows[:-1], [rows[-1] | held])

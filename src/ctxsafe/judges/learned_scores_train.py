@@ -109,6 +109,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], f
     to the "aware" log-probability before the turn label is picked (the recall / kappa trade-off; not shipped).
 
     Why: configurations are chosen here, so the frozen test split and any holdout stay unread."""
+    refuse_holdout(rows=[*project, *extra])
     rows = project + extra
     x = _turn_matrix(rows)
     fold_of = grouped_folds([str(r.get("scenario") or r["id"]) for r in project], folds, fold_seed)
@@ -173,7 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     refuse_holdout([*args.labels, *args.whole, *args.extra])
     project = training_rows(args.labels, {"train"} if args.fit == "train" else {"train", "dev"}, args.whole)
     extra = [r for p in args.extra for r in read_rows(p)]
-    refuse_holdout(rows=[*project, *extra])
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}",
                cross_validate(project, extra, args.cv, args.fold_seed, args.aware_shift))
