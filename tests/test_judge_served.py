@@ -48,7 +48,7 @@ def squeeze(text: str) -> str:
 def stored(store: Path, run_id: str) -> list[Judgement]:
     st = RunStore(store, readonly=True)
     try:
-        return list(st.judgements(run_id, "mss4:openai:judge", "mss4-v2/response").values())
+        return list(st.judgements(run_id, "mss4:openai:judge", "mss4-v3/response").values())
     finally:
         st.close()
 

@@ -96,7 +96,7 @@ def test_run_scores_resumes_caches_and_rejudges(data: Path, tmp_path: Path,
     # replies: identical judge requests are paid once, even when they are in flight together.
     assert model_requests(server) == 10 and server.stats()["requests"] == 12
     doc = next(d for d in results(store) if d["run_id"] != "again")
-    assert doc["judges"]["scoring"] == {"id": "mss4:openai:judge", "prompt_version": "mss4-v2/response"}
+    assert doc["judges"]["scoring"] == {"id": "mss4:openai:judge", "prompt_version": "mss4-v3/response"}
     assert doc["metrics"]["overall"]["weighted"]["value"] == 1.0
     assert cli(*base_args(data, server, store, *judge)).exit_code == 0
     assert server.stats()["requests"] == 12
