@@ -14,7 +14,7 @@ extra labels always in training)::
     python -m ctxsafe.judges.learned_scores_train labels/mtmcs/author_A.jsonl labels/mtmcs/author_B.jsonl \\
         --whole labels/mtmcs/author_C.jsonl --whole labels/mtmcs/author_D.jsonl \\
         --whole labels/mtmcs/author_E.jsonl --whole labels/mtmcs/author_F.jsonl \\
-        --whole labels/mtmcs/author_H.jsonl \\
+        --whole labels/mtmcs/author_H.jsonl --whole labels/mtmcs/author_I.jsonl \\
         --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
