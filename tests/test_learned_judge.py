@@ -38,7 +38,7 @@ def frozen_test_ids(suite: str) -> set[str]:
     return {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl") if split_of(i) == "test"}
 
 
-FORMER_HOLDOUTS = {"mssbench": "CDEFH", "mtmcs": "CDEFHI"}
+FORMER_HOLDOUTS = {"mssbench": "CDEFHI", "mtmcs": "CDEFHI"}
 """Per suite, the authors whose files were a holdout once and are now trained on whole (H since round 6, I since
 round 7)."""
 
