@@ -14,7 +14,7 @@ Reproduce the shipped weights (choices made by the grouped cross-validation belo
         --whole labels/mssbench/author_C.jsonl --whole labels/mssbench/author_D.jsonl \
         --whole labels/mssbench/author_E.jsonl --whole labels/mssbench/author_F.jsonl \
         --whole labels/mssbench/author_H.jsonl --whole labels/mssbench/author_I.jsonl \
-        --extra tests/data/mssbench_judge_labels.jsonl \
+        --whole labels/mssbench/author_J.jsonl --extra tests/data/mssbench_judge_labels.jsonl \
         --fit train+dev [--embed] --out src/ctxsafe/judges/mss4_learned[_embed].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
