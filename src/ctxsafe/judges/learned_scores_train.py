@@ -19,7 +19,8 @@ extra labels always in training)::
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
 Former holdouts (authors C, D, E, F, H and, from round 7, I) are trained on whole; the current holdout (author K,
-`learned_train.HOLDOUT_AUTHORS`) is refused by file name and by record.
+`learned_train.HOLDOUT_AUTHORS`) is refused by file name and by record. Author J's MTMCS file was read once, as the
+round-7 holdout, and is not trained on yet: a retrain that adds it makes it training data, as for I.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
