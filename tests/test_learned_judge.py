@@ -45,14 +45,14 @@ round 7, J since round 8 for MSSBench only: the MTMCS judges were not retrained 
 
 def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
     """No frozen test record; every record of the former holdouts that became training data (so `judge-eval`
-    counts their ids as trained on); and nothing else: the holdout being written (author K) and any other file
+    counts their ids as trained on); and nothing else: the holdout being written (author L) and any other file
     stay out. The allowed ids come from the named files only, so the holdout's file is never opened here."""
     assert ids and not set(ids) & frozen_test_ids(suite)
     whole = {i for a in FORMER_HOLDOUTS[suite] for i in _ids(LABELS / suite / f"author_{a}.jsonl")}
     assert whole <= set(ids)
     project = {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl")} - frozen_test_ids(suite)
     assert set(ids) <= project | whole
-    assert not any(i.startswith("K-") for i in ids)  # author K, the round-8 holdout, by its id prefix
+    assert not any(i.startswith("L-") for i in ids)  # author L, the round-9 holdout, by its id prefix
 
 
 def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
@@ -249,13 +249,13 @@ def test_the_mssbench_trainer_refuses_the_independent_holdout(tmp_path: Path) ->
     """Author K is the holdout of the round-8 weights: its file is refused by name before it is read (a stand-in
     file here, never the real one), and its records by author or id, in a fit and in cross-validation."""
     rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
-    stand_in = tmp_path / "author_K.jsonl"
+    stand_in = tmp_path / "author_L.jsonl"
     stand_in.write_text("not read\n")
     for flag in ([], ["--whole"], ["--extra"]):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_train.main([str(OLD_LABELS), *flag, str(stand_in), "--out", str(tmp_path / "w.json")])
     assert not (tmp_path / "w.json").exists()
-    for held in ({"author": "K"}, {"id": "K-mss-001"}):
+    for held in ({"author": "L"}, {"id": "L-mss-001"}):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_train.fit(rows[:-1], [rows[-1] | held])
         with pytest.raises(ValueError, match="independent holdout"):
@@ -347,14 +347,14 @@ def test_the_mtmcs_trainer_refuses_the_independent_holdout(tmp_path: Path) -> No
     from ctxsafe.judges import learned_scores_train
 
     rows = [json.loads(line) for line in (OLD_LABELS.parent / "mtmcs_judge_labels.jsonl").read_text().splitlines()]
-    stand_in = tmp_path / "author_K.jsonl"
+    stand_in = tmp_path / "author_L.jsonl"
     stand_in.write_text("not read\n")
     for flag in ([], ["--whole"], ["--extra"]):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_scores_train.main([str(OLD_LABELS.parent / "mtmcs_judge_labels.jsonl"), *flag, str(stand_in),
                                        "--out", str(tmp_path / "w.json")])
     assert not (tmp_path / "w.json").exists()
-    for held in ({"author": "K"}, {"id": "K-mt-001"}):
+    for held in ({"author": "L"}, {"id": "L-mt-001"}):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_scores_train.fit(rows[:-1], [rows[-1] | held])
         with pytest.raises(ValueError, match="independent holdout"):

@@ -18,7 +18,7 @@ extra labels always in training)::
         --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
-Former holdouts (authors C, D, E, F, H and, from round 7, I) are trained on whole; the current holdout (author K,
+Former holdouts (authors C, D, E, F, H and, from round 7, I) are trained on whole; the current holdout (author L,
 `learned_train.HOLDOUT_AUTHORS`) is refused by file name and by record. Author J's MTMCS file was read once, as the
 round-7 holdout, and is not trained on yet: a retrain that adds it makes it training data, as for I.
 

@@ -5,7 +5,7 @@ this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applyin
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
 Former holdouts (authors C, D, E, F, H, I and, for MSSBench from round 8, J) are trained on whole (`--whole`); the label
-files are named on the command line, never globbed, and the current holdout (author K, `HOLDOUT_AUTHORS`) is refused
+files are named on the command line, never globbed, and the current holdout (author L, `HOLDOUT_AUTHORS`) is refused
 by file name and by record.
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
@@ -61,7 +61,7 @@ EMBED_WEIGHT = 4.0
 SENTENCE_WEIGHT = 4.0
 """Scale of the maximum of the reply's sentence embeddings, added with the embedding (chosen by grouped CV,
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
-HOLDOUT_AUTHORS: Final = ("K",)
+HOLDOUT_AUTHORS: Final = ("L",)
 """Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
 
 Why a guard and not only the command line: a path typed wrong (a `--whole` of the holdout) would silently spend
@@ -69,7 +69,7 @@ the holdout; its file is refused by name before it is read, and its records by `
 
 
 def refuse_holdout(paths: Sequence[Path] = (), rows: Sequence[dict[str, Any]] = ()) -> None:
-    """Raise if a holdout author's label file (`author_K.jsonl`) or one of its records is about to be trained on."""
+    """Raise if a holdout author's label file (`author_L.jsonl`) or one of its records is about to be trained on."""
     for path in paths:
         if path.name in {f"author_{a}.jsonl" for a in HOLDOUT_AUTHORS}:
             raise ValueError(f"{path} is the independent holdout's label file: never trained on")
