@@ -15,12 +15,12 @@ extra labels always in training)::
         --whole labels/mtmcs/author_C.jsonl --whole labels/mtmcs/author_D.jsonl \\
         --whole labels/mtmcs/author_E.jsonl --whole labels/mtmcs/author_F.jsonl \\
         --whole labels/mtmcs/author_H.jsonl --whole labels/mtmcs/author_I.jsonl \\
-        --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
+        --whole labels/mtmcs/author_J.jsonl --extra tests/data/mtmcs_judge_labels.jsonl --fit train+dev --cv 5
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
-Former holdouts (authors C, D, E, F, H and, from round 7, I) are trained on whole; the current holdout (author L,
-`learned_train.HOLDOUT_AUTHORS`) is refused by file name and by record. Author J's MTMCS file was read once, as the
-round-7 holdout, and is not trained on yet: a retrain that adds it makes it training data, as for I.
+Former holdouts (authors C, D, E, F, H, I from round 7 and J from round 9, each read once as a holdout first) are
+trained on whole; the current holdout (author L, `learned_train.HOLDOUT_AUTHORS`) is refused by file name and by
+record.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
 instead of `--cv 5`.
