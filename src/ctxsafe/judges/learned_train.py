@@ -4,9 +4,9 @@ Why a script in the package: the shipped figure must be reproducible from the la
 this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
-Former holdouts (authors C, D, E, F, H, I and, for MSSBench from round 8, J) are trained on whole (`--whole`); the label
-files are named on the command line, never globbed, and the current holdout (author L, `HOLDOUT_AUTHORS`) is refused
-by file name and by record.
+Former holdouts (authors C, D, E, F, H, I and, for MSSBench, J from round 8 and K from round 9) are trained on whole
+(`--whole`); the label files are named on the command line, never globbed, and the current holdout (author L,
+`HOLDOUT_AUTHORS`) is refused by file name and by record.
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
@@ -14,7 +14,8 @@ Reproduce the shipped weights (choices made by the grouped cross-validation belo
         --whole labels/mssbench/author_C.jsonl --whole labels/mssbench/author_D.jsonl \
         --whole labels/mssbench/author_E.jsonl --whole labels/mssbench/author_F.jsonl \
         --whole labels/mssbench/author_H.jsonl --whole labels/mssbench/author_I.jsonl \
-        --whole labels/mssbench/author_J.jsonl --extra tests/data/mssbench_judge_labels.jsonl \
+        --whole labels/mssbench/author_J.jsonl --whole labels/mssbench/author_K.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl \
         --fit train+dev [--embed] --out src/ctxsafe/judges/mss4_learned[_embed].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
