@@ -42,14 +42,19 @@ FORMER_HOLDOUTS = {"mssbench": "CDEFHIJK", "mtmcs": "CDEFHIJ"}
 """Per suite, the authors whose files were a holdout once and are now trained on whole (H since round 6, I since
 round 7, J since round 8 for MSSBench and round 9 for MTMCS: the MTMCS judges were not retrained in round 8; K since
 round 9, MSSBench only)."""
+WRITTEN_AS_TRAINING_DATA = {"mssbench": "M", "mtmcs": ""}
+"""Per suite, authors whose files were written to be trained on (never a holdout, never read as one): author M's
+MSSBench replies at the "ruled out or cautioned" boundary, trained on whole since round 9."""
 
 
 def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
-    """No frozen test record; every record of the former holdouts that became training data (so `judge-eval`
-    counts their ids as trained on); and nothing else: the holdout being written (author L) and any other file
-    stay out. The allowed ids come from the named files only, so the holdout's file is never opened here."""
+    """No frozen test record; every record of the former holdouts that became training data and of the files written
+    as training data (so `judge-eval` counts their ids as trained on); and nothing else: the holdout being written
+    (author L) and any other file stay out. The allowed ids come from the named files only, so the holdout's file is
+    never opened here."""
     assert ids and not set(ids) & frozen_test_ids(suite)
-    whole = {i for a in FORMER_HOLDOUTS[suite] for i in _ids(LABELS / suite / f"author_{a}.jsonl")}
+    authors = FORMER_HOLDOUTS[suite] + WRITTEN_AS_TRAINING_DATA[suite]
+    whole = {i for a in authors for i in _ids(LABELS / suite / f"author_{a}.jsonl")}
     assert whole <= set(ids)
     project = {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl")} - frozen_test_ids(suite)
     assert set(ids) <= project | whole

@@ -4,9 +4,10 @@ Why a script in the package: the shipped figure must be reproducible from the la
 this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
-Former holdouts (authors C, D, E, F, H, I and, for MSSBench, J from round 8 and K from round 9) are trained on whole
-(`--whole`); the label files are named on the command line, never globbed, and the current holdout (author L,
-`HOLDOUT_AUTHORS`) is refused by file name and by record.
+Former holdouts (authors C, D, E, F, H, I and, for MSSBench, J from round 8 and K from round 9) and author M (written
+as training data, never a holdout) are trained on whole (`--whole`); the label files are named on the command line,
+never globbed, and the current holdout (author L, `HOLDOUT_AUTHORS`) is refused by file name and by record. The
+embedding judge's weights carry a second stage (`--second-stage`, judges/boundary.py) from round 9.
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
@@ -15,8 +16,8 @@ Reproduce the shipped weights (choices made by the grouped cross-validation belo
         --whole labels/mssbench/author_E.jsonl --whole labels/mssbench/author_F.jsonl \
         --whole labels/mssbench/author_H.jsonl --whole labels/mssbench/author_I.jsonl \
         --whole labels/mssbench/author_J.jsonl --whole labels/mssbench/author_K.jsonl \
-        --extra tests/data/mssbench_judge_labels.jsonl \
-        --fit train+dev [--embed] --out src/ctxsafe/judges/mss4_learned[_embed].json
+        --whole labels/mssbench/author_M.jsonl --extra tests/data/mssbench_judge_labels.jsonl \
+        --fit train+dev [--embed --second-stage] --out src/ctxsafe/judges/mss4_learned[_embed].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
 scene, the extra labels always in training): the same command with `--cv 5` instead of `--out ...`
@@ -44,7 +45,8 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentence_max
+from ctxsafe.judges.boundary import SecondStage, second_stage_features
+from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentences
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.four_class import CORRECT_LABELS
 from ctxsafe.judges.labelled import MSS_NAMES
@@ -57,11 +59,17 @@ C = 4.0
 MIN_DF = 2
 VERSION = "learned-v1"
 EMBED_VERSION = "learned-v3-embed"
+STAGE2_VERSION = "learned-v4-embed"
+"""The embedding judge's version when its weights carry the second stage (judges/boundary.py)."""
 EMBED_WEIGHT = 4.0
 """Scale of the sentence embedding beside the sparse features (chosen on dev: 3 to 8 gave the same figures)."""
 SENTENCE_WEIGHT = 4.0
 """Scale of the maximum of the reply's sentence embeddings, added with the embedding (chosen by grouped CV,
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
+STAGE2_C = 1.0
+CUE_WEIGHT = 2.0
+"""The second stage (`--second-stage`): its regularisation and the scale of its cue columns beside the embeddings
+(the round-8 exploration's values, docs/judges.md)."""
 HOLDOUT_AUTHORS: Final = ("L",)
 """Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
 
@@ -96,12 +104,20 @@ def training_rows(paths: Sequence[Path], splits: set[str], whole: Sequence[Path]
     return kept + [r for p in whole for r in read_rows(p)]
 
 
-def embeddings(responses: list[str], embed_weight: float) -> np.ndarray[Any, Any]:
+def embedded_rows(responses: list[str]) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+    """The replies' embeddings and their sentences' embeddings (the inputs of both stages)."""
+    return embed(responses), embed_sentences(responses)
+
+
+def embeddings(responses: list[str], embed_weight: float,
+               rows: tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]] | None = None) -> np.ndarray[Any, Any]:
     """The dense columns after the shape features: the scaled reply embedding and the scaled maximum of its
     sentences' embeddings (none without `embed_weight`), in the order `LearnedModel` applies them."""
     if not embed_weight:
         return np.zeros((len(responses), 0))
-    return np.hstack([embed(responses) * embed_weight, embed_sentence_max(responses) * SENTENCE_WEIGHT])
+    reply, per_sentence = rows or embedded_rows(responses)
+    top = np.array([r.max(axis=0) for r in per_sentence]).reshape(len(responses), -1)
+    return np.hstack([reply * embed_weight, top * SENTENCE_WEIGHT])
 
 
 def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[str],
@@ -113,29 +129,48 @@ def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[st
                    csr_matrix(dense)]).tocsr()
 
 
+def _four_class(c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
+
+
+def fit_second_stage(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> SecondStage:
+    """The 1-vs-2 model on the records labelled 1 or 2 (`x`: their `second_stage_features`)."""
+    keep = np.isin(y, (1, 2))
+    clf = LogisticRegression(C=STAGE2_C, max_iter=5000, class_weight="balanced", random_state=SEED)
+    clf.fit(x[keep], y[keep])
+    return SecondStage(coef=clf.coef_[0], intercept=float(clf.intercept_[0]), cue_weight=CUE_WEIGHT)
+
+
 def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C,
-        embed_weight: float = 0.0) -> LearnedModel:
+        embed_weight: float = 0.0, second_stage: bool = False) -> LearnedModel:
     """Fit on the project's train(+dev) records plus older extra labels (never a holdout author's); the ids are
-    recorded."""
+    recorded. `second_stage` (with `embed_weight`) also fits the 1-vs-2 model on the same records."""
+    if second_stage and not embed_weight:
+        raise ValueError("the second stage reads the embeddings: it needs embed_weight")
     rows = project + extra
     refuse_holdout(rows=rows)
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
+    y = np.array([int(r["label"]) for r in rows])
     vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
     vec.fit(responses)
-    x = features(vec, responses, queries, embed_weight)
-    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=SEED)
-    clf.fit(x, [int(r["label"]) for r in rows])
+    embedded = embedded_rows(responses) if embed_weight else None
+    x = features(vec, responses, queries, embed_weight, embeddings(responses, embed_weight, embedded))
+    clf = _four_class(c).fit(x, y)
+    stage2 = None
+    if second_stage and embedded is not None:
+        stage2 = fit_second_stage(second_stage_features(responses, *embedded, CUE_WEIGHT), y)
     ids = sorted(str(r["id"]) for r in project)
     meta = {"seed": SEED, "C": c, "min_df": MIN_DF, "split_seed": SPLIT_SEED, "records": len(rows),
             "extra_records": len(extra), "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
             "ids": ids}
     if embed_weight:
         meta["embedder"] = EMBEDDER
+    version = STAGE2_VERSION if stage2 else EMBED_VERSION if embed_weight else VERSION
     return LearnedModel(vectorizer=CharTfidf(dict(vec.vocabulary_), vec.idf_), coef=clf.coef_, intercept=clf.intercept_,
-                        classes=tuple(int(k) for k in clf.classes_),
-                        version=EMBED_VERSION if embed_weight else VERSION, meta=meta, embed_weight=embed_weight,
-                        sentence_weight=SENTENCE_WEIGHT if embed_weight else 0.0)
+                        classes=tuple(int(k) for k in clf.classes_), version=version, meta=meta,
+                        embed_weight=embed_weight, sentence_weight=SENTENCE_WEIGHT if embed_weight else 0.0,
+                        second_stage=stage2)
 
 
 def grouped_folds(groups: Sequence[str], folds: int, seed: int = SEED) -> np.ndarray[Any, Any]:
@@ -146,9 +181,10 @@ def grouped_folds(groups: Sequence[str], folds: int, seed: int = SEED) -> np.nda
 
 
 def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], embed_weight: float = 0.0,
-                   folds: int = 5, fold_seed: int = SEED) -> dict[str, Any]:
+                   folds: int = 5, fold_seed: int = SEED, second_stage: bool = False) -> dict[str, Any]:
     """Out-of-fold predictions for the project's records, folds grouped by scene (a scene's responses share
-    a fold, so no sibling leaks), the extra labels always in training; figures only, as in `main`.
+    a fold, so no sibling leaks), the extra labels always in training; figures only, as in `main`. With
+    `second_stage`, each fold's 1-vs-2 model decides the held records its four-class model reads 1 or 2.
 
     Why: model and feature choices are made here, inside train+dev, so test and holdout stay unread."""
     rows = project + extra
@@ -156,17 +192,22 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
-    embedded = embeddings(responses, embed_weight)
+    emb = embedded_rows(responses) if embed_weight else None
+    dense = embeddings(responses, embed_weight, emb)
+    z = second_stage_features(responses, *emb, CUE_WEIGHT) if second_stage and emb else None
     fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds, fold_seed)
     pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
         train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
         vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS).fit([responses[i] for i in train])
-        x = features(vec, responses, queries, embed_weight, embedded)
-        clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced", random_state=SEED)
-        clf.fit(x[train], y[train])
+        x = features(vec, responses, queries, embed_weight, dense)
+        clf = _four_class(C).fit(x[train], y[train])
         held = np.flatnonzero(fold_of == k)
         pred[held] = clf.predict(x[held])
+        if z is not None:
+            stage2 = fit_second_stage(z[train], y[train])
+            ones = held[np.isin(pred[held], (1, 2))]
+            pred[ones] = np.where(stage2.p_two(z[ones]) > 0.5, 2, 1)
     labels = [int(p) for p in pred]
     by_author = {a: _figures([project[i] for i in idx], [labels[i] for i in idx])
                  for a, idx in author_groups(project).items()}
@@ -213,6 +254,8 @@ def to_json(model: LearnedModel) -> dict[str, Any]:
     if model.embed_weight:  # absent from the n-gram weights
         doc["embed_weight"] = model.embed_weight
         doc["sentence_weight"] = model.sentence_weight
+    if model.second_stage is not None:
+        doc["stage2"] = model.second_stage.to_json()
     return doc | {"classes": list(model.classes), "vocabulary": vocab,
                   "idf": [round(float(x), 6) for x in model.vectorizer.idf],
                   "coef": [[round(float(x), 6) for x in row] for row in model.coef],
@@ -233,21 +276,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["dev", "test"], default="dev", help="split of --evaluate files")
     parser.add_argument("--embed", action="store_true",
                         help="also use the reply's sentence embedding (needs the `judge` extra)")
+    parser.add_argument("--second-stage", action="store_true",
+                        help="with --embed: also fit the 1-vs-2 model that decides where the first reads 1 or 2")
     parser.add_argument("--cv", type=int, metavar="FOLDS",
                         help="only cross-validate inside the --fit records, folds grouped by scene; write nothing")
     parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenes to CV folds")
     args = parser.parse_args(argv)
+    if args.second_stage and not args.embed:
+        parser.error("--second-stage needs --embed")
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
     refuse_holdout([*args.labels, *args.whole, *args.extra])
     extra = [r for p in args.extra for r in read_rows(p)]
     project = training_rows(args.labels, splits, args.whole)
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scene over {args.fit}",
-               cross_validate(project, extra, EMBED_WEIGHT if args.embed else 0.0, args.cv, args.fold_seed))
+               cross_validate(project, extra, EMBED_WEIGHT if args.embed else 0.0, args.cv, args.fold_seed,
+                              args.second_stage))
         return 0
     if args.split == "dev" and args.evaluate and "dev" in splits:
         parser.error("--fit train+dev cannot be evaluated on dev")
-    model = fit(project, extra, embed_weight=EMBED_WEIGHT if args.embed else 0.0)
+    model = fit(project, extra, embed_weight=EMBED_WEIGHT if args.embed else 0.0, second_stage=args.second_stage)
     print(f"fitted on {model.meta['records']} records ({model.meta['extra_records']} extra)")
     if args.out is not None:
         args.out.write_text(json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")) + "\n",
