@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ctxsafe.judges.embedder import sentences
+from ctxsafe.judges.embedder import sentence_max, sentences
 
 FORMAT: Final = 1
 """Version of the `stage2` object in the weights file: its columns and how it is applied."""
@@ -106,8 +106,7 @@ def second_stage_features(texts: list[str], reply: np.ndarray[Any, Any], per_sen
     last sentence's embeddings, then the cue features scaled by `cue_weight`."""
     first = np.array([rows[0] for rows in per_sentence]).reshape(len(texts), -1)
     last = np.array([rows[-1] for rows in per_sentence]).reshape(len(texts), -1)
-    top = np.array([rows.max(axis=0) for rows in per_sentence]).reshape(len(texts), -1)
-    return np.hstack([reply, top, first, last, cue_features(texts) * cue_weight])
+    return np.hstack([reply, sentence_max(per_sentence), first, last, cue_features(texts) * cue_weight])
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,8 @@ def embed_sentences(texts: list[str]) -> list[np.ndarray[Any, Any]]:
     return [flat[e - len(p):e] for e, p in zip(ends, cut, strict=True)]
 
 
-def embed_sentence_max(texts: list[str]) -> np.ndarray[Any, Any]:
-    """Per text, the element-wise maximum of its sentences' embeddings.
+def sentence_max(per_sentence: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """Per text, the element-wise maximum of its sentences' embeddings (`embed_sentences`' rows).
 
     Why: a long reply's one warning sentence is diluted in its whole-text embedding; the maximum keeps it."""
-    return np.array([rows.max(axis=0) for rows in embed_sentences(texts)]).reshape(len(texts), DIM)
+    return np.array([rows.max(axis=0) for rows in per_sentence]).reshape(len(per_sentence), DIM)

@@ -29,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 
 from ctxsafe.judges.boundary import SecondStage, second_stage_features, second_stage_from_json
-from ctxsafe.judges.embedder import embed, embed_sentences
+from ctxsafe.judges.embedder import embed, embed_sentences, sentence_max
 from ctxsafe.judges.offline_rules import CONTENTFUL, classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
@@ -129,13 +129,12 @@ class LearnedModel:
     digest: str = ""
     """sha256 of the weights file it was loaded from: the judge version names the weights themselves, so weights
     refitted on the same records (another C, another feature) never reuse verdicts stored under the old ones."""
+    second_stage: SecondStage | None = None
+    """The 1-vs-2 model applied where this model reads 1 or 2 (embedding weights from round 9; None: argmax only)."""
 
     @property
     def judge_version(self) -> str:
         return weights_version(self.version, self.digest)
-
-    second_stage: SecondStage | None = None
-    """The 1-vs-2 model applied where this model reads 1 or 2 (embedding weights from round 9; None: argmax only)."""
 
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
         """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding and the
@@ -157,8 +156,7 @@ class LearnedModel:
             e = reply * self.embed_weight
             z += e @ self.coef[:, n_dense:n_dense + e.shape[1]].T
             if self.sentence_weight:
-                top = np.array([rows.max(axis=0) for rows in per_sentence]).reshape(len(responses), -1)
-                z += (top * self.sentence_weight) @ self.coef[:, n_dense + e.shape[1]:].T
+                z += (sentence_max(per_sentence) * self.sentence_weight) @ self.coef[:, n_dense + e.shape[1]:].T
         for i, text in enumerate(responses):
             cols, vals = self.vectorizer.row(text)
             z[i] += self.coef[:, cols] @ vals

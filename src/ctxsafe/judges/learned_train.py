@@ -46,7 +46,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from ctxsafe.judges.boundary import SecondStage, second_stage_features
-from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentences
+from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentences, sentence_max
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.four_class import CORRECT_LABELS
 from ctxsafe.judges.labelled import MSS_NAMES
@@ -116,8 +116,7 @@ def embeddings(responses: list[str], embed_weight: float,
     if not embed_weight:
         return np.zeros((len(responses), 0))
     reply, per_sentence = rows or embedded_rows(responses)
-    top = np.array([r.max(axis=0) for r in per_sentence]).reshape(len(responses), -1)
-    return np.hstack([reply * embed_weight, top * SENTENCE_WEIGHT])
+    return np.hstack([reply * embed_weight, sentence_max(per_sentence) * SENTENCE_WEIGHT])
 
 
 def features(vectorizer: TfidfVectorizer, responses: list[str], queries: list[str],
