@@ -122,6 +122,12 @@ class SecondStage:
         """The probability of 2 rather than 1; the label is 2 where it is above one half."""
         return np.asarray(1.0 / (1.0 + np.exp(-(features @ self.coef + self.intercept))))
 
+    def decide(self, features: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Each row's label (2 where `p_two` is above one half, else 1) and the probability behind it."""
+        q = self.p_two(features)
+        two = q > 0.5
+        return np.where(two, 2, 1), np.where(two, q, 1.0 - q)
+
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "cue_weight": self.cue_weight, "coef": [round(float(x), 6) for x in self.coef],
                 "intercept": round(float(self.intercept), 6)}

@@ -66,6 +66,12 @@ def embed_sentences(texts: list[str]) -> list[np.ndarray[Any, Any]]:
     return [flat[e - len(p):e] for e, p in zip(ends, cut, strict=True)]
 
 
+def embed_with_sentences(texts: list[str]) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+    """The texts' embeddings and their sentences' embeddings: what both stages of the MSSBench judge read, computed
+    once for the judge and its trainer alike."""
+    return embed(texts), embed_sentences(texts)
+
+
 def sentence_max(per_sentence: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
     """Per text, the element-wise maximum of its sentences' embeddings (`embed_sentences`' rows).
 

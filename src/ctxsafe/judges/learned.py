@@ -29,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 
 from ctxsafe.judges.boundary import SecondStage, second_stage_features, second_stage_from_json
-from ctxsafe.judges.embedder import embed, embed_sentences, sentence_max
+from ctxsafe.judges.embedder import embed_with_sentences, sentence_max
 from ctxsafe.judges.offline_rules import CONTENTFUL, classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
@@ -145,7 +145,7 @@ class LearnedModel:
         """The replies' embeddings and their sentences' (one pass of the embedder each), or nothing without them."""
         if not self.embed_weight:
             return np.zeros((len(responses), 0)), []
-        return embed(responses), embed_sentences(responses)
+        return embed_with_sentences(responses)
 
     def _probabilities(self, responses: list[str], queries: list[str], reply: np.ndarray[Any, Any],
                        per_sentence: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
@@ -177,8 +177,9 @@ class LearnedModel:
             if rows:
                 x = second_stage_features([responses[i] for i in rows], reply[rows], [per_sentence[i] for i in rows],
                                           self.second_stage.cue_weight)
-                for i, q in zip(rows, self.second_stage.p_two(x), strict=True):
-                    labels[i], confidence[i] = (2, float(q)) if q > 0.5 else (1, float(1.0 - q))
+                decided, sure = self.second_stage.decide(x)
+                for i, k, c in zip(rows, decided, sure, strict=True):
+                    labels[i], confidence[i] = int(k), float(c)
         return labels, confidence
 
 

@@ -46,7 +46,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from ctxsafe.judges.boundary import SecondStage, second_stage_features
-from ctxsafe.judges.embedder import EMBEDDER, embed, embed_sentences, sentence_max
+from ctxsafe.judges.embedder import EMBEDDER, embed_with_sentences, sentence_max
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.four_class import CORRECT_LABELS
 from ctxsafe.judges.labelled import MSS_NAMES
@@ -104,18 +104,13 @@ def training_rows(paths: Sequence[Path], splits: set[str], whole: Sequence[Path]
     return kept + [r for p in whole for r in read_rows(p)]
 
 
-def embedded_rows(responses: list[str]) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
-    """The replies' embeddings and their sentences' embeddings (the inputs of both stages)."""
-    return embed(responses), embed_sentences(responses)
-
-
 def embeddings(responses: list[str], embed_weight: float,
                rows: tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]] | None = None) -> np.ndarray[Any, Any]:
     """The dense columns after the shape features: the scaled reply embedding and the scaled maximum of its
     sentences' embeddings (none without `embed_weight`), in the order `LearnedModel` applies them."""
     if not embed_weight:
         return np.zeros((len(responses), 0))
-    reply, per_sentence = rows or embedded_rows(responses)
+    reply, per_sentence = rows or embed_with_sentences(responses)
     return np.hstack([reply * embed_weight, sentence_max(per_sentence) * SENTENCE_WEIGHT])
 
 
@@ -153,7 +148,7 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
     y = np.array([int(r["label"]) for r in rows])
     vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
     vec.fit(responses)
-    embedded = embedded_rows(responses) if embed_weight else None
+    embedded = embed_with_sentences(responses) if embed_weight else None
     x = features(vec, responses, queries, embed_weight, embeddings(responses, embed_weight, embedded))
     clf = _four_class(c).fit(x, y)
     stage2 = None
@@ -191,7 +186,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
-    emb = embedded_rows(responses) if embed_weight else None
+    emb = embed_with_sentences(responses) if embed_weight else None
     dense = embeddings(responses, embed_weight, emb)
     z = second_stage_features(responses, *emb, CUE_WEIGHT) if second_stage and emb else None
     fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds, fold_seed)
@@ -206,7 +201,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
         if z is not None:
             stage2 = fit_second_stage(z[train], y[train])
             ones = held[np.isin(pred[held], (1, 2))]
-            pred[ones] = np.where(stage2.p_two(z[ones]) > 0.5, 2, 1)
+            pred[ones] = stage2.decide(z[ones])[0]
     labels = [int(p) for p in pred]
     by_author = {a: _figures([project[i] for i in idx], [labels[i] for i in idx])
                  for a, idx in author_groups(project).items()}
