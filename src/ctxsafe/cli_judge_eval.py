@@ -172,8 +172,9 @@ def judge_eval(
     labels: Annotated[list[Path], typer.Option("--labels", help="Labelled JSONL file(s) of one kind "
                                                "(MSSBench four-class, MTMCS dialogues, or QC/IC Yes/No); "
                                                "see docs/judges.md for the fields.")],
-    judge: Annotated[str, typer.Option(help="'offline' (also offline-learned, offline-embed, offline-rules), "
-                                       "provider:model (an LLM judge), or human:FILE (a second annotator's "
+    judge: Annotated[str, typer.Option(help="'offline' (also offline-learned, offline-embed, "
+                                       "offline-lm, offline-rules), provider:model (an LLM judge), or human:FILE "
+                                       "(a second annotator's "
                                        "labels of the same records: human-human agreement).")] = "offline",
     split: Annotated[str, typer.Option(help=f"Frozen split to score ({', '.join(SPLIT_CHOICES)}); the project's "
                                        "figures use test.")] = "all",

@@ -58,8 +58,9 @@ LimitOpt = Annotated[int | None, typer.Option(help="Only the first N safe/unsafe
                                               "task, an MTMCS type, a native file), both twins kept.")]
 FaithfulOpt = Annotated[bool, typer.Option(help="Reproduce the original benchmark's protocol where ctxsafe "
                                            "corrects it (see the suite's docs page).")]
-JudgeOpt = Annotated[str, typer.Option(help="'offline' (no API; also offline-learned, offline-embed, offline-rules), "
-                                       "'none' (no judge now: re-run with a judge later, the model is not called "
+JudgeOpt = Annotated[str, typer.Option(help="'offline' (no API; also offline-learned, offline-embed, "
+                                       "offline-lm, offline-rules), 'none' (no judge now: re-run with a judge later, "
+                                       "the model is not called "
                                        "again; exits 0 and says 'not judged'), or provider:model.")]
 TemperatureOpt = Annotated[float | None, typer.Option(help="Model decoding temperature (default: the suite's).")]
 MaxTokensOpt = Annotated[int | None, typer.Option(help="Max new tokens per reply (default: no limit).")]

@@ -8,6 +8,7 @@ Both judges score the final user turn of a case.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import re
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import Judge, JudgeInput, Reading, judgement
 from ctxsafe.judges.context import with_context
 from ctxsafe.judges.llm import LLMJudge
@@ -157,10 +159,13 @@ class FourClassLearnedJudge:
         return is_final_turn(case, step)
 
     async def judge(self, item: JudgeInput) -> Judgement:
+        return judgement(self, item, self.reading(item))
+
+    def reading(self, item: JudgeInput) -> Reading:
         from ctxsafe.judges.learned import classify_learned
 
         v = classify_learned(item.response, item.seen[-1].text_content() if item.seen else "", self.model)
-        return judgement(self, item, Reading(label=v.label, explanation=v.rationale))
+        return Reading(label=v.label, explanation=v.rationale)
 
 
 class FourClassEmbedJudge(FourClassLearnedJudge):
@@ -171,9 +176,30 @@ class FourClassEmbedJudge(FourClassLearnedJudge):
     concurrency = 8
 
 
+class FourClassLMJudge(FourClassEmbedJudge):
+    """The embedding judge plus a small language model's hidden states in both its stages (the `judge-lm` extra).
+
+    Why its own name: it needs torch and Gemma 3 270M, and reads a reply in a fifth of a second or more on a CPU."""
+
+    judge_id = "mss4:offline-lm"
+    resource = "mss4_learned_lm.json"
+    concurrency = 1
+
+    def __init__(self) -> None:
+        from ctxsafe.judges.lm_states import missing
+
+        if lacking := missing():  # before the run starts, not at its first judgement
+            raise ConfigError(f"the offline-lm judge needs {', '.join(lacking)}: pip install 'ctxsafe[judge-lm]'")
+
+    async def judge(self, item: JudgeInput) -> Judgement:
+        """In a worker thread: the decoder holds the CPU for a while, and the event loop must keep serving the run."""
+        return judgement(self, item, await asyncio.to_thread(self.reading, item))
+
+
 OFFLINE_JUDGES: dict[str, Callable[[], Judge]] = {
     "offline": FourClassLearnedJudge, "offline-learned": FourClassLearnedJudge, "offline-embed": FourClassEmbedJudge,
-    "offline-rules": FourClassOfflineJudge}
+    "offline-lm": FourClassLMJudge, "offline-rules": FourClassOfflineJudge}
 """Offline judge specs: `offline` is the n-gram learned judge (core install); `offline-embed` adds sentence
 embeddings (the `judge` extra; chosen by name, so a run never changes judge because an extra is installed);
-`offline-rules` is the keyword rules alone."""
+`offline-lm` adds Gemma 3 270M's hidden states to those (the `judge-lm` extra); `offline-rules` is the keyword
+rules alone."""

@@ -9,7 +9,8 @@ ship as JSON (no pickle), written by `learned_train`, which records its seed and
 trained on; agreement is measured on the frozen test split. With the `judge` extra a second set of
 weights (`mss4:offline-embed`) also reads the reply's multilingual sentence embedding (judges/embedder.py),
 which generalises across phrasings and languages better; from round 9 those weights also carry a second stage that
-decides between 1 and 2 where the first reads one of them (judges/boundary.py).
+decides between 1 and 2 where the first reads one of them (judges/boundary.py). From round 10 a third set
+(`mss4:offline-lm`, the `judge-lm` extra) adds a small language model's hidden states to both (judges/lm_states.py).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import numpy as np
 
 from ctxsafe.judges.boundary import SecondStage, second_stage_features, second_stage_from_json
 from ctxsafe.judges.embedder import embed_with_sentences, sentence_max
+from ctxsafe.judges.lm_states import LMColumns, columns_from_json
 from ctxsafe.judges.offline_rules import CONTENTFUL, classify_mssbench
 
 MODEL_RESOURCE: Final = "mss4_learned.json"
 EMBED_RESOURCE: Final = "mss4_learned_embed.json"
+LM_RESOURCE: Final = "mss4_learned_lm.json"
 N_SHAPE: Final = 10
 SHAPE_WEIGHT: Final = 3.0
 _WORD: Final = re.compile(r"\w+")
@@ -131,32 +134,39 @@ class LearnedModel:
     refitted on the same records (another C, another feature) never reuse verdicts stored under the old ones."""
     second_stage: SecondStage | None = None
     """The 1-vs-2 model applied where this model reads 1 or 2 (embedding weights from round 9; None: argmax only)."""
+    lm: LMColumns | None = None
+    """The language model's hidden-state columns, last in both models' features (the `offline-lm` weights only)."""
 
     @property
     def judge_version(self) -> str:
         return weights_version(self.version, self.digest)
 
     def probabilities(self, responses: list[str], queries: list[str]) -> np.ndarray[Any, Any]:
-        """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding and the
-        maximum of the sentence embeddings. The four-class model's own probabilities (no second stage)."""
-        return self._probabilities(responses, queries, *self._embedded(responses))
+        """Columns of `coef`: the n-gram tf-idf, the shape features, then (if any) the embedding, the maximum of the
+        sentence embeddings and the language model's columns. The four-class model's own probabilities (no second
+        stage)."""
+        return self._probabilities(responses, queries, self._read(responses, queries))
 
-    def _embedded(self, responses: list[str]) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
-        """The replies' embeddings and their sentences' (one pass of the embedder each), or nothing without them."""
-        if not self.embed_weight:
-            return np.zeros((len(responses), 0)), []
-        return embed_with_sentences(responses)
+    def _read(self, responses: list[str], queries: list[str]) -> Read:
+        """What the weights read beyond the text: embeddings, sentence embeddings, language-model columns (one pass
+        of each model), each empty where the weights do not use it."""
+        n = len(responses)
+        reply, per_sentence = embed_with_sentences(responses) if self.embed_weight else (np.zeros((n, 0)), [])
+        lm = self.lm.read(responses, queries) if self.lm is not None else np.zeros((n, 0))
+        return Read(reply, per_sentence, lm)
 
-    def _probabilities(self, responses: list[str], queries: list[str], reply: np.ndarray[Any, Any],
-                       per_sentence: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    def _probabilities(self, responses: list[str], queries: list[str], read: Read) -> np.ndarray[Any, Any]:
         n_text = len(self.vectorizer.idf)
-        n_dense = n_text + N_SHAPE
-        z = shape_features(responses, queries) @ self.coef[:, n_text:n_dense].T + self.intercept
-        if self.embed_weight:
-            e = reply * self.embed_weight
-            z += e @ self.coef[:, n_dense:n_dense + e.shape[1]].T
-            if self.sentence_weight:
-                z += (sentence_max(per_sentence) * self.sentence_weight) @ self.coef[:, n_dense + e.shape[1]:].T
+        start = n_text + N_SHAPE
+        z = shape_features(responses, queries) @ self.coef[:, n_text:start].T + self.intercept
+        dense = [read.reply * self.embed_weight] if self.embed_weight else []
+        if self.embed_weight and self.sentence_weight:
+            dense.append(sentence_max(read.per_sentence) * self.sentence_weight)
+        if self.lm is not None:
+            dense.append(read.lm * self.lm.weight)
+        for block in dense:
+            z += block @ self.coef[:, start:start + block.shape[1]].T
+            start += block.shape[1]
         for i, text in enumerate(responses):
             cols, vals = self.vectorizer.row(text)
             z[i] += self.coef[:, cols] @ vals
@@ -167,20 +177,36 @@ class LearnedModel:
     def predict(self, responses: list[str], queries: list[str]) -> tuple[list[int], list[float]]:
         """Each reply's label and the probability behind it: the four-class model's most likely class; where that
         is 1 or 2 and the weights carry a second stage, its 1-vs-2 probability decides (2 above one half)."""
-        reply, per_sentence = self._embedded(responses)
-        p = self._probabilities(responses, queries, reply, per_sentence)
+        read = self._read(responses, queries)
+        p = self._probabilities(responses, queries, read)
         best = p.argmax(axis=1)
         labels = [self.classes[b] for b in best]
         confidence = [float(p[i, b]) for i, b in enumerate(best)]
         if self.second_stage is not None:
             rows = [i for i, k in enumerate(labels) if k in (1, 2)]
             if rows:
-                x = second_stage_features([responses[i] for i in rows], reply[rows], [per_sentence[i] for i in rows],
-                                          self.second_stage.cue_weight)
+                x = self.stage2_features(self.second_stage, [responses[i] for i in rows], read.rows(rows))
                 decided, sure = self.second_stage.decide(x)
                 for i, k, c in zip(rows, decided, sure, strict=True):
                     labels[i], confidence[i] = int(k), float(c)
         return labels, confidence
+
+    def stage2_features(self, stage: SecondStage, responses: list[str], read: Read) -> np.ndarray[Any, Any]:
+        """The second stage's columns: `second_stage_features`, then the language model's (if any), weighted."""
+        x = second_stage_features(responses, read.reply, read.per_sentence, stage.cue_weight)
+        return np.hstack([x, read.lm * self.lm.stage2_weight]) if self.lm is not None else x
+
+
+@dataclass(frozen=True)
+class Read:
+    """The dense inputs of one batch of replies: embeddings, per-sentence embeddings, language-model columns."""
+
+    reply: np.ndarray[Any, Any]
+    per_sentence: list[np.ndarray[Any, Any]]
+    lm: np.ndarray[Any, Any]
+
+    def rows(self, keep: list[int]) -> Read:
+        return Read(self.reply[keep], [self.per_sentence[i] for i in keep] if self.per_sentence else [], self.lm[keep])
 
 
 def weights_version(version: str, digest: str) -> str:
@@ -201,7 +227,8 @@ def model_from_json(doc: dict[str, Any], digest: str = "") -> LearnedModel:
                         classes=tuple(doc["classes"]), version=str(doc["version"]), meta=dict(doc["meta"]),
                         embed_weight=float(doc.get("embed_weight", 0.0)),
                         sentence_weight=float(doc.get("sentence_weight", 0.0)), digest=digest,
-                        second_stage=second_stage_from_json(doc["stage2"]) if "stage2" in doc else None)
+                        second_stage=second_stage_from_json(doc["stage2"]) if "stage2" in doc else None,
+                        lm=columns_from_json(doc["lm"]) if "lm" in doc else None)
 
 
 @cache

@@ -19,7 +19,7 @@ extra labels always in training)::
 
 It prints the figures overall and by each dialogue's `author` (annotators' conventions differ on "aware").
 Former holdouts (authors C, D, E, F, H, I from round 7 and J from round 9, each read once as a holdout first) are
-trained on whole; the current holdout (author L, `learned_train.HOLDOUT_AUTHORS`) is refused by file name and by
+trained on whole; the current holdout (author N, `learned_train.HOLDOUT_AUTHORS`) is refused by file name and by
 record.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`

@@ -4,10 +4,11 @@ Why a script in the package: the shipped figure must be reproducible from the la
 this code alone. It needs scikit-learn (`pip install 'ctxsafe[train]'`); applying the weights does
 not. It never reads the frozen test split of the project's labels (authors A and B): those records are
 dropped by id before any text is loaded into the training set, and nothing here prints a record's text.
-Former holdouts (authors C, D, E, F, H, I and, for MSSBench, J from round 8 and K from round 9) and author M (written
-as training data, never a holdout) are trained on whole (`--whole`); the label files are named on the command line,
-never globbed, and the current holdout (author L, `HOLDOUT_AUTHORS`) is refused by file name and by record. The
-embedding judge's weights carry a second stage (`--second-stage`, judges/boundary.py) from round 9.
+Former holdouts (authors C, D, E, F, H, I and, for MSSBench, J from round 8, K from round 9 and L from round 10) and
+author M (written as training data, never a holdout) are trained on whole (`--whole`); the label files are named on
+the command line, never globbed, and the current holdout (author N, `HOLDOUT_AUTHORS`) is refused by file name and by
+record. The embedding judge's weights carry a second stage (`--second-stage`, judges/boundary.py) from round 9; the
+`offline-lm` weights (round 10) add Gemma 3 270M's hidden states to both stages (`--lm`, judges/lm_states.py).
 
 Reproduce the shipped weights (choices made by the grouped cross-validation below; docs/judges.md)::
 
@@ -16,8 +17,9 @@ Reproduce the shipped weights (choices made by the grouped cross-validation belo
         --whole labels/mssbench/author_E.jsonl --whole labels/mssbench/author_F.jsonl \
         --whole labels/mssbench/author_H.jsonl --whole labels/mssbench/author_I.jsonl \
         --whole labels/mssbench/author_J.jsonl --whole labels/mssbench/author_K.jsonl \
-        --whole labels/mssbench/author_M.jsonl --extra tests/data/mssbench_judge_labels.jsonl \
-        --fit train+dev [--embed --second-stage] --out src/ctxsafe/judges/mss4_learned[_embed].json
+        --whole labels/mssbench/author_L.jsonl --whole labels/mssbench/author_M.jsonl \
+        --extra tests/data/mssbench_judge_labels.jsonl --fit train+dev \
+        [--embed --second-stage [--lm]] --out src/ctxsafe/judges/mss4_learned[_embed|_lm].json
 
 Compare configurations without reading test (cross-validation over the same records, folds grouped by
 scene, the extra labels always in training): the same command with `--cv 5` instead of `--out ...`
@@ -51,6 +53,7 @@ from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.four_class import CORRECT_LABELS
 from ctxsafe.judges.labelled import MSS_NAMES
 from ctxsafe.judges.learned import VECTORIZER_ARGS, CharTfidf, LearnedModel, classify_learned, shape_features
+from ctxsafe.judges.lm_states import LM_NAME, LM_SHA256, LMColumns, fit_columns, lm_states
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 from ctxsafe.judges.split import split_of
 
@@ -68,9 +71,14 @@ SENTENCE_WEIGHT = 4.0
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
 STAGE2_C = 1.0
 CUE_WEIGHT = 2.0
+LM_VERSION = "learned-v5-lm"
+"""The `offline-lm` judge's weights: the round-9 embedding judge plus the language model's columns in both stages."""
+LM_WEIGHT = 4.0
+LM_STAGE2_WEIGHT = 2.0
+"""Scales of the language model's unit-length columns in the four-class and the 1-vs-2 model (grouped CV, round 10)."""
 """The second stage (`--second-stage`): its regularisation and the scale of its cue columns beside the embeddings
 (the round-8 exploration's values, docs/judges.md)."""
-HOLDOUT_AUTHORS: Final = ("L",)
+HOLDOUT_AUTHORS: Final = ("N",)
 """Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
 
 Why a guard and not only the command line: a path typed wrong (a `--whole` of the holdout) would silently spend
@@ -135,12 +143,22 @@ def fit_second_stage(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Second
     return SecondStage(coef=clf.coef_[0], intercept=float(clf.intercept_[0]), cue_weight=CUE_WEIGHT)
 
 
+def lm_columns(responses: list[str], queries: list[str]) -> tuple[LMColumns, np.ndarray[Any, Any]]:
+    """The language model's columns for these records, standardised by their own states (the training records')."""
+    states = lm_states(responses, queries)
+    cols = fit_columns(states, LM_WEIGHT, LM_STAGE2_WEIGHT)
+    return cols, cols.columns(states)
+
+
 def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C,
-        embed_weight: float = 0.0, second_stage: bool = False) -> LearnedModel:
+        embed_weight: float = 0.0, second_stage: bool = False, lm: bool = False) -> LearnedModel:
     """Fit on the project's train(+dev) records plus older extra labels (never a holdout author's); the ids are
-    recorded. `second_stage` (with `embed_weight`) also fits the 1-vs-2 model on the same records."""
+    recorded. `second_stage` (with `embed_weight`) also fits the 1-vs-2 model on the same records; `lm` (with both)
+    adds the language model's hidden states to both models."""
     if second_stage and not embed_weight:
         raise ValueError("the second stage reads the embeddings: it needs embed_weight")
+    if lm and not second_stage:
+        raise ValueError("the language model's columns join both stages: lm needs second_stage")
     rows = project + extra
     refuse_holdout(rows=rows)
     responses = [str(r["response"]) for r in rows]
@@ -149,22 +167,26 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
     vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
     vec.fit(responses)
     embedded = embed_with_sentences(responses) if embed_weight else None
-    x = features(vec, responses, queries, embed_weight, embeddings(responses, embed_weight, embedded))
-    clf = _four_class(c).fit(x, y)
+    cols, lm_x = lm_columns(responses, queries) if lm else (None, np.zeros((len(rows), 0)))
+    dense = np.hstack([embeddings(responses, embed_weight, embedded), lm_x * LM_WEIGHT])
+    clf = _four_class(c).fit(features(vec, responses, queries, embed_weight, dense), y)
     stage2 = None
     if second_stage and embedded is not None:
-        stage2 = fit_second_stage(second_stage_features(responses, *embedded, CUE_WEIGHT), y)
+        z = np.hstack([second_stage_features(responses, *embedded, CUE_WEIGHT), lm_x * LM_STAGE2_WEIGHT])
+        stage2 = fit_second_stage(z, y)
     ids = sorted(str(r["id"]) for r in project)
     meta = {"seed": SEED, "C": c, "min_df": MIN_DF, "split_seed": SPLIT_SEED, "records": len(rows),
             "extra_records": len(extra), "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
             "ids": ids}
     if embed_weight:
         meta["embedder"] = EMBEDDER
-    version = STAGE2_VERSION if stage2 else EMBED_VERSION if embed_weight else VERSION
+    if cols is not None:
+        meta |= {"lm": LM_NAME, "lm_sha256": LM_SHA256}
+    version = LM_VERSION if cols else STAGE2_VERSION if stage2 else EMBED_VERSION if embed_weight else VERSION
     return LearnedModel(vectorizer=CharTfidf(dict(vec.vocabulary_), vec.idf_), coef=clf.coef_, intercept=clf.intercept_,
                         classes=tuple(int(k) for k in clf.classes_), version=version, meta=meta,
                         embed_weight=embed_weight, sentence_weight=SENTENCE_WEIGHT if embed_weight else 0.0,
-                        second_stage=stage2)
+                        second_stage=stage2, lm=cols)
 
 
 def grouped_folds(groups: Sequence[str], folds: int, seed: int = SEED) -> np.ndarray[Any, Any]:
@@ -175,10 +197,12 @@ def grouped_folds(groups: Sequence[str], folds: int, seed: int = SEED) -> np.nda
 
 
 def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], embed_weight: float = 0.0,
-                   folds: int = 5, fold_seed: int = SEED, second_stage: bool = False) -> dict[str, Any]:
+                   folds: int = 5, fold_seed: int = SEED, second_stage: bool = False,
+                   lm: bool = False) -> dict[str, Any]:
     """Out-of-fold predictions for the project's records, folds grouped by scene (a scene's responses share
     a fold, so no sibling leaks), the extra labels always in training; figures only, as in `main`. With
-    `second_stage`, each fold's 1-vs-2 model decides the held records its four-class model reads 1 or 2.
+    `second_stage`, each fold's 1-vs-2 model decides the held records its four-class model reads 1 or 2; with `lm`,
+    both also read the language model's columns (standardised once over all the records: no label is used).
 
     Why: model and feature choices are made here, inside train+dev, so test and holdout stay unread."""
     rows = project + extra
@@ -187,8 +211,10 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
     emb = embed_with_sentences(responses) if embed_weight else None
-    dense = embeddings(responses, embed_weight, emb)
-    z = second_stage_features(responses, *emb, CUE_WEIGHT) if second_stage and emb else None
+    lm_x = lm_columns(responses, queries)[1] if lm else np.zeros((len(rows), 0))
+    dense = np.hstack([embeddings(responses, embed_weight, emb), lm_x * LM_WEIGHT])
+    z = (np.hstack([second_stage_features(responses, *emb, CUE_WEIGHT), lm_x * LM_STAGE2_WEIGHT])
+         if second_stage and emb else None)
     fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds, fold_seed)
     pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
@@ -250,6 +276,8 @@ def to_json(model: LearnedModel) -> dict[str, Any]:
         doc["sentence_weight"] = model.sentence_weight
     if model.second_stage is not None:
         doc["stage2"] = model.second_stage.to_json()
+    if model.lm is not None:
+        doc["lm"] = model.lm.to_json()
     return doc | {"classes": list(model.classes), "vocabulary": vocab,
                   "idf": [round(float(x), 6) for x in model.vectorizer.idf],
                   "coef": [[round(float(x), 6) for x in row] for row in model.coef],
@@ -272,12 +300,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also use the reply's sentence embedding (needs the `judge` extra)")
     parser.add_argument("--second-stage", action="store_true",
                         help="with --embed: also fit the 1-vs-2 model that decides where the first reads 1 or 2")
+    parser.add_argument("--lm", action="store_true",
+                        help="with --second-stage: also read Gemma 3 270M's hidden states (the `judge-lm` extra)")
     parser.add_argument("--cv", type=int, metavar="FOLDS",
                         help="only cross-validate inside the --fit records, folds grouped by scene; write nothing")
     parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenes to CV folds")
     args = parser.parse_args(argv)
     if args.second_stage and not args.embed:
         parser.error("--second-stage needs --embed")
+    if args.lm and not args.second_stage:
+        parser.error("--lm needs --embed --second-stage")
     splits = {"train"} if args.fit == "train" else {"train", "dev"}
     refuse_holdout([*args.labels, *args.whole, *args.extra])
     extra = [r for p in args.extra for r in read_rows(p)]
@@ -285,11 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scene over {args.fit}",
                cross_validate(project, extra, EMBED_WEIGHT if args.embed else 0.0, args.cv, args.fold_seed,
-                              args.second_stage))
+                              args.second_stage, args.lm))
         return 0
     if args.split == "dev" and args.evaluate and "dev" in splits:
         parser.error("--fit train+dev cannot be evaluated on dev")
-    model = fit(project, extra, embed_weight=EMBED_WEIGHT if args.embed else 0.0, second_stage=args.second_stage)
+    model = fit(project, extra, embed_weight=EMBED_WEIGHT if args.embed else 0.0, second_stage=args.second_stage,
+                lm=args.lm)
     print(f"fitted on {model.meta['records']} records ({model.meta['extra_records']} extra)")
     if args.out is not None:
         args.out.write_text(json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")) + "\n",

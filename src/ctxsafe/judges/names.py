@@ -16,10 +16,11 @@ from ctxsafe.providers.specs import check_spec
 NONE = "none"
 """No judge now: the model is played and the run can be judged later without calling it again."""
 
-OFFLINE = ("offline", "offline-learned", "offline-embed", "offline-rules")
+OFFLINE = ("offline", "offline-learned", "offline-embed", "offline-lm", "offline-rules")
 """Offline judges (no API, deterministic): the label space's default (learned where one ships, else the
 rules), the n-gram learned judge (four-class space only), the learned judge reading sentence embeddings
-(the `judge` extra), and the keyword rules alone."""
+(the `judge` extra), that judge with a small language model's hidden states added (four-class space only, the
+`judge-lm` extra), and the keyword rules alone."""
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ctxsafe.engine.store import RunStore
 from ctxsafe.errors import ConfigError
 
-OFFLINE_NAMES = ("offline-embed", "offline-learned", "offline-rules")
+OFFLINE_NAMES = ("offline-lm", "offline-embed", "offline-learned", "offline-rules")
 JudgeRef = tuple[str, str]
 
 
