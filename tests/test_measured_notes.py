@@ -34,3 +34,13 @@ def test_a_measured_judge_is_quoted_beside_two_annotators_on_the_same_records(ju
     assert note.endswith(f"two annotators agree at {two['metric']} {two['value']:.2f} on the same {two['n']} "
                          "test labels")
     assert two["n"] == measured()[judge_id]["n"]  # the same frozen test records, relabelled blind
+
+
+@pytest.mark.parametrize(("judge_id", "resource"), [("mss4:offline-learned", "mss4_learned.json"),
+                                                    ("mss4:offline-embed", "mss4_learned_embed.json"),
+                                                    ("mss4:offline-lm", "mss4_learned_lm.json")])
+def test_the_figure_quoted_for_a_learned_judge_is_that_of_its_shipped_weights(judge_id: str, resource: str) -> None:
+    """Refitted weights without a new read would be quoted as "not measured", silently: this fails first instead."""
+    from ctxsafe.judges.learned import shipped_model
+
+    assert measured()[judge_id]["prompt_version"] == shipped_model(resource).judge_version
