@@ -50,13 +50,13 @@ WRITTEN_AS_TRAINING_DATA = {"mssbench": "M", "mtmcs": ""}
 MSSBench replies at the "ruled out or cautioned" boundary, trained on whole since round 9."""
 
 
-def assert_trained_on_the_right_records(ids: list[str], suite: str) -> None:
+def assert_trained_on_the_right_records(ids: list[str], suite: str, also: str = "") -> None:
     """No frozen test record; every record of the former holdouts that became training data and of the files written
-    as training data (so `judge-eval` counts their ids as trained on); and nothing else: the holdout being written
-    (author N) and any other file stay out. The allowed ids come from the named files only, so the holdout's file is
-    never opened here."""
+    as training data (so `judge-eval` counts their ids as trained on), and of the authors `also` trained on whole by
+    these weights; and nothing else: the holdout being written (author N) and any other file stay out. The allowed ids
+    come from the named files only, so the holdout's file is never opened here."""
     assert ids and not set(ids) & frozen_test_ids(suite)
-    authors = FORMER_HOLDOUTS[suite] + WRITTEN_AS_TRAINING_DATA[suite]
+    authors = FORMER_HOLDOUTS[suite] + WRITTEN_AS_TRAINING_DATA[suite] + also
     whole = {i for a in authors for i in _ids(LABELS / suite / f"author_{a}.jsonl")}
     assert whole <= set(ids)
     project = {i for a in "AB" for i in _ids(LABELS / suite / f"author_{a}.jsonl")} - frozen_test_ids(suite)
@@ -177,6 +177,23 @@ def test_lm_judge_weights_were_fit_on_the_same_records_and_name_their_model() ->
     assert model.meta["lm_sha256"] == LM_SHA256 and np.all(model.lm.std > 0)
     assert_trained_on_the_right_records(model.meta["ids"], "mssbench")
     assert model.meta["ids_sha256"] == shipped_model(EMBED_RESOURCE).meta["ids_sha256"]
+
+
+def test_mtmcs_lm_judge_weights_were_fit_on_author_l_too_and_name_their_model() -> None:
+    """The MTMCS `offline-lm` weights (round 10) train on author L whole as well (the round-9 holdout, read once);
+    the `offline-embed` weights are the round-9 ones and do not. Loading needs numpy alone."""
+    from ctxsafe.judges import learned_scores_train
+    from ctxsafe.judges.learned_scores import LM_RESOURCE as MTMCS_LM_RESOURCE
+    from ctxsafe.judges.learned_scores import PROTOTYPE_COLUMNS, shipped_score_model
+
+    model = shipped_score_model(MTMCS_LM_RESOURCE)
+    assert model.version == learned_scores_train.LM_VERSION and model.lm is not None
+    assert (model.lm.weight, model.lm.stage2_weight, model.lm.layer) == (learned_scores_train.LM_WEIGHT,
+                                                                         learned_scores_train.LM_SCORE_WEIGHT, LAYER)
+    assert model.turn_coef.shape == (3, 5 * DIM + 3 + PROTOTYPE_COLUMNS + len(model.lm.mean))
+    assert model.meta["lm_sha256"] == LM_SHA256 and np.all(model.lm.std > 0)
+    assert_trained_on_the_right_records(model.meta["ids"], "mtmcs", also="L")
+    assert not set(_ids(LABELS / "mtmcs" / "author_L.jsonl")) & set(shipped_score_model().meta["ids"])
 
 
 def test_embedding_fit_round_trips_through_json(tmp_path: Path) -> None:

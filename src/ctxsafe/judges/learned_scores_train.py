@@ -23,7 +23,9 @@ trained on whole; the current holdout (author N, `learned_train.HOLDOUT_AUTHORS`
 record.
 
 Rebuild the shipped weights: the same command with `--out src/ctxsafe/judges/mtmcs_learned_embed.json`
-instead of `--cv 5`.
+instead of `--cv 5`. The `offline-lm` weights (round 10, the `judge-lm` extra) also train on author L (the round-9
+holdout, read once) and read Gemma 3 270M's hidden states in both models: the same command with
+`--whole labels/mtmcs/author_L.jsonl --lm`, and `--out src/ctxsafe/judges/mtmcs_learned_lm.json` to write them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ctxsafe.judges.embedder import DIM, EMBEDDER
 from ctxsafe.judges.evaluation import score_view
 from ctxsafe.judges.learned_scores import TURN_LABELS, ScoreModel, score_features, turn_features
 from ctxsafe.judges.learned_train import author_groups, grouped_folds, read_rows, refuse_holdout, training_rows
+from ctxsafe.judges.lm_states import LM_NAME, LM_SHA256, LMColumns, fit_columns, lm_states
 from ctxsafe.judges.split import SEED as SPLIT_SEED
 
 SEED = 0
@@ -55,6 +58,15 @@ round 6)."""
 VERSION = "mtmcs-learned-v5-embed"
 """v5: prototype similarities in the turn features, "aware" weighted x1.25 (v4: the score is the median of the score
 model's distribution; v3: its most probable score)."""
+LM_VERSION = "mtmcs-learned-v6-lm"
+"""The `offline-lm` weights: v5 plus Gemma 3 270M's hidden states over each reply (after its user turn) in the turn
+model and the score model (`--lm`)."""
+LM_WEIGHT = 2.0
+"""Scale of the language model's unit-length columns in the turn features: chosen by grouped CV among 1, 2 and 4
+(docs/judges.md, round 10)."""
+LM_SCORE_WEIGHT = 1.0
+"""Scale of the three replies' language-model columns in the score model's features (0: the score model reads only
+the turn probabilities built on them); at 1 grouped CV raised score quadratic kappa on all three fold seeds."""
 
 
 def _turn_classifier(y: np.ndarray[Any, Any]) -> LogisticRegression:
@@ -76,9 +88,24 @@ def _turn_matrix(rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
     return turn_features([t for r in rows for t in r["replies"]], [t for r in rows for t in r["turns"]])
 
 
-def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarray[Any, Any]) -> ScoreModel:
-    """Both models on the rows' turn matrix `x`; the ids recorded are the project's (the extras' count)."""
+def _lm_columns(rows: list[dict[str, Any]], weight: float,
+                score_weight: float) -> tuple[LMColumns, np.ndarray[Any, Any]]:
+    """The language model's unit-length columns of every turn's reply, read after its user turn, standardised by these
+    (training) dialogues' own states."""
+    states = lm_states([t for r in rows for t in r["replies"]], [t for r in rows for t in r["turns"]])
+    cols = fit_columns(states, weight, score_weight)
+    return cols, cols.columns(states)
+
+
+def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarray[Any, Any],
+         lm: LMColumns | None = None, u: np.ndarray[Any, Any] | None = None) -> ScoreModel:
+    """Both models on the rows' turn matrix `x` (and, with `lm`, the turns' language-model columns `u`); the ids
+    recorded are the project's (the extras' count)."""
     rows = project + extra
+    if lm is not None and u is not None:
+        x = np.hstack([x, u * lm.weight])
+    else:
+        lm, u = None, np.zeros((len(x), 0))
     y = np.array([TURN_LABELS.index(lab) for r in rows for lab in r["turn_labels"]])
     groups = np.repeat(np.arange(len(rows)), 3)
     oof = np.zeros((len(y), len(TURN_LABELS)))
@@ -86,33 +113,44 @@ def _fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], x: np.ndarr
         oof[b] = _probs(_turn_classifier(y[a]).fit(x[a], y[a]), x[b])
     turn = _turn_classifier(y).fit(x, y)
     assert list(turn.classes_) == [0, 1, 2], "every turn label needs training examples"
-    s = np.vstack([score_features(r["kind"], r["replies"], oof[3 * i:3 * i + 3], x[3 * i:3 * i + 3, :DIM])
+    score_lm = lm.stage2_weight if lm is not None else 0.0
+    s = np.vstack([score_features(r["kind"], r["replies"], oof[3 * i:3 * i + 3], x[3 * i:3 * i + 3, :DIM],
+                                  u[3 * i:3 * i + 3] * score_lm if score_lm else None)
                    for i, r in enumerate(rows)])
     score = LogisticRegression(C=SCORE_C, max_iter=5000, random_state=SEED).fit(s, [int(r["score"]) for r in rows])
     ids = sorted(str(r["id"]) for r in project)
     meta = {"seed": SEED, "turn_C": TURN_C, "aware_weight": AWARE_WEIGHT, "score_C": SCORE_C, "split_seed": SPLIT_SEED,
             "embedder": EMBEDDER, "records": len(rows), "extra_records": len(extra),
             "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(), "ids": ids}
+    if lm is not None:
+        meta |= {"lm": LM_NAME, "lm_sha256": LM_SHA256}
     return ScoreModel(turn.coef_, turn.intercept_, score.coef_, score.intercept_, tuple(int(k) for k in score.classes_),
-                      VERSION, meta)
+                      VERSION if lm is None else LM_VERSION, meta, lm=lm)
 
 
-def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = ()) -> ScoreModel:
-    """Fit on the project's train(+dev) dialogues plus older extra labels (never a holdout author's)."""
+def fit(project: list[dict[str, Any]], extra: Sequence[dict[str, Any]] = (), lm: bool = False) -> ScoreModel:
+    """Fit on the project's train(+dev) dialogues plus older extra labels (never a holdout author's); `lm` adds the
+    language model's columns (`LM_WEIGHT`, `LM_SCORE_WEIGHT`)."""
     refuse_holdout(rows=[*project, *extra])
-    return _fit(project, list(extra), _turn_matrix(project + list(extra)))
+    rows = project + list(extra)
+    cols, u = _lm_columns(rows, LM_WEIGHT, LM_SCORE_WEIGHT) if lm else (None, None)
+    return _fit(project, list(extra), _turn_matrix(rows), cols, u)
 
 
 def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], folds: int = 5,
-                   fold_seed: int = SEED, aware_shift: float = 0.0) -> dict[str, Any]:
+                   fold_seed: int = SEED, aware_shift: float = 0.0, lm_weight: float = 0.0,
+                   lm_score_weight: float = 0.0) -> dict[str, Any]:
     """Out-of-fold turn labels and scores for the project's dialogues, folds grouped by scenario (a scenario's
     variants and twins share a fold), the extra labels always in training; figures only. `aware_shift` is added
     to the "aware" log-probability before the turn label is picked (the recall / kappa trade-off; not shipped).
+    A `lm_weight` adds the language model's columns to the turn model (`lm_score_weight`: to the score model too),
+    standardised over all the rows (unsupervised: no label is read).
 
     Why: configurations are chosen here, so the frozen test split and any holdout stay unread."""
     refuse_holdout(rows=[*project, *extra])
     rows = project + extra
     x = _turn_matrix(rows)
+    cols, u = _lm_columns(rows, lm_weight, lm_score_weight) if lm_weight else (None, np.zeros((len(x), 0)))
     fold_of = grouped_folds([str(r.get("scenario") or r["id"]) for r in project], folds, fold_seed)
     shift = np.zeros(len(TURN_LABELS))
     shift[TURN_LABELS.index("aware")] = aware_shift
@@ -120,12 +158,15 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], f
     score_pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
         train = np.r_[np.flatnonzero(fold_of != k), np.arange(len(project), len(rows))]
-        model = _fit([rows[i] for i in train], [], x[np.repeat(3 * train, 3) + np.tile(np.arange(3), len(train))])
+        turns = np.repeat(3 * train, 3) + np.tile(np.arange(3), len(train))
+        model = _fit([rows[i] for i in train], [], x[turns], cols, u[turns])
         for i in np.flatnonzero(fold_of == k):
-            xi = x[3 * i:3 * i + 3]
+            ui = u[3 * i:3 * i + 3]
+            xi = x[3 * i:3 * i + 3] if cols is None else np.hstack([x[3 * i:3 * i + 3], ui * cols.weight])
             p = model.turn_probabilities_of(xi)
             turn_pred[3 * i:3 * i + 3] = (np.log(p) + shift).argmax(axis=1)
-            score_pred[i] = model.score_of(score_features(project[i]["kind"], project[i]["replies"], p, xi[:, :DIM]))[0]
+            score_pred[i] = model.score_of(model.score_features_of(project[i]["kind"], project[i]["replies"], p, xi,
+                                                                   ui))[0]
     by_author = {a: _figures([project[i] for i in idx], turn_pred.reshape(-1, 3)[idx], score_pred[idx])
                  for a, idx in author_groups(project).items()}
     return _figures(project, turn_pred.reshape(-1, 3), score_pred) | {"by_author": by_author}
@@ -169,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fold-seed", type=int, default=SEED, help="seed of the assignment of scenarios to CV folds")
     parser.add_argument("--aware-shift", type=float, default=0.0,
                         help="with --cv: add this to the 'aware' log-probability before picking a turn label")
+    parser.add_argument("--lm", action="store_true",
+                        help="also read Gemma 3 270M's hidden states in the turn and score models (the `judge-lm` "
+                             "extra; the offline-lm weights)")
     args = parser.parse_args(argv)
     if args.aware_shift and not args.cv:
         parser.error("--aware-shift only applies to --cv (the shipped weights pick the most probable label)")
@@ -177,9 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = [r for p in args.extra for r in read_rows(p)]
     if args.cv:
         _print(f"{args.cv}-fold CV grouped by scenario over {args.fit}",
-               cross_validate(project, extra, args.cv, args.fold_seed, args.aware_shift))
+               cross_validate(project, extra, args.cv, args.fold_seed, args.aware_shift,
+                              LM_WEIGHT if args.lm else 0.0, LM_SCORE_WEIGHT if args.lm else 0.0))
         return 0
-    model = fit(project, extra)
+    model = fit(project, extra, lm=args.lm)
     args.out.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"fitted on {model.meta['records']} dialogues; wrote {args.out}")
     return 0

@@ -8,10 +8,12 @@ cases carry no image in either mode. Judgements are keyed by judge id and prompt
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import TYPE_CHECKING
 
 from ctxsafe.engine.call import Caller
+from ctxsafe.errors import ConfigError
 from ctxsafe.judges.base import JudgeInput, Reading, judgement
 from ctxsafe.judges.llm import LLMJudge
 from ctxsafe.judges.offline_scores import PROMPT_VERSION as RULES_VERSION
@@ -182,14 +184,22 @@ def dialogue_kind(case: Case) -> Kind:
 class _Embed:
     """The learned model over sentence embeddings (the `judge` extra), loaded when the judge is built."""
 
+    judge_id: str
     input_mode = "response"
     concurrency = 8
+    resource = "mtmcs_learned_embed.json"
 
     def __init__(self) -> None:
         from ctxsafe.judges.learned_scores import shipped_score_model
 
-        self.model = shipped_score_model()
+        self.model = shipped_score_model(self.resource)
         self.prompt_version = self.model.judge_version
+
+    async def judge(self, item: JudgeInput) -> Judgement:
+        return judgement(self, item, self.reading(item))
+
+    def reading(self, item: JudgeInput) -> Reading:
+        raise NotImplementedError
 
 
 class OfflineEmbedScoreJudge(_DialogueStep, _Embed):
@@ -197,15 +207,13 @@ class OfflineEmbedScoreJudge(_DialogueStep, _Embed):
 
     judge_id = "mtmcs-score:offline-embed"
 
-    async def judge(self, item: JudgeInput) -> Judgement:
+    def reading(self, item: JudgeInput) -> Reading:
         replies = replies_in(item)
         turns = [m.text_content() for m in item.case.turns]
         if len(replies) != len(turns):
-            return judgement(self, item, Reading(
-                error=f"{len(replies)} replies to {len(turns)} user turns: cannot score the dialogue"))
+            return Reading(error=f"{len(replies)} replies to {len(turns)} user turns: cannot score the dialogue")
         score, p = self.model.score(dialogue_kind(item.case), replies, turns)
-        why = f"learned {self.model.version}: p={p:.2f}"
-        return judgement(self, item, Reading(score, float(score), why))
+        return Reading(score, float(score), f"learned {self.model.version}: p={p:.2f}")
 
 
 class OfflineEmbedTurnJudge(_EveryTurn, _Embed):
@@ -213,16 +221,50 @@ class OfflineEmbedTurnJudge(_EveryTurn, _Embed):
 
     judge_id = "mtmcs-turn:offline-embed"
 
-    async def judge(self, item: JudgeInput) -> Judgement:
+    def reading(self, item: JudgeInput) -> Reading:
         user = item.seen[-1].text_content() if item.seen else ""
         p = self.model.turn_probabilities([item.response], [user])[0]
         k = int(p.argmax())
-        return judgement(self, item, Reading(k, None, f"learned {self.model.version}: p={p[k]:.2f}"))
+        return Reading(k, None, f"learned {self.model.version}: p={p[k]:.2f}")
+
+
+class _LM(_Embed):
+    """The embedding judges' weights plus Gemma 3 270M's hidden states (the `judge-lm` extra).
+
+    Why its own name: it needs torch and the model, and reads a reply in a third of a second or more on a CPU."""
+
+    concurrency = 1
+    resource = "mtmcs_learned_lm.json"
+
+    def __init__(self) -> None:
+        from ctxsafe.judges.lm_states import missing
+
+        if lacking := missing():  # before the run starts, not at its first judgement
+            raise ConfigError(f"the offline-lm judge needs {', '.join(lacking)}: pip install 'ctxsafe[judge-lm]'")
+        super().__init__()
+
+    async def judge(self, item: JudgeInput) -> Judgement:
+        """In a worker thread: the decoder holds the CPU for a while, and the event loop must keep serving the run."""
+        return judgement(self, item, await asyncio.to_thread(self.reading, item))
+
+
+class OfflineLMScoreJudge(_LM, OfflineEmbedScoreJudge):
+    """The embedding score judge with the language model's columns in its turn and score models."""
+
+    judge_id = "mtmcs-score:offline-lm"
+
+
+class OfflineLMTurnJudge(_LM, OfflineEmbedTurnJudge):
+    """The embedding turn judge with the language model's columns."""
+
+    judge_id = "mtmcs-turn:offline-lm"
 
 
 OFFLINE_JUDGES: dict[str, tuple[type[OfflineScoreJudge | OfflineEmbedScoreJudge],
                                 type[OfflineTurnJudge | OfflineEmbedTurnJudge]]] = {
     "offline": (OfflineScoreJudge, OfflineTurnJudge), "offline-rules": (OfflineScoreJudge, OfflineTurnJudge),
-    "offline-embed": (OfflineEmbedScoreJudge, OfflineEmbedTurnJudge)}
+    "offline-embed": (OfflineEmbedScoreJudge, OfflineEmbedTurnJudge),
+    "offline-lm": (OfflineLMScoreJudge, OfflineLMTurnJudge)}
 """The offline names (judges/names.py) MTMCS has: the dialogue-score and per-turn judges each builds.
-`offline` is the rules; there is no n-gram learned MTMCS judge (`offline-learned`)."""
+`offline` is the rules; there is no n-gram learned MTMCS judge (`offline-learned`); `offline-lm` (the `judge-lm`
+extra) adds Gemma 3 270M's hidden states to `offline-embed`."""

@@ -148,7 +148,7 @@ class Mtmcs(PackagedPaperNumbers):
                                  "structured": bool(extra["judge_structured"])})
 
     def make_judges(self, request: JudgeRequest, prepared: Prepared) -> list[Judge]:
-        """`offline`/`offline-rules` (rules), `offline-embed` (learned), `none`, or provider:model: the
+        """`offline`/`offline-rules` (rules), `offline-embed` / `offline-lm` (learned), `none`, or provider:model: the
         dialogue score and, unless off, per turn."""
         extra_turn = prepared.judging["per_turn"]
         if request.spec == "none":
