@@ -19,7 +19,7 @@ NONE = "none"
 OFFLINE = ("offline", "offline-learned", "offline-embed", "offline-lm", "offline-rules")
 """Offline judges (no API, deterministic): the label space's default (learned where one ships, else the
 rules), the n-gram learned judge (four-class space only), the learned judge reading sentence embeddings
-(the `judge` extra), that judge with a small language model's hidden states added (four-class space only, the
+(the `judge` extra), that judge with a small language model's hidden states added (four-class space and MTMCS, the
 `judge-lm` extra), and the keyword rules alone."""
 
 T = TypeVar("T")
