@@ -71,13 +71,13 @@ SENTENCE_WEIGHT = 4.0
 docs/judges.md: kappa 0.843 against 0.831 without it)."""
 STAGE2_C = 1.0
 CUE_WEIGHT = 2.0
+"""The second stage (`--second-stage`): its regularisation and the scale of its cue columns beside the embeddings
+(the round-8 exploration's values, docs/judges.md)."""
 LM_VERSION = "learned-v5-lm"
 """The `offline-lm` judge's weights: the round-9 embedding judge plus the language model's columns in both stages."""
 LM_WEIGHT = 4.0
 LM_STAGE2_WEIGHT = 2.0
 """Scales of the language model's unit-length columns in the four-class and the 1-vs-2 model (grouped CV, round 10)."""
-"""The second stage (`--second-stage`): its regularisation and the scale of its cue columns beside the embeddings
-(the round-8 exploration's values, docs/judges.md)."""
 HOLDOUT_AUTHORS: Final = ("N",)
 """Authors whose labels are the current independent holdout (labels/README.md): never trained on, in any split.
 
@@ -143,11 +143,21 @@ def fit_second_stage(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Second
     return SecondStage(coef=clf.coef_[0], intercept=float(clf.intercept_[0]), cue_weight=CUE_WEIGHT)
 
 
-def lm_columns(responses: list[str], queries: list[str]) -> tuple[LMColumns, np.ndarray[Any, Any]]:
-    """The language model's columns for these records, standardised by their own states (the training records')."""
-    states = lm_states(responses, queries)
-    cols = fit_columns(states, LM_WEIGHT, LM_STAGE2_WEIGHT)
-    return cols, cols.columns(states)
+def dense_columns(responses: list[str], queries: list[str], embed_weight: float, second_stage: bool = False,
+                  lm: bool = False) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None, LMColumns | None]:
+    """The dense columns of both models, in the order `LearnedModel` applies them: the four-class model's (after the
+    n-grams and shape: embeddings, then the language model's), the 1-vs-2 model's (None without `second_stage`), and
+    the language model's standardisation, fitted on these records (None without `lm`)."""
+    embedded = embed_with_sentences(responses) if embed_weight else None
+    cols, lm_x = None, np.zeros((len(responses), 0))
+    if lm:
+        states = lm_states(responses, queries)
+        cols = fit_columns(states, LM_WEIGHT, LM_STAGE2_WEIGHT)
+        lm_x = cols.columns(states)
+    dense = np.hstack([embeddings(responses, embed_weight, embedded), lm_x * LM_WEIGHT])
+    z = (np.hstack([second_stage_features(responses, *embedded, CUE_WEIGHT), lm_x * LM_STAGE2_WEIGHT])
+         if second_stage and embedded is not None else None)
+    return dense, z, cols
 
 
 def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C,
@@ -166,14 +176,9 @@ def fit(project: list[dict[str, Any]], extra: list[dict[str, Any]], c: float = C
     y = np.array([int(r["label"]) for r in rows])
     vec = TfidfVectorizer(min_df=MIN_DF, **VECTORIZER_ARGS)
     vec.fit(responses)
-    embedded = embed_with_sentences(responses) if embed_weight else None
-    cols, lm_x = lm_columns(responses, queries) if lm else (None, np.zeros((len(rows), 0)))
-    dense = np.hstack([embeddings(responses, embed_weight, embedded), lm_x * LM_WEIGHT])
+    dense, z, cols = dense_columns(responses, queries, embed_weight, second_stage, lm)
     clf = _four_class(c).fit(features(vec, responses, queries, embed_weight, dense), y)
-    stage2 = None
-    if second_stage and embedded is not None:
-        z = np.hstack([second_stage_features(responses, *embedded, CUE_WEIGHT), lm_x * LM_STAGE2_WEIGHT])
-        stage2 = fit_second_stage(z, y)
+    stage2 = fit_second_stage(z, y) if z is not None else None
     ids = sorted(str(r["id"]) for r in project)
     meta = {"seed": SEED, "C": c, "min_df": MIN_DF, "split_seed": SPLIT_SEED, "records": len(rows),
             "extra_records": len(extra), "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
@@ -210,11 +215,7 @@ def cross_validate(project: list[dict[str, Any]], extra: list[dict[str, Any]], e
     responses = [str(r["response"]) for r in rows]
     queries = [str(r.get("query", "")) for r in rows]
     y = np.array([int(r["label"]) for r in rows])
-    emb = embed_with_sentences(responses) if embed_weight else None
-    lm_x = lm_columns(responses, queries)[1] if lm else np.zeros((len(rows), 0))
-    dense = np.hstack([embeddings(responses, embed_weight, emb), lm_x * LM_WEIGHT])
-    z = (np.hstack([second_stage_features(responses, *emb, CUE_WEIGHT), lm_x * LM_STAGE2_WEIGHT])
-         if second_stage and emb else None)
+    dense, z, _ = dense_columns(responses, queries, embed_weight, second_stage, lm)
     fold_of = grouped_folds([str(r.get("scene") or r["id"]) for r in project], folds, fold_seed)
     pred = np.zeros(len(project), dtype=int)
     for k in range(folds):
